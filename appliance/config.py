@@ -1,0 +1,151 @@
+"""Appliance configuration: a TOML file, then AIRLOCK_* environment overrides, then flags.
+
+Each section is a dataclass; the TOML table of the same name fills it. An environment
+variable AIRLOCK_<SECTION>_<FIELD> (for example AIRLOCK_SERVER_PORT=9000) overrides a field.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("AIRLOCK_DATA_DIR", "var"))
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8420
+    threads: int = 32
+    auth: bool = True                    # False is allowed only on a loopback host
+    admin_token: str = ""                # the admin credential; empty -> generated into data_dir
+    shutdown_grace_seconds: float = 10.0
+    max_waiting: int = 256               # bounded queue: beyond this, 503 with Retry-After
+
+
+@dataclass
+class ModelsConfig:
+    store_dir: str = ""                  # empty -> <data_dir>/models
+    default_model: str = "smollm2-135m-instruct"
+    default_quantization: str = "auto"   # auto: int8 on CPU, fp16 on CUDA
+    embedding_model: str = "all-minilm-l6-v2"
+    memory_budget_fraction: float = 0.9  # of device memory that models and KV may use
+    kv_cache_bytes: int = 512 * 1024**2  # per loaded model
+    device: str = "auto"                 # auto | cpu | cuda
+
+
+@dataclass
+class LedgerConfig:
+    database_url: str = ""               # empty -> sqlite:///<data_dir>/airlock.db
+    flush_interval_seconds: float = 1.0
+    host_watts: float = 250.0            # CPU-only energy estimate at full utilisation
+
+
+@dataclass
+class CacheConfig:
+    prefix_caching: bool = True
+    capacity_blocks: int = 0             # 0: every free block may hold cached content
+    eviction: str = "lru"                # lru | lfu
+    tenant_isolation: bool = True
+    response_cache: bool = False
+    response_cache_ttl_seconds: float = 3600.0
+    response_cache_max_entries: int = 10000
+    semantic_cache: bool = False
+    semantic_threshold: float = 0.95
+
+
+@dataclass
+class TcoConfig:
+    hardware_price: float = 30000.0
+    amortization_years: float = 3.0
+    residual_value: float = 3000.0
+    power_watts: float = 700.0
+    price_per_kwh: float = 0.15
+    pue: float = 1.4
+    operations_per_month: float = 200.0
+    currency: str = "USD"
+
+
+@dataclass
+class Config:
+    data_dir: str = field(default_factory=lambda: str(default_data_dir()))
+    server: ServerConfig = field(default_factory=ServerConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    tco: TcoConfig = field(default_factory=TcoConfig)
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.models.store_dir or Path(self.data_dir) / "models")
+
+    @property
+    def database_url(self) -> str:
+        return self.ledger.database_url or f"sqlite:///{Path(self.data_dir) / 'airlock.db'}"
+
+
+class ConfigError(ValueError):
+    """The configuration file or an override is invalid; the message names the setting."""
+
+
+def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
+    """Read `path` (or $AIRLOCK_CONFIG), then apply AIRLOCK_* environment overrides."""
+    env = dict(os.environ if env is None else env)
+    path = path or env.get("AIRLOCK_CONFIG")
+    config = Config()
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        _fill(config, data, prefix="")
+    _apply_env(config, env)
+    return config
+
+
+def _fill(target: Any, data: dict[str, Any], prefix: str) -> None:
+    known = {f.name: f for f in fields(target)}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {prefix}{key}")
+        current = getattr(target, key)
+        if is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{prefix}{key}] must be a table")
+            _fill(current, value, prefix=f"{prefix}{key}.")
+        else:
+            setattr(target, key, _coerce(value, type(current), f"{prefix}{key}"))
+
+
+def _apply_env(config: Config, env: dict[str, str]) -> None:
+    if "AIRLOCK_DATA_DIR" in env:
+        config.data_dir = env["AIRLOCK_DATA_DIR"]
+    for section in fields(config):
+        value = getattr(config, section.name)
+        if not is_dataclass(value):
+            continue
+        for f in fields(value):
+            name = f"AIRLOCK_{section.name}_{f.name}".upper()
+            if name in env:
+                setattr(value, f.name, _coerce(env[name], type(getattr(value, f.name)), name))
+
+
+def _coerce(value: Any, kind: type, name: str) -> Any:
+    try:
+        if kind is bool and isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if kind is float and isinstance(value, int):
+            return float(value)
+        if kind in (int, float, str, bool) and not isinstance(value, kind):
+            return kind(value)
+        return value
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be {kind.__name__}, got {value!r}") from exc

@@ -1,0 +1,94 @@
+"""Suite-wide fixtures: the air-gap guard and the real model files."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_FILES = Path(os.environ.get("AIRLOCK_MODEL_FILES", ROOT / "var" / "models"))
+SMOLLM2_GGUF = MODEL_FILES / "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_GGUF = MODEL_FILES / "gemma-3-270m-q4_k_m.gguf"
+MINILM_DIR = MODEL_FILES / "all-MiniLM-L6-v2"
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, tuple):
+        host = address[0]
+    else:
+        return True  # AF_UNIX paths and the like stay on this machine
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class AirGapViolation(RuntimeError):
+    pass
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+        raise AirGapViolation(f"connection to {address!r} attempted: Airlock may only reach loopback")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+        raise AirGapViolation(f"connection to {address!r} attempted: Airlock may only reach loopback")
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    if not SMOLLM2_GGUF.exists():
+        pytest.fail(f"{SMOLLM2_GGUF} is missing: run `make models`")
+    return SMOLLM2_GGUF
+
+
+@pytest.fixture(scope="session")
+def gemma3_path() -> Path:
+    if not GEMMA3_GGUF.exists():
+        pytest.fail(f"{GEMMA3_GGUF} is missing: run `make models`")
+    return GEMMA3_GGUF
+
+
+@pytest.fixture(scope="session")
+def minilm_path() -> Path:
+    if not MINILM_DIR.exists():
+        pytest.fail(f"{MINILM_DIR} is missing: run `make models`")
+    return MINILM_DIR
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if cuda_available():
+        return
+    skip = pytest.mark.skip(reason="no NVIDIA GPU on this machine")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
