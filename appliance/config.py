@@ -36,6 +36,8 @@ class ModelsConfig:
     memory_budget_fraction: float = 0.9  # of device memory that models and KV may use
     kv_cache_bytes: int = 512 * 1024**2  # per loaded model
     device: str = "auto"                 # auto | cpu | cuda
+    memory_budget_bytes: int = 0         # 0: device memory x memory_budget_fraction
+    default_model_file: str = ""         # empty -> <data_dir>/models/SmolLM2-135M-Instruct.Q4_1.gguf
 
 
 @dataclass
@@ -43,6 +45,7 @@ class LedgerConfig:
     database_url: str = ""               # empty -> sqlite:///<data_dir>/airlock.db
     flush_interval_seconds: float = 1.0
     host_watts: float = 250.0            # CPU-only energy estimate at full utilisation
+    cloud_prices_path: str = ""          # empty -> the table shipped in appliance/ledger
 
 
 @dataclass
@@ -67,6 +70,7 @@ class TcoConfig:
     price_per_kwh: float = 0.15
     pue: float = 1.4
     operations_per_month: float = 200.0
+    utilisation: float = 0.5             # share of each hour at full power, for the energy term
     currency: str = "USD"
 
 

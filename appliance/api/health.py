@@ -1,0 +1,24 @@
+"""GET /health (the process answers) and GET /ready (a model is loaded and serving)."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health() -> Response:
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/ready")
+def ready() -> Response:
+    from appliance.services import current_appliance
+
+    appliance = current_appliance()
+    models = appliance.model_names()
+    ready = bool(models) and not appliance.draining
+    response = jsonify({"status": "ready" if ready else "not ready", "models": models,
+                        "draining": appliance.draining})
+    response.status_code = 200 if ready else 503
+    return response

@@ -1,0 +1,82 @@
+"""POST /v1/chat/completions: streamed and not, n choices, stop, logprobs, seed, usage."""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from flask import Blueprint, Response, jsonify
+
+from appliance.api.chat_prompt import chat_prompt_ids, parse_messages
+from appliance.api.errors import ApiError
+from appliance.api.fields import Fields, json_body
+from appliance.api.guard import current_key, require_api_key
+from appliance.api.jobs import Job, submit
+from appliance.api.logprobs import chat_logprobs
+from appliance.api.models_access import engine_for, max_model_len
+from appliance.api.sampling import max_tokens, sampling_params, stream_flags
+from appliance.api.sse import disconnect_check, sse_response
+
+bp = Blueprint("openai_chat", __name__)
+bp.before_request(require_api_key)
+
+
+@bp.post("/v1/chat/completions")
+def chat_completions() -> Response:
+    from appliance.services import current_appliance
+
+    appliance = current_appliance()
+    body = Fields(json_body())
+    model = body.string("model", required=True)
+    messages = parse_messages(body.data.get("messages"))
+    stream, include_usage = stream_flags(body)
+    top = _top_logprobs(body)
+    engine = engine_for(appliance, model, current_key())
+    prompt = chat_prompt_ids(engine.tokenizer, messages)
+    limit = max_tokens(body, ("max_completion_tokens", "max_tokens"), len(prompt), max_model_len(engine), None)
+    job = submit(appliance, engine, model, "chat", current_key(), prompt,
+                 sampling_params(body, max_tokens=limit, logprobs=top))
+    if stream:
+        return sse_response(job, _chunks(job, include_usage, top is not None, disconnect_check()))
+    return jsonify(_completion(job, top is not None))
+
+
+def _top_logprobs(body: Fields) -> int | None:
+    wanted = body.boolean("logprobs")
+    top = body.integer("top_logprobs")
+    if top is not None and not wanted:
+        raise ApiError(400, "top_logprobs requires logprobs to be true.", param="top_logprobs",
+                       code="invalid_value")
+    return (top or 0) if wanted else None
+
+
+def _completion(job: Job, with_logprobs: bool) -> dict:
+    choices = job.collect()
+    return {"id": job.id, "object": "chat.completion", "created": job.created, "model": job.model,
+            "system_fingerprint": None,
+            "choices": [{"index": c.index, "message": {"role": "assistant", "content": c.text},
+                         "logprobs": chat_logprobs(c.logprobs) if with_logprobs else None,
+                         "finish_reason": c.finish_reason} for c in choices],
+            "usage": job.usage}
+
+
+def _chunks(job: Job, include_usage: bool, with_logprobs: bool,
+            disconnected: Callable[[], bool]) -> Iterator[dict]:
+    def chunk(index: int, delta: dict, finish: str | None = None, logprobs: dict | None = None) -> dict:
+        event = {"id": job.id, "object": "chat.completion.chunk", "created": job.created,
+                 "model": job.model, "system_fingerprint": None,
+                 "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]}
+        if include_usage:
+            event["usage"] = None
+        return event
+
+    for index in range(job.params.n):
+        yield chunk(index, {"role": "assistant", "content": ""})
+    for delta in job.deltas(disconnected):
+        if delta.text or delta.token_ids:
+            logprobs = chat_logprobs(delta.logprobs or []) if with_logprobs else None
+            yield chunk(delta.index, {"content": delta.text}, logprobs=logprobs)
+            job.delivered_tokens += len(delta.token_ids)   # counted once the write went through
+        if delta.finish_reason:
+            yield chunk(delta.index, {}, delta.finish_reason)
+    if include_usage:
+        yield {"id": job.id, "object": "chat.completion.chunk", "created": job.created, "model": job.model,
+               "system_fingerprint": None, "choices": [], "usage": job.usage}

@@ -1,0 +1,166 @@
+"""GET /openapi.json: the whole HTTP surface, written as data."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify
+
+bp = Blueprint("openapi", __name__)
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+ERRORS = {str(code): {"description": text, **_json(_ref("Error"))} for code, text in (
+    (400, "Invalid request"), (401, "Missing or wrong credential"), (403, "Not allowed"),
+    (404, "Unknown model or resource"), (429, "Over rate or budget (Retry-After)"),
+    (503, "Queue full or not ready (Retry-After)"))}
+
+
+def _op(summary: str, ok: dict | None = None, body: str | None = None, *, params: list | None = None,
+        public: bool = False, stream: bool = False) -> dict:
+    responses = {"200": {"description": "OK", **_json(ok or {"type": "object"})}, **ERRORS}
+    if stream:
+        responses["200"]["content"]["text/event-stream"] = {"schema": {"type": "string"}}
+    op: dict = {"summary": summary, "responses": responses}
+    if body:
+        op["requestBody"] = {"required": True, **_json(_ref(body))}
+    if params:
+        op["parameters"] = params
+    if public:
+        op["security"] = []
+    return op
+
+
+def _query(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _path(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+SAMPLING = {
+    "model": {"type": "string"},
+    "max_tokens": {"type": "integer", "minimum": 1},
+    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+    "top_k": {"type": "integer", "minimum": 0},
+    "n": {"type": "integer", "minimum": 1, "maximum": 16},
+    "seed": {"type": "integer"},
+    "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}]},
+    "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+    "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
+    "stream": {"type": "boolean"},
+    "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+    "user": {"type": "string"},
+}
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["message", "type"],
+        "properties": {"message": {"type": "string"}, "type": {"type": "string"},
+                       "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}},
+    "Message": {"type": "object", "required": ["role", "content"], "properties": {
+        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+        "content": {"type": "string"}}},
+    "ChatRequest": {"type": "object", "required": ["model", "messages"], "properties": {
+        **SAMPLING, "messages": {"type": "array", "minItems": 1, "items": _ref("Message")},
+        "max_completion_tokens": {"type": "integer", "minimum": 1},
+        "logprobs": {"type": "boolean"}, "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20}}},
+    "CompletionRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
+        **SAMPLING, "prompt": {"oneOf": [{"type": "string", "minLength": 1},
+                                         {"type": "array", "items": {"type": "integer"}, "minItems": 1}]},
+        "logprobs": {"type": "integer", "minimum": 0, "maximum": 5}}},
+    "EmbeddingRequest": {"type": "object", "required": ["model", "input"], "properties": {
+        "model": {"type": "string"},
+        "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+        "encoding_format": {"type": "string", "enum": ["float", "base64"]}}},
+    "Usage": {"type": "object", "properties": {
+        "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+        "prompt_tokens_details": {"type": "object", "properties": {"cached_tokens": {"type": "integer"}}}}},
+    "ChatCompletion": {"type": "object", "required": ["id", "object", "choices", "usage"], "properties": {
+        "id": {"type": "string"}, "object": {"const": "chat.completion"}, "created": {"type": "integer"},
+        "model": {"type": "string"}, "choices": {"type": "array"}, "usage": _ref("Usage")}},
+    "Completion": {"type": "object", "required": ["id", "object", "choices", "usage"], "properties": {
+        "id": {"type": "string"}, "object": {"const": "text_completion"}, "created": {"type": "integer"},
+        "model": {"type": "string"}, "choices": {"type": "array"}, "usage": _ref("Usage")}},
+    "ModelList": {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array"}}},
+    "KeySettings": {"type": "object", "properties": {
+        "name": {"type": "string", "minLength": 1}, "tenant": {"type": "string", "minLength": 1},
+        "allowed_models": {"type": "array", "items": {"type": "string"}},
+        "requests_per_minute": {"type": "integer", "minimum": 0},
+        "tokens_per_minute": {"type": "integer", "minimum": 0},
+        "token_budget": {"type": "integer", "minimum": 0}}},
+    "ModelRef": {"type": "object", "required": ["model"], "properties": {
+        "model": {"type": "string"}, "quantization": {"type": "string"}}},
+    "ImportRequest": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
+    "CachePolicy": {"type": "object", "properties": {
+        "model": {"type": "string"}, "enabled": {"type": "boolean"},
+        "capacity_blocks": {"type": "integer", "minimum": 0},
+        "eviction": {"type": "string", "enum": ["lru", "lfu"]}, "tenant_isolation": {"type": "boolean"}}},
+    "PinRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
+        "model": {"type": "string"}, "prompt": {"type": "string"}, "tenant": {"type": "string"},
+        "ttl_seconds": {"type": "number", "exclusiveMinimum": 0}}},
+    "FlushRequest": {"type": "object", "properties": {"model": {"type": "string"}}},
+    "PlanRequest": {"type": "object", "properties": {"config": {"type": "object"}}},
+    "TcoInputs": {"type": "object", "properties": {k: {"type": "number", "minimum": 0} for k in (
+        "hardware_price", "amortization_years", "residual_value", "power_watts", "price_per_kwh", "pue",
+        "operations_per_month")}},
+}
+
+PATHS = {
+    "/health": {"get": _op("The process answers", public=True)},
+    "/ready": {"get": _op("A model is loaded and serving", public=True)},
+    "/metrics": {"get": {"summary": "Prometheus metrics", "security": [], "responses": {
+        "200": {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+    "/openapi.json": {"get": _op("This document", public=True)},
+    "/v1/models": {"get": _op("Loaded models this key may use", _ref("ModelList"))},
+    "/v1/models/{model}": {"get": _op("One model", params=[_path("model")])},
+    "/v1/chat/completions": {"post": _op("Chat completion", _ref("ChatCompletion"), "ChatRequest", stream=True)},
+    "/v1/completions": {"post": _op("Text completion", _ref("Completion"), "CompletionRequest", stream=True)},
+    "/v1/embeddings": {"post": _op("Sentence embeddings", body="EmbeddingRequest")},
+    "/admin/stats": {"get": _op("Engine, queue and machine figures")},
+    "/admin/models": {"get": _op("Store entries and loaded models")},
+    "/admin/models/import": {"post": _op("Import a model file into the store", body="ImportRequest")},
+    "/admin/models/load": {"post": _op("Load a model", body="ModelRef")},
+    "/admin/models/unload": {"post": _op("Unload a model", body="ModelRef")},
+    "/admin/plan": {"get": _op("Memory plan for a model", params=[
+        _query("model", {"type": "string"}), _query("quantization", {"type": "string"}),
+        _query("context", {"type": "integer", "minimum": 1}),
+        _query("concurrency", {"type": "integer", "minimum": 1})]),
+        "post": _op("What-if memory plan", body="PlanRequest")},
+    "/admin/cache/policy": {"get": _op("Prefix-cache policy per model"),
+                            "put": _op("Set a model's prefix-cache policy", body="CachePolicy")},
+    "/admin/cache/stats": {"get": _op("Prefix-cache and response-cache figures")},
+    "/admin/cache/pins": {"get": _op("Pinned prefixes"), "post": _op("Pin a prefix", body="PinRequest")},
+    "/admin/cache/pins/{pin_id}": {"delete": _op("Unpin a prefix", params=[_path("pin_id")])},
+    "/admin/cache/flush": {"post": _op("Flush the prefix cache", body="FlushRequest")},
+    "/admin/keys": {"get": _op("API keys"), "post": _op("Create a key (the secret is shown once)",
+                                                        body="KeySettings")},
+    "/admin/keys/{key_id}": {"patch": _op("Change a key's settings", body="KeySettings", params=[_path("key_id")]),
+                             "delete": _op("Revoke a key", params=[_path("key_id")])},
+    "/admin/usage": {"get": _op("Usage report", params=[
+        _query("period", {"type": "string", "enum": ["day", "week", "month"]}),
+        _query("group", {"type": "string", "enum": ["key", "tenant", "model"]}),
+        _query("format", {"type": "string", "enum": ["json", "csv"]})])},
+    "/admin/tco": {"get": _op("TCO inputs and figures"), "put": _op("Set TCO inputs", body="TcoInputs")},
+}
+
+DOCUMENT = {
+    "openapi": "3.1.0",
+    "info": {"title": "Airlock", "version": "1.0",
+             "description": "OpenAI-compatible inference API and admin API of the Airlock appliance."},
+    "paths": PATHS,
+    "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
+}
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(DOCUMENT)

@@ -1,0 +1,49 @@
+"""Per-request latency histograms and request counters, fed by the API as requests finish."""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from appliance.api.prometheus import ITL_BUCKETS, SECONDS_BUCKETS, TTFT_BUCKETS, Histogram, family
+from engine.outputs import RequestMetrics
+
+PREFIX = "airlock:"
+
+
+class ServingMetrics:
+    def __init__(self) -> None:
+        self.ttft = Histogram(PREFIX + "time_to_first_token_seconds",
+                              "Time to first token, from arrival.", TTFT_BUCKETS)
+        self.itl = Histogram(PREFIX + "inter_token_latency_seconds",
+                             "Time between successive output tokens.", ITL_BUCKETS)
+        self.queue = Histogram(PREFIX + "request_queue_time_seconds",
+                               "Time a request waited before it was first scheduled.", SECONDS_BUCKETS)
+        self.e2e = Histogram(PREFIX + "e2e_request_latency_seconds",
+                             "Time from arrival to the last token.", SECONDS_BUCKETS)
+        self._lock = threading.Lock()
+        self._success: Counter[tuple[str, str]] = Counter()
+        self._prompt_tokens: Counter[str] = Counter()
+        self._generation_tokens: Counter[str] = Counter()
+
+    def observe(self, model: str, metrics: RequestMetrics, finish_reason: str | None) -> None:
+        if metrics.ttft is not None:
+            self.ttft.observe(metrics.ttft, model_name=model)
+        self.itl.observe_many(list(metrics.inter_token_latencies), model_name=model)
+        self.queue.observe(metrics.queue_time, model_name=model)
+        self.e2e.observe(metrics.duration, model_name=model)
+        with self._lock:
+            self._success[(model, finish_reason or "unknown")] += 1
+            self._prompt_tokens[model] += metrics.prompt_tokens
+            self._generation_tokens[model] += metrics.completion_tokens
+
+    def render(self) -> list[str]:
+        with self._lock:
+            success = [({"model_name": m, "finished_reason": r}, v) for (m, r), v in self._success.items()]
+            prompt = [({"model_name": m}, v) for m, v in self._prompt_tokens.items()]
+            generation = [({"model_name": m}, v) for m, v in self._generation_tokens.items()]
+        lines = family(PREFIX + "request_success_total", "counter", "Finished requests by finish reason.", success)
+        lines += family(PREFIX + "prompt_tokens_total", "counter", "Prompt tokens processed.", prompt)
+        lines += family(PREFIX + "generation_tokens_total", "counter", "Output tokens generated.", generation)
+        for histogram in (self.ttft, self.itl, self.queue, self.e2e):
+            lines += histogram.render()
+        return lines

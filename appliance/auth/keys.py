@@ -1,0 +1,167 @@
+"""KeyStore: create, list, update, revoke and verify API keys on the ledger's database.
+
+A secret looks like `ak-<prefix><rest>`. The prefix (public, shown in listings) finds the
+candidate key; the sha256 of the whole secret is then compared in constant time. Active keys
+are held in memory so that verifying a request costs no database round trip.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, create_engine, select
+from sqlalchemy.orm import Session
+
+from appliance.auth.key_table import ApiKeyRow, KeyBase
+
+SECRET_PREFIX = "ak-"
+PREFIX_LEN = 8
+
+
+class KeySettingError(ValueError):
+    """A key setting is invalid or the key does not exist; the message names the problem."""
+
+
+@dataclass(slots=True)
+class KeySpec:
+    """What an administrator sets on a key; validated on construction."""
+    name: str
+    tenant: str = "default"
+    allowed_models: list[str] = field(default_factory=list)   # empty: every model
+    requests_per_minute: int = 0                              # 0: unlimited
+    tokens_per_minute: int = 0
+    token_budget: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise KeySettingError("name must be a non-empty string")
+        if not isinstance(self.tenant, str) or not self.tenant.strip():
+            raise KeySettingError("tenant must be a non-empty string")
+        if not isinstance(self.allowed_models, list) or not all(
+                isinstance(m, str) and m and "," not in m for m in self.allowed_models):
+            raise KeySettingError("allowed_models must be a list of model names")
+        for name in ("requests_per_minute", "tokens_per_minute", "token_budget"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise KeySettingError(f"{name} must be a non-negative integer (0: unlimited), got {value!r}")
+
+
+@dataclass(slots=True, frozen=True)
+class ApiKey:
+    id: str
+    prefix: str
+    spec: KeySpec
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    def allows(self, model: str) -> bool:
+        return not self.spec.allowed_models or model in self.spec.allowed_models
+
+    def public(self) -> dict:
+        return {"id": self.id, "prefix": SECRET_PREFIX + self.prefix, "name": self.spec.name,
+                "tenant": self.spec.tenant, "allowed_models": list(self.spec.allowed_models),
+                "requests_per_minute": self.spec.requests_per_minute,
+                "tokens_per_minute": self.spec.tokens_per_minute, "token_budget": self.spec.token_budget,
+                "created_at": self.created_at.isoformat(),
+                "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None}
+
+
+class KeyStore:
+    def __init__(self, db: Engine | str) -> None:
+        self.db = create_engine(db) if isinstance(db, str) else db
+        self._lock = threading.Lock()
+        self._active: dict[str, tuple[str, ApiKey]] = {}   # prefix -> (sha256, key)
+        self._reload()
+
+    def create_tables(self) -> None:
+        """Create `api_keys` where no migration has made it (a fresh test database)."""
+        KeyBase.metadata.create_all(self.db)
+        self._reload()
+
+    def create(self, spec: KeySpec) -> tuple[ApiKey, str]:
+        """A new key and its secret; the secret is returned here once and never again."""
+        prefix = secrets.token_hex(PREFIX_LEN // 2)
+        secret = SECRET_PREFIX + prefix + secrets.token_urlsafe(24)
+        row = ApiKeyRow(id="key_" + secrets.token_hex(6), prefix=prefix, secret_sha256=_sha256(secret),
+                        created_at=datetime.now(UTC).replace(tzinfo=None), **_spec_columns(spec))
+        with Session(self.db) as session, session.begin():
+            session.add(row)
+            key = _to_key(row)
+        self._reload()
+        return key, secret
+
+    def list(self, include_revoked: bool = False) -> list[ApiKey]:
+        with Session(self.db) as session:
+            rows = session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at)).all()
+            keys = [_to_key(r) for r in rows]
+        return [k for k in keys if include_revoked or k.revoked_at is None]
+
+    def get(self, key_id: str) -> ApiKey:
+        with Session(self.db) as session:
+            row = session.get(ApiKeyRow, key_id)
+            if row is None:
+                raise KeySettingError(f"no API key with id {key_id!r}")
+            return _to_key(row)
+
+    def update(self, key_id: str, **changes: object) -> ApiKey:
+        spec = replace(self.get(key_id).spec, **changes)   # KeySpec validates the result
+        with Session(self.db) as session, session.begin():
+            row = session.get(ApiKeyRow, key_id)
+            for column, value in _spec_columns(spec).items():
+                setattr(row, column, value)
+            key = _to_key(row)
+        self._reload()
+        return key
+
+    def revoke(self, key_id: str) -> ApiKey:
+        with Session(self.db) as session, session.begin():
+            row = session.get(ApiKeyRow, key_id)
+            if row is None:
+                raise KeySettingError(f"no API key with id {key_id!r}")
+            row.revoked_at = row.revoked_at or datetime.now(UTC).replace(tzinfo=None)
+            key = _to_key(row)
+        self._reload()
+        return key
+
+    def verify(self, secret: str) -> ApiKey | None:
+        """The active key whose secret this is, or None."""
+        if not secret.startswith(SECRET_PREFIX):
+            return None
+        entry = self._active.get(secret[len(SECRET_PREFIX):len(SECRET_PREFIX) + PREFIX_LEN])
+        if entry is None:
+            hmac.compare_digest(_sha256(secret), _sha256(""))   # same work either way
+            return None
+        digest, key = entry
+        return key if hmac.compare_digest(_sha256(secret), digest) else None
+
+    def _reload(self) -> None:
+        try:
+            with Session(self.db) as session:
+                rows = session.scalars(select(ApiKeyRow).where(ApiKeyRow.revoked_at.is_(None))).all()
+                active = {r.prefix: (r.secret_sha256, _to_key(r)) for r in rows}
+        except Exception:   # the table does not exist yet (no migration run)
+            active = {}
+        with self._lock:
+            self._active = active
+
+
+def _sha256(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _spec_columns(spec: KeySpec) -> dict:
+    return {"name": spec.name, "tenant": spec.tenant, "allowed_models": ",".join(spec.allowed_models),
+            "requests_per_minute": spec.requests_per_minute, "tokens_per_minute": spec.tokens_per_minute,
+            "token_budget": spec.token_budget}
+
+
+def _to_key(row: ApiKeyRow) -> ApiKey:
+    spec = KeySpec(name=row.name, tenant=row.tenant,
+                   allowed_models=[m for m in row.allowed_models.split(",") if m],
+                   requests_per_minute=row.requests_per_minute, tokens_per_minute=row.tokens_per_minute,
+                   token_budget=row.token_budget)
+    return ApiKey(id=row.id, prefix=row.prefix, spec=spec, created_at=row.created_at, revoked_at=row.revoked_at)

@@ -1,0 +1,104 @@
+"""The wheelhouse: Airlock's own wheel plus every dependency for one target, from pip.
+
+Dependencies are downloaded once per (requirements, target) into a cache folder, so that a
+rebuild after a code change only rebuilds Airlock's wheel. The CPU target pins the CPU build
+of torch (pip picks the `+cpu` local version where the index or --find-links offers one);
+the CUDA target takes the default build from the index with its NVIDIA libraries.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from appliance.bundle.target import Target
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_COMPLETE = ".complete"
+
+
+class WheelhouseError(RuntimeError):
+    """pip could not produce the wheelhouse; the message says what to change."""
+
+
+def build_project_wheel(dest: Path) -> Path:
+    """`pip wheel` Airlock itself (no dependencies) into dest."""
+    if not (PROJECT_ROOT / "pyproject.toml").exists():
+        raise WheelhouseError(f"bundle build needs the Airlock source tree; no pyproject.toml in {PROJECT_ROOT}")
+    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(dest), str(PROJECT_ROOT))
+    wheels = sorted(dest.glob("airlock-*.whl"))
+    if not wheels:
+        raise WheelhouseError(f"pip wheel wrote no airlock wheel into {dest}")
+    return wheels[-1]
+
+
+def dependency_wheels(project_wheel: Path, target: Target, cache_root: Path) -> Path:
+    """Folder of dependency wheels for the target, downloaded once and cached."""
+    folder = cache_root / f"{target.slug}-{_cache_key(project_wheel, target)}"
+    if (folder / _COMPLETE).exists():
+        return folder
+    partial = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=_mkdir(cache_root)))
+    try:
+        _download(project_wheel, target, partial)
+        for own in partial.glob("airlock-*.whl"):
+            own.unlink()
+        _check_torch(partial, target)
+        (partial / _COMPLETE).write_text(json.dumps(target.describe()))
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return folder
+
+
+def requirements(project_wheel: Path) -> list[str]:
+    """Requires-Dist lines from the wheel's METADATA."""
+    with zipfile.ZipFile(project_wheel) as wheel:
+        name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+        text = wheel.read(name).decode()
+    return [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Requires-Dist:")]
+
+
+def _cache_key(project_wheel: Path, target: Target) -> str:
+    material = json.dumps([requirements(project_wheel), target.describe()], sort_keys=True)
+    return hashlib.sha256(material.encode()).hexdigest()[:12]
+
+
+def _download(project_wheel: Path, target: Target, dest: Path) -> None:
+    constraints = dest / "constraints.txt"
+    constraints.write_text(f"torch=={target.torch}\n" if target.torch else "")
+    extras = "[cuda]" if target.kind == "cuda" else ""
+    _pip("download", "-d", str(dest), "--only-binary=:all:", *target.pip_tag_args(),
+         "-c", str(constraints), *target.pip_index_args(), f"{project_wheel}{extras}")
+    constraints.unlink()
+
+
+def _check_torch(folder: Path, target: Target) -> None:
+    wheels = [w.name for w in folder.glob("torch-*.whl")]
+    if not wheels:
+        raise WheelhouseError(f"no torch wheel was downloaded for {target.slug}")
+    is_cpu = "+cpu" in wheels[0]
+    if target.kind == "cpu" and not is_cpu:
+        raise WheelhouseError(
+            f"the CPU target got {wheels[0]}, a CUDA build: pass --torch with a version the CPU "
+            "index offers, or --extra-index-url https://download.pytorch.org/whl/cpu")
+    if target.kind == "cuda" and is_cpu:
+        raise WheelhouseError(f"the CUDA target got {wheels[0]}, a CPU build: pass --torch with a CUDA version")
+
+
+def _pip(*args: str) -> None:
+    command = [sys.executable, "-m", "pip", *args]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise WheelhouseError(f"pip {args[0]} failed (exit {result.returncode}):\n{tail}")
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

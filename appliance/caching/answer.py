@@ -1,0 +1,76 @@
+"""What the response caches store, how a request is keyed, and their shared settings."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.sampling_params import SamplingParams
+
+
+@dataclass(slots=True)
+class CachedAnswer:
+    """A whole answer: one text and finish reason per choice, and the usage it cost."""
+    model: str
+    texts: list[str]
+    finish_reasons: list[str | None]
+    prompt_tokens: int
+    completion_tokens: int
+    created: float = field(default_factory=time.time)
+
+
+@dataclass(slots=True)
+class ResponseCacheConfig:
+    enabled: bool = False
+    ttl_seconds: float = 3600.0
+    max_entries: int = 10000
+    isolate_tenants: bool = True
+    semantic_threshold: float = 0.95     # cosine similarity; used by the semantic cache only
+
+    def __post_init__(self) -> None:
+        if not self.ttl_seconds > 0:
+            raise ValueError(f"ttl_seconds must be positive, got {self.ttl_seconds}")
+        if self.max_entries < 1:
+            raise ValueError(f"max_entries must be at least 1, got {self.max_entries}")
+        if not 0.0 < self.semantic_threshold <= 1.0:
+            raise ValueError(f"semantic_threshold must be in (0, 1], got {self.semantic_threshold}")
+
+
+@dataclass(slots=True)
+class CacheStats:
+    enabled: bool
+    entries: int
+    max_entries: int
+    hits: int
+    misses: int
+    evictions: int
+    expirations: int
+
+    @property
+    def hit_rate(self) -> float:
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "hit_rate": self.hit_rate}
+
+
+def cacheable(params: SamplingParams) -> bool:
+    """Only a deterministic request (greedy or seeded) and no logprobs has one right answer to keep."""
+    return params.deterministic and params.logprobs is None
+
+
+def params_fingerprint(params: SamplingParams) -> dict[str, Any]:
+    return asdict(params)
+
+
+def request_key(model: str, request: Any, params: SamplingParams, tenant: str | None = None) -> str | None:
+    """The exact-match key: a hash of the model, the tenant (None when tenants share), the
+    messages or prompt, and the sampling parameters. None when the request is not cacheable."""
+    if not cacheable(params):
+        return None
+    material = {"model": model, "tenant": tenant, "input": request, "params": params_fingerprint(params)}
+    blob = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()

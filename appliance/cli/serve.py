@@ -1,0 +1,51 @@
+"""`airlock serve`: the API server with the default model, until SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from appliance.cli import add_config_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("serve", help="serve the OpenAI-compatible and admin API")
+    add_config_argument(parser)
+    parser.add_argument("--host", help="address to bind (default: server.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind (default: server.port, 8420)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from appliance.auth.admin import AuthSettingError, check_auth_setting
+    from appliance.config import ConfigError, load_config
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        if args.host:
+            config.server.host = args.host
+        if args.port is not None:
+            config.server.port = args.port
+        check_auth_setting(config)
+    except (ConfigError, AuthSettingError) as exc:
+        print(f"airlock serve: {exc}", file=sys.stderr)
+        return 2
+    return _serve(config)
+
+
+def _serve(config) -> int:
+    from appliance.server import Server
+    from appliance.services import Appliance
+
+    try:
+        appliance = Appliance.from_config(config)
+    except (OSError, ValueError) as exc:
+        print(f"airlock serve: cannot start: {exc}", file=sys.stderr)
+        return 1
+    server = Server(appliance)
+    token_file = "server.admin_token" if config.server.admin_token else f"{config.data_dir}/admin_token"
+    print(f"airlock: serving {', '.join(appliance.model_names()) or 'no model'} on {server.url} "
+          f"(auth {'on' if config.server.auth else 'off'}; admin credential in {token_file})", flush=True)
+    server.run()
+    return 0

@@ -1,0 +1,82 @@
+"""The ledger's tables as SQLAlchemy 2.0 models. The schema itself is owned by migrations/:
+these models must match the head revision (a test compares them)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, String, false
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python; naive UTC in SQLite, `timestamp with time zone` elsewhere."""
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the ledger stores UTC times with a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class LedgerBase(DeclarativeBase):
+    pass
+
+
+class UsageRow(LedgerBase):
+    """One finished request. No foreign key to api_keys: a deleted key must not erase history."""
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_created_at", "created_at"),
+        Index("ix_usage_records_key_created", "key_id", "created_at"),
+        Index("ix_usage_records_tenant_created", "tenant", "created_at"),
+        Index("ix_usage_records_model_created", "model", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    key_name: Mapped[str | None] = mapped_column(String(200))
+    tenant: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(200))
+    quantization: Mapped[str] = mapped_column(String(32))
+    endpoint: Mapped[str] = mapped_column(String(64))
+    prompt_tokens: Mapped[int] = mapped_column(Integer)
+    cached_tokens: Mapped[int] = mapped_column(Integer)
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    finish_reason: Mapped[str] = mapped_column(String(16))
+    queue_seconds: Mapped[float] = mapped_column(Float)
+    ttft_seconds: Mapped[float | None] = mapped_column(Float)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    compute_seconds: Mapped[float] = mapped_column(Float)
+    energy_wh: Mapped[float] = mapped_column(Float)
+    cost: Mapped[float] = mapped_column(Float)
+    response_cached: Mapped[bool] = mapped_column(Boolean, server_default=false())
+
+
+class TcoInputsRow(LedgerBase):
+    """Every edit of the TCO inputs is a new row; the latest row is in effect."""
+    __tablename__ = "tco_inputs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    hardware_price: Mapped[float] = mapped_column(Float)
+    amortization_years: Mapped[float] = mapped_column(Float)
+    residual_value: Mapped[float] = mapped_column(Float)
+    power_watts: Mapped[float] = mapped_column(Float)
+    price_per_kwh: Mapped[float] = mapped_column(Float)
+    pue: Mapped[float] = mapped_column(Float)
+    operations_per_month: Mapped[float] = mapped_column(Float)
+    utilisation: Mapped[float] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(8))

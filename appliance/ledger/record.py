@@ -1,0 +1,79 @@
+"""UsageRecord: what the API hands the ledger for each finished request."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from engine.outputs import RequestMetrics
+
+FINISH_REASONS = ("stop", "length", "abort", "error")
+
+
+class InvalidUsage(ValueError):
+    """A usage record is malformed; the message names the field."""
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    request_id: str
+    created_at: datetime                     # arrival time, timezone-aware (stored as UTC)
+    key_id: str | None
+    key_name: str | None
+    tenant: str | None
+    model: str
+    quantization: str
+    endpoint: str
+    prompt_tokens: int
+    cached_tokens: int
+    completion_tokens: int
+    finish_reason: str
+    queue_seconds: float
+    ttft_seconds: float | None
+    duration_seconds: float
+    compute_seconds: float
+    energy_wh: float | None = None           # None: the ledger computes it from power samples
+    cost: float | None = None                # None: the ledger computes it from the TCO inputs
+    response_cached: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.created_at, datetime) or self.created_at.tzinfo is None:
+            raise InvalidUsage(f"created_at must be a timezone-aware datetime, got {self.created_at!r}")
+        for name in ("request_id", "model", "quantization", "endpoint"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise InvalidUsage(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        if self.finish_reason not in FINISH_REASONS:
+            raise InvalidUsage(f"finish_reason must be one of {FINISH_REASONS}, got {self.finish_reason!r}")
+        for name in ("prompt_tokens", "cached_tokens", "completion_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise InvalidUsage(f"{name} must be a non-negative integer, got {value!r}")
+        if self.cached_tokens > self.prompt_tokens:
+            raise InvalidUsage(f"cached_tokens ({self.cached_tokens}) exceeds prompt_tokens ({self.prompt_tokens})")
+        for name in ("queue_seconds", "ttft_seconds", "duration_seconds", "compute_seconds", "energy_wh", "cost"):
+            value = getattr(self, name)
+            if value is None and name in ("ttft_seconds", "energy_wh", "cost"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+                raise InvalidUsage(f"{name} must be a finite non-negative number, got {value!r}")
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_metrics(cls, metrics: RequestMetrics, *, key_id: str | None, key_name: str | None,
+                     tenant: str | None, model: str, quantization: str, endpoint: str,
+                     finish_reason: str) -> UsageRecord:
+        return cls(request_id=metrics.request_id,
+                   created_at=datetime.fromtimestamp(metrics.arrival_time, UTC),
+                   key_id=key_id, key_name=key_name, tenant=tenant, model=model,
+                   quantization=quantization, endpoint=endpoint,
+                   prompt_tokens=metrics.prompt_tokens, cached_tokens=metrics.cached_tokens,
+                   completion_tokens=metrics.completion_tokens, finish_reason=finish_reason,
+                   queue_seconds=max(0.0, metrics.queue_time), ttft_seconds=metrics.ttft,
+                   duration_seconds=max(0.0, metrics.duration),
+                   compute_seconds=max(0.0, metrics.compute_seconds))

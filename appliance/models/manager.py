@@ -1,0 +1,229 @@
+"""The model manager: several models resident at once, each holding a reservation.
+
+A load is planned first (engine/planner.py): weights at the chosen quantization, the engine's
+KV pool (ModelsConfig.kv_cache_bytes) and the step workspace. The sum is reserved from the
+budget (device memory x memory_budget_fraction, or memory_budget_bytes); a load that does not
+fit is refused before any weight moves. Loads and unloads are serialized by one lock, held
+while weights load; requests only take a short lock to look an engine up, so serving goes on
+while another model loads.
+"""
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.config import Config
+from appliance.models.errors import InsufficientMemory, ModelNotLoaded
+from appliance.models.memory import resolve_device, total_memory
+from appliance.models.plan_report import PlanReport
+from appliance.models.store import ModelStore
+from engine import planner
+
+QUANTIZATION_CHOICES = ("auto",) + planner.QUANTIZATIONS
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@dataclass(slots=True)
+class LoadedInfo:
+    name: str
+    quantization: str
+    device: str
+    weight_bytes: int               # what the loaded model holds
+    kv_bytes: int                   # the engine's KV pool
+    reservation: int                # the planned total taken from the budget
+    load_seconds: float
+    loaded_at: float = field(default_factory=time.time)
+
+
+@dataclass(slots=True)
+class _Resident:
+    engine: Any
+    info: LoadedInfo
+
+
+class ModelManager:
+    def __init__(self, config: Config, store: ModelStore | None = None, ledger: Any = None) -> None:
+        _check_models_config(config)
+        self.config = config
+        self.store = store or ModelStore(config.store_path)
+        self.ledger = ledger
+        self.device = resolve_device(config.models.device)
+        self.device_memory = total_memory(self.device)
+        self.budget_bytes = (config.models.memory_budget_bytes
+                             or int(self.device_memory * config.models.memory_budget_fraction))
+        self._load_lock = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._resident: dict[str, _Resident] = {}
+
+    # -- lookups (request path) ---------------------------------------------------------
+
+    def get(self, name: str) -> Any:
+        with self._state_lock:
+            resident = self._resident.get(name)
+            if resident is None:
+                raise ModelNotLoaded(name, sorted(self._resident))
+            return resident.engine
+
+    def loaded(self) -> list[LoadedInfo]:
+        with self._state_lock:
+            return [r.info for r in self._resident.values()]
+
+    def reserved_bytes(self) -> int:
+        return sum(info.reservation for info in self.loaded())
+
+    @property
+    def free_bytes(self) -> int:
+        return self.budget_bytes - self.reserved_bytes()
+
+    # -- load and unload ----------------------------------------------------------------
+
+    def resolve_quantization(self, quantization: str = "auto") -> str:
+        if quantization == "auto":
+            quantization = self.config.models.default_quantization
+        if quantization == "auto":
+            return "fp16" if self.device.startswith("cuda") else "int8"
+        if quantization not in planner.QUANTIZATIONS:
+            raise ValueError(f"quantization must be one of {', '.join(QUANTIZATION_CHOICES)}, got {quantization!r}")
+        if quantization == "nf4" and not self.device.startswith("cuda"):
+            raise ValueError("quantization nf4 needs an NVIDIA GPU (bitsandbytes); use int8 on CPU")
+        return quantization
+
+    def reservation(self, name: str, quantization: str) -> int:
+        """Bytes a load of `name` at `quantization` takes from the budget."""
+        shape = planner.ModelShape.from_config(self.store.get(name).config)
+        engine_config = self._engine_config()
+        return (planner.weight_bytes(shape, quantization, self.device) + engine_config.kv_cache_bytes
+                + planner.overhead_bytes(shape, self.device, engine_config.max_num_seqs,
+                                         engine_config.max_num_batched_tokens))
+
+    def load(self, name: str, quantization: str = "auto") -> LoadedInfo:
+        """Load `name` from the store and start its engine; refused if it does not fit."""
+        quantization = self.resolve_quantization(quantization)
+        with self._load_lock:
+            current = self._info(name)
+            if current is not None:
+                if current.quantization == quantization:
+                    return current
+                raise ValueError(f"model {name!r} is loaded as {current.quantization}; unload it first")
+            entry = self.store.get(name)
+            needed = self.reservation(name, quantization)
+            if needed > self.free_bytes:
+                raise InsufficientMemory(name, needed, self.free_bytes, self.budget_bytes)
+            resident = self._start(name, entry.model_path, quantization, needed)
+            with self._state_lock:
+                self._resident[name] = resident
+            return resident.info
+
+    def unload(self, name: str) -> LoadedInfo:
+        """Stop the model's engine (aborting its requests) and free its reservation."""
+        with self._load_lock:
+            with self._state_lock:
+                resident = self._resident.pop(name, None)
+                if resident is None:
+                    raise ModelNotLoaded(name, sorted(self._resident))
+            resident.engine.shutdown(abort_running=True)
+            del resident.engine
+            _release_memory(self.device)
+            return resident.info
+
+    def shutdown(self) -> None:
+        for info in self.loaded():
+            self.unload(info.name)
+
+    def ensure_default(self) -> LoadedInfo:
+        """Import the embedded default model if the store lacks it, then load it."""
+        name = self.config.models.default_model
+        if name not in self.store:
+            self.store.import_path(self.default_model_file(), name=name)
+        return self.load(name)
+
+    def default_model_file(self) -> Path:
+        configured = self.config.models.default_model_file
+        return Path(configured) if configured else Path(self.config.data_dir) / "models" / DEFAULT_MODEL_FILE
+
+    # -- planning -----------------------------------------------------------------------
+
+    def plan(self, model: str | None = None, *, config: dict[str, Any] | None = None,
+             quantization: str = "auto", kv_dtype: str | None = None, context_length: int | None = None,
+             concurrency: int = 1) -> PlanReport:
+        """What `model` (from the store) or a bare config.json needs, with the what-if table."""
+        if (model is None) == (config is None):
+            raise ValueError("give either a model name from the store or a config.json object")
+        shape = planner.ModelShape.from_config(config if config is not None else self.store.get(model).config)
+        quantization = self.resolve_quantization(quantization) if quantization == "auto" else quantization
+        engine_config = self._engine_config()
+        request = planner.PlanRequest(
+            quantization=quantization, kv_dtype=kv_dtype or self.kv_dtype(quantization),
+            context_length=context_length or shape.max_context, concurrency=concurrency,
+            budget_bytes=self.budget_bytes, device=self.device, block_size=engine_config.block_size,
+            step_tokens=engine_config.max_num_batched_tokens)
+        return PlanReport.build(shape, request, model=model, device_memory=self.device_memory,
+                                free_bytes=self.free_bytes)
+
+    def kv_dtype(self, quantization: str) -> str:
+        """The engine keeps KV in the model's compute precision."""
+        return quantization if quantization in ("fp32", "fp16", "bf16") else planner.compute_dtype(self.device)
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _info(self, name: str) -> LoadedInfo | None:
+        with self._state_lock:
+            resident = self._resident.get(name)
+            return resident.info if resident else None
+
+    def _engine_config(self) -> Any:
+        from engine.config import CachePolicy, EngineConfig
+        cache = self.config.cache
+        return EngineConfig(
+            kv_cache_bytes=self.config.models.kv_cache_bytes, max_waiting=self.config.server.max_waiting,
+            cache=CachePolicy(enabled=cache.prefix_caching, capacity_blocks=cache.capacity_blocks,
+                              eviction=cache.eviction, tenant_isolation=cache.tenant_isolation))
+
+    def _start(self, name: str, path: Path, quantization: str, reservation: int) -> _Resident:
+        from engine.llm_engine import Engine
+        from engine.loader import load_model
+        started = time.perf_counter()
+        model = load_model(path, device=self.device, name=name, **_loader_arguments(quantization))
+        engine = Engine(model, self._engine_config())
+        info = LoadedInfo(name=name, quantization=quantization, device=self.device,
+                          weight_bytes=int(model.weight_bytes()), kv_bytes=_kv_pool_bytes(engine),
+                          reservation=reservation, load_seconds=time.perf_counter() - started)
+        return _Resident(engine=engine, info=info)
+
+
+def _loader_arguments(quantization: str) -> dict[str, Any]:
+    import torch
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if quantization in dtypes:
+        return {"dtype": dtypes[quantization], "quantization": "none"}
+    return {"dtype": None, "quantization": quantization}
+
+
+def _kv_pool_bytes(engine: Any) -> int:
+    from engine.model_runner import ModelRunner
+    block_size = engine.config.block_size
+    return engine.stats().blocks_total * ModelRunner.kv_bytes_per_block(engine.model, block_size)
+
+
+def _release_memory(device: str) -> None:
+    gc.collect()
+    if device.startswith("cuda"):
+        import torch
+        torch.cuda.empty_cache()
+
+
+def _check_models_config(config: Config) -> None:
+    models = config.models
+    if not 0.0 < models.memory_budget_fraction <= 1.0:
+        raise ValueError(f"models.memory_budget_fraction must be in (0, 1], got {models.memory_budget_fraction}")
+    if models.memory_budget_bytes < 0:
+        raise ValueError(f"models.memory_budget_bytes must be 0 or positive, got {models.memory_budget_bytes}")
+    if models.kv_cache_bytes < 1:
+        raise ValueError(f"models.kv_cache_bytes must be positive, got {models.kv_cache_bytes}")
+    if models.default_quantization not in QUANTIZATION_CHOICES:
+        raise ValueError(f"models.default_quantization must be one of {', '.join(QUANTIZATION_CHOICES)}, "
+                         f"got {models.default_quantization!r}")

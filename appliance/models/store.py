@@ -1,0 +1,180 @@
+"""The model store: checked copies of model files under one directory, each with a manifest.
+
+Layout: <store>/<name>/ holds the model's files (a .gguf file, or a Hugging Face directory's
+files) and manifest.json with its facts and the sha256 of every file. Import copies into a
+hidden staging directory and renames it into place, so a model is either wholly in the store
+or absent. Nothing here opens a network connection.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import threading
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from appliance.models.errors import ModelNotFound, StoreError
+from appliance.models.facts import read_facts
+
+MANIFEST = "manifest.json"
+_CHUNK = 4 * 1024**2
+_QUANT_TAG = re.compile(r"[._-](q\d[\w]*|iq\d[\w]*|f16|f32|bf16)$", re.IGNORECASE)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+
+@dataclass(slots=True)
+class StoredFile:
+    path: str                       # relative to the model's directory
+    sha256: str
+    size: int
+
+
+@dataclass(slots=True)
+class ModelEntry:
+    name: str
+    format: str                     # "gguf" | "hf"
+    architecture: str
+    parameters: int
+    context_length: int
+    files: list[StoredFile]
+    imported_at: str
+    source: str
+    license: str | None = None
+    license_file: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    directory: Path = Path()        # not written to the manifest
+
+    @property
+    def model_path(self) -> Path:
+        """What the loader opens: the .gguf file, or the directory."""
+        return self.directory / self.files[0].path if self.format == "gguf" else self.directory
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["directory"]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], directory: Path) -> ModelEntry:
+        files = [StoredFile(**f) for f in data.pop("files")]
+        return cls(files=files, directory=directory, **data)
+
+
+def slug(path: Path) -> str:
+    """Store name for a source: lower case, dashes, without a GGUF quantization tag."""
+    stem = path.name if path.is_dir() else path.stem
+    stem = _QUANT_TAG.sub("", stem) if path.suffix.lower() == ".gguf" else stem
+    return re.sub(r"[^a-z0-9.]+", "-", stem.lower()).strip("-.") or "model"
+
+
+class ModelStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    def import_path(self, src: str | Path, name: str | None = None) -> ModelEntry:
+        """Check `src` (a .gguf file or a Hugging Face directory) and copy it in."""
+        src = Path(src).expanduser()
+        facts = read_facts(src)
+        name = name or slug(src)
+        if not _NAME.match(name):
+            raise StoreError(f"invalid model name {name!r}: use lower-case letters, digits, '.', '-', '_'")
+        with self._lock:
+            if (self.path / name / MANIFEST).exists():
+                raise StoreError(f"model {name!r} is already in the store; remove it first")
+            staging = self.path / f".importing-{name}"
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                files = _copy_hashed(src, staging)
+                entry = ModelEntry(
+                    name=name, format=facts.format, architecture=facts.architecture,
+                    parameters=facts.parameters, context_length=facts.context_length,
+                    files=files, imported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    source=str(src.resolve()), license=facts.license, license_file=facts.license_file,
+                    config=facts.config, directory=self.path / name,
+                )
+                (staging / MANIFEST).write_text(json.dumps(entry.to_json(), indent=2))
+                staging.rename(self.path / name)
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise StoreError(f"cannot copy {src} into the store at {self.path}: {exc}") from None
+        return entry
+
+    def list(self) -> list[ModelEntry]:
+        if not self.path.is_dir():
+            return []
+        return [self._read(d) for d in sorted(self.path.iterdir()) if (d / MANIFEST).is_file()]
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.list()]
+
+    def __contains__(self, name: str) -> bool:
+        return (self.path / name / MANIFEST).is_file()
+
+    def get(self, name: str) -> ModelEntry:
+        if not _NAME.match(name) or name not in self:
+            raise ModelNotFound(name, self.names())
+        return self._read(self.path / name)
+
+    def remove(self, name: str) -> None:
+        entry = self.get(name)
+        with self._lock:
+            shutil.rmtree(entry.directory)
+
+    def verify(self, name: str) -> list[str]:
+        """Problems found by re-hashing every file; an empty list means intact."""
+        entry = self.get(name)
+        problems = []
+        for f in entry.files:
+            path = entry.directory / f.path
+            if not path.is_file():
+                problems.append(f"{path}: missing")
+            elif path.stat().st_size != f.size:
+                problems.append(f"{path}: size {path.stat().st_size:,} bytes, manifest says {f.size:,}")
+            elif _sha256(path) != f.sha256:
+                problems.append(f"{path}: sha256 differs from the manifest (file changed or corrupt)")
+        return problems
+
+    def _read(self, directory: Path) -> ModelEntry:
+        try:
+            return ModelEntry.from_json(json.loads((directory / MANIFEST).read_text()), directory)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise StoreError(f"{directory / MANIFEST}: unreadable manifest ({exc})") from None
+
+
+def _copy_hashed(src: Path, dest: Path) -> list[StoredFile]:
+    """Copy a file or a directory tree (hidden files skipped), hashing in the same pass."""
+    dest.mkdir(parents=True)
+    if src.is_file():
+        return [_copy_file(src, dest / src.name, src.name)]
+    sources = sorted(p for p in src.rglob("*") if p.is_file()
+                     and not any(part.startswith(".") for part in p.relative_to(src).parts))
+    return [_copy_file(p, dest / p.relative_to(src), str(p.relative_to(src))) for p in sources]
+
+
+def _copy_file(src: Path, dest: Path, rel: str) -> StoredFile:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    with src.open("rb") as fin, dest.open("wb") as fout:
+        while chunk := fin.read(_CHUNK):
+            digest.update(chunk)
+            fout.write(chunk)
+            size += len(chunk)
+    return StoredFile(path=rel, sha256=digest.hexdigest(), size=size)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,144 @@
+"""Attention over the paged KV cache.
+
+The cache of one layer is a pair of tensors [num_blocks * block_size, kv_heads, head_dim] (K and
+V); a sequence's position p lives in slot `block_table[p // block_size] * block_size + p %
+block_size`. Each forward builds one `AttentionMetadata` shared by every layer: where to write
+the new K/V, and for each sequence which slots to read and which of them each query may see.
+
+Decode steps (one new token per sequence) are batched: every sequence's K/V is gathered into a
+padded [B, L] block and one scaled_dot_product_attention call covers the whole batch, with a
+mask for the padding. Prefill chunks are attended one sequence at a time (they are few, and
+each is already a large matrix product). Grouped-query attention folds the query heads that
+share a KV head into the query-length axis, so K/V are never repeated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+Window = int | None  # a sliding window in tokens, or None for full attention
+
+
+@dataclass(slots=True)
+class DecodeGroup:
+    rows: torch.Tensor | None              # [B] token rows in the flat batch; None: rows 0..B-1
+    gather: torch.Tensor                   # [B, L] cache slots of positions 0..L-1 (padding reads slot 0)
+    masks: dict[Window, torch.Tensor]      # [B, 1, 1, L], True where the query may attend
+
+
+@dataclass(slots=True)
+class PrefillChunk:
+    begin: int                             # token rows [begin, end) in the flat batch
+    end: int
+    gather: torch.Tensor                   # [L] cache slots of positions 0..L-1
+    masks: dict[Window, torch.Tensor]      # [end - begin, L]
+
+
+@dataclass(slots=True)
+class AttentionMetadata:
+    slot_mapping: torch.Tensor             # [T] cache slot of each new token
+    positions: torch.Tensor                # [T] position of each new token
+    last_rows: torch.Tensor                # [num_seqs] row of each sequence's last token
+    decode: DecodeGroup | None = None
+    prefills: list[PrefillChunk] = field(default_factory=list)
+
+
+def build_metadata(token_counts: list[int], starts: list[int], block_tables: list[list[int]],
+                   block_size: int, windows: set[Window], device: torch.device) -> AttentionMetadata:
+    """Index tensors for one forward over sequences with `token_counts[i]` new tokens each."""
+    positions = torch.cat([torch.arange(s, s + n) for s, n in zip(starts, token_counts)])
+    seq_of_token = torch.repeat_interleave(torch.arange(len(token_counts)), torch.tensor(token_counts))
+    tables = _padded_tables(block_tables)
+    slots = tables[seq_of_token, positions // block_size] * block_size + positions % block_size
+    last_rows = torch.tensor(token_counts).cumsum(0) - 1
+    meta = AttentionMetadata(slots.to(device), positions.to(device), last_rows.to(device))
+    decode_ids = [i for i, n in enumerate(token_counts) if n == 1]
+    if decode_ids:
+        meta.decode = _decode_group(decode_ids, last_rows, starts, tables, block_size, windows, device)
+    begin = 0
+    for i, n in enumerate(token_counts):
+        if n > 1:
+            meta.prefills.append(_prefill_chunk(begin, n, starts[i], tables[i], block_size, windows, device))
+        begin += n
+    return meta
+
+
+def _padded_tables(block_tables: list[list[int]]) -> torch.Tensor:
+    width = max(1, max(len(t) for t in block_tables))
+    return torch.tensor([t + [0] * (width - len(t)) for t in block_tables], dtype=torch.long)
+
+
+def _window_mask(key_pos: torch.Tensor, query_pos: torch.Tensor, window: Window) -> torch.Tensor:
+    """True where a query at `query_pos` may see the key at `key_pos` (causal, optional window)."""
+    mask = key_pos <= query_pos
+    if window is not None:
+        mask &= key_pos > query_pos - window
+    return mask
+
+
+def _decode_group(ids: list[int], last_rows: torch.Tensor, starts: list[int], tables: torch.Tensor,
+                  block_size: int, windows: set[Window], device: torch.device) -> DecodeGroup:
+    idx = torch.tensor(ids)
+    query_pos = torch.tensor([starts[i] for i in ids])          # the single new token's position
+    length = int(query_pos.max()) + 1
+    key_pos = torch.arange(length)
+    gather = tables[idx][:, key_pos // block_size] * block_size + key_pos % block_size
+    masks = {w: _window_mask(key_pos[None, :], query_pos[:, None], w)[:, None, None, :].to(device)
+             for w in windows}
+    rows = None if ids == list(range(len(ids))) else last_rows[idx].to(device)
+    return DecodeGroup(rows, gather.to(device), masks)
+
+
+def _prefill_chunk(begin: int, count: int, start: int, table: torch.Tensor, block_size: int,
+                   windows: set[Window], device: torch.device) -> PrefillChunk:
+    key_pos = torch.arange(start + count)
+    gather = table[key_pos // block_size] * block_size + key_pos % block_size
+    query_pos = torch.arange(start, start + count)
+    masks = {w: _window_mask(key_pos[None, :], query_pos[:, None], w).to(device) for w in windows}
+    return PrefillChunk(begin, begin + count, gather.to(device), masks)
+
+
+def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: torch.Tensor,
+                    v_cache: torch.Tensor, meta: AttentionMetadata, window: Window,
+                    scale: float) -> torch.Tensor:
+    """q: [T, heads, d]; k, v: [T, kv_heads, d] (new tokens). Writes k/v, returns [T, heads * d]."""
+    k_cache.index_copy_(0, meta.slot_mapping, k.to(k_cache.dtype))
+    v_cache.index_copy_(0, meta.slot_mapping, v.to(v_cache.dtype))
+    tokens, heads, dim = q.shape
+    group = heads // k.shape[1]
+    if meta.decode is not None and not meta.prefills and meta.decode.rows is None:
+        return _decode(q, k_cache, v_cache, meta.decode, window, scale, group).reshape(tokens, heads * dim)
+    out = q.new_empty(tokens, heads, dim)
+    if meta.decode is not None:
+        rows = meta.decode.rows if meta.decode.rows is not None else slice(0, meta.decode.gather.shape[0])
+        out[rows] = _decode(q[rows], k_cache, v_cache, meta.decode, window, scale, group)
+    for chunk in meta.prefills:
+        out[chunk.begin:chunk.end] = _prefill(q[chunk.begin:chunk.end], k_cache, v_cache, chunk,
+                                              window, scale, group)
+    return out.view(tokens, heads * dim)
+
+
+def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group_meta: DecodeGroup,
+            window: Window, scale: float, group: int) -> torch.Tensor:
+    batch, heads, dim = q.shape
+    keys = k_cache[group_meta.gather].to(q.dtype).transpose(1, 2)        # [B, kv_heads, L, d]
+    values = v_cache[group_meta.gather].to(q.dtype).transpose(1, 2)
+    queries = q.view(batch, heads // group, group, dim)                   # [B, kv_heads, group, d]
+    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=group_meta.masks[window],
+                                         scale=scale)
+    return out.reshape(batch, heads, dim)
+
+
+def _prefill(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, chunk: PrefillChunk,
+             window: Window, scale: float, group: int) -> torch.Tensor:
+    count, heads, dim = q.shape
+    kv_heads = heads // group
+    keys = k_cache[chunk.gather].to(q.dtype).transpose(0, 1)              # [kv_heads, L, d]
+    values = v_cache[chunk.gather].to(q.dtype).transpose(0, 1)
+    # [count, kv_heads, group, d] -> [kv_heads, group * count, d]: row g * count + i is query i
+    queries = q.view(count, kv_heads, group, dim).permute(1, 2, 0, 3).reshape(kv_heads, group * count, dim)
+    mask = chunk.masks[window].repeat(group, 1)
+    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=scale)
+    return out.view(kv_heads, group, count, dim).permute(2, 0, 1, 3).reshape(count, heads, dim)

@@ -1,0 +1,96 @@
+"""One benchmark run: load the model once, run the engine and the baselines on the same prompts."""
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from engine.bench.airlock import run_airlock
+from engine.bench.baselines import BASELINES
+from engine.bench.report import BenchReport, SystemResult
+from engine.bench.workload import SCENARIOS, Scenario, build_prompts
+from engine.loader import default_dtype, load_hf, wrap
+
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class BenchOptions:
+    model: Path
+    scenario: str = "c32"
+    quantization: str = "none"                 # engine weights; int8 also runs the engine in fp32
+    quick: bool = False
+    device: str = "cpu"
+    baselines: tuple[str, ...] = tuple(BASELINES)
+
+    def __post_init__(self) -> None:
+        self.model = Path(self.model)
+        if self.scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {self.scenario!r}; choose from {', '.join(SCENARIOS)}")
+        if self.quantization not in ("none", "int8"):
+            raise ValueError(f"quantization must be none or int8, got {self.quantization!r}")
+        unknown = [b for b in self.baselines if b not in BASELINES]
+        if unknown:
+            raise ValueError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}")
+        if not self.model.exists():
+            raise ValueError(f"model file {self.model} does not exist")
+
+    @property
+    def workload(self) -> Scenario:
+        scenario = SCENARIOS[self.scenario]
+        return scenario.quick() if self.quick else scenario
+
+
+def run_bench(options: BenchOptions, progress: Progress = lambda _: None) -> BenchReport:
+    scenario, device = options.workload, torch.device(options.device)
+    dtype = default_dtype(device)
+    progress(f"loading {options.model.name}")
+    hf_model, tokenizer = load_hf(options.model, dtype)
+    hf_model.to(device)
+    prompts = build_prompts(tokenizer, scenario)
+    engines = [options.quantization] + (["none"] if options.quantization != "none" else [])
+    results = []
+    for quantization in engines:
+        progress(f"airlock engine ({quantization}): {len(prompts)} requests")
+        model = wrap(hf_model, tokenizer, options.model, device=device, dtype=dtype, quantization=quantization)
+        results.append(run_airlock(model, prompts, scenario.max_tokens, f"airlock engine ({_label(quantization)})"))
+        del model
+    airlock, baselines = results[0], results[1:]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    for name in options.baselines:
+        count = _requests_for(scenario, name)
+        if count:
+            progress(f"baseline {name}: {count} requests")
+            result = BASELINES[name](hf_model, prompts[:count], scenario.max_tokens, pad)
+            if count < len(prompts):
+                result.note = f"{count} of {len(prompts)} requests (it is slow), each of the same shape"
+            baselines.append(result)
+    for result in baselines:
+        result.same_tokens = _same_tokens(airlock, result)
+    return BenchReport(scenario, options.model.name, _setup(options, dtype), airlock, baselines)
+
+
+def _requests_for(scenario: Scenario, baseline: str) -> int:
+    return {"sequential": scenario.sequential_requests, "static": scenario.static_batch_requests,
+            "continuous": scenario.continuous_requests}[baseline]
+
+
+def _same_tokens(airlock: SystemResult, other: SystemResult) -> float:
+    pairs = list(zip(airlock.requests, other.requests))
+    return sum(a.token_ids == b.token_ids for a, b in pairs) / len(pairs)
+
+
+def _label(quantization: str) -> str:
+    return "fp32" if quantization == "none" else quantization
+
+
+def _setup(options: BenchOptions, dtype: torch.dtype) -> dict:
+    return {"device": options.device, "dtype": str(dtype).removeprefix("torch."),
+            "quantization": options.quantization, "threads": torch.get_num_threads(),
+            "quick": options.quick, "machine": platform.machine(), "python": sys.version.split()[0],
+            "torch": torch.__version__, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

@@ -1,0 +1,64 @@
+"""Engine configuration: KV pool budget, batching limits and the prefix-cache policy."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EVICTION_POLICIES = ("lru", "lfu")
+
+
+@dataclass(slots=True)
+class CachePolicy:
+    """How the prefix cache keeps KV blocks that no running request holds.
+
+    capacity_blocks caps the unreferenced cached blocks (0 = no cap beyond the pool itself);
+    pinned blocks do not count against it. With tenant_isolation, a tenant's blocks are
+    hashed with its name, so no other tenant can ever hit (or time) them.
+    """
+    enabled: bool = True
+    capacity_blocks: int = 0
+    eviction: str = "lru"
+    tenant_isolation: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise ValueError(f"enabled must be true or false, got {self.enabled!r}")
+        if not isinstance(self.capacity_blocks, int) or self.capacity_blocks < 0:
+            raise ValueError(f"capacity_blocks must be 0 (unlimited) or a positive integer, got {self.capacity_blocks!r}")
+        if self.eviction not in EVICTION_POLICIES:
+            raise ValueError(f"eviction must be one of {', '.join(EVICTION_POLICIES)}, got {self.eviction!r}")
+        if not isinstance(self.tenant_isolation, bool):
+            raise ValueError(f"tenant_isolation must be true or false, got {self.tenant_isolation!r}")
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    """Sizes and limits of one engine.
+
+    The KV pool holds kv_cache_bytes // (bytes of one block) blocks of block_size tokens.
+    Each step schedules at most max_num_seqs sequences and max_num_batched_tokens tokens:
+    one token per decoding sequence first, then prefill chunks with what is left.
+    """
+    block_size: int = 16
+    kv_cache_bytes: int = 512 * 1024 * 1024
+    max_num_seqs: int = 128
+    max_num_batched_tokens: int = 512
+    max_waiting: int = 256
+    cache: CachePolicy = field(default_factory=CachePolicy)
+
+    def __post_init__(self) -> None:
+        _positive("block_size", self.block_size)
+        _positive("kv_cache_bytes", self.kv_cache_bytes)
+        _positive("max_num_seqs", self.max_num_seqs)
+        _positive("max_num_batched_tokens", self.max_num_batched_tokens)
+        _positive("max_waiting", self.max_waiting)
+        if self.max_num_batched_tokens < self.max_num_seqs:
+            raise ValueError(
+                f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be at least "
+                f"max_num_seqs ({self.max_num_seqs}) so every running sequence can decode each step")
+        if not isinstance(self.cache, CachePolicy):
+            raise ValueError(f"cache must be a CachePolicy, got {type(self.cache).__name__}")
+
+
+def _positive(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")

@@ -1,0 +1,119 @@
+"""Weight quantization at load time.
+
+CPU, int8: fbgemm's dynamic int8 linear layers (weights int8 per output channel, activations
+quantized per call), which read a quarter of the bytes fp32 does. Batch-1 decoding is bound by
+memory bandwidth, so this is what lifts single-stream speed. The LM head is quantized too
+(tied to the embedding it is a large share of the weights), and the embedding table keeps one
+int8 row per token with a scale.
+
+CUDA, int8 and nf4: bitsandbytes' Linear8bitLt and Linear4bit for the decoder layers; the
+embedding and the LM head stay in the compute dtype.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+QUANTIZATIONS = ("none", "int8", "nf4")
+
+
+class Int8Linear(nn.Module):
+    """y = x W^T + b with W prepacked for fbgemm in int8 (symmetric, one scale per output row)."""
+
+    def __init__(self, linear: nn.Linear) -> None:
+        super().__init__()
+        weight = linear.weight.detach().float()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-10).double()
+        bias = None if linear.bias is None else linear.bias.detach().float()
+        q = torch.quantize_per_channel(weight, scale, torch.zeros(weight.shape[0], dtype=torch.long), 0, torch.qint8)
+        self._packed = torch.ops.quantized.linear_prepack(q, bias)
+        self.packed_bytes = weight.numel() + 4 * weight.shape[0] * (1 if bias is None else 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features).float()
+        # reduce_range: 7-bit activations, so AVX2's int16 pair sums cannot saturate
+        out = torch.ops.quantized.linear_dynamic(flat, self._packed, True)
+        return out.view(*x.shape[:-1], self.out_features).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, int8 fbgemm"
+
+
+class Int8Embedding(nn.Module):
+    """An embedding table held as int8 rows with one fp32 scale per row."""
+
+    def __init__(self, weight: torch.Tensor, dtype: torch.dtype) -> None:
+        super().__init__()
+        qweight, scale = quantize_rows(weight.detach().float())
+        self.register_buffer("qweight", qweight)
+        self.register_buffer("scale", scale)
+        self.dtype = dtype
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return (self.qweight[ids].float() * self.scale[ids].unsqueeze(-1)).to(self.dtype)
+
+
+def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per row: (int8 weight, fp32 scale per row)."""
+    scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-10)
+    qweight = torch.round(weight / scale.unsqueeze(1)).clamp(-127, 127).to(torch.int8)
+    return qweight, scale.float()
+
+
+def quantize(module: nn.Module, method: str, device: torch.device) -> nn.Module:
+    """Quantize `module` (an engine.models.CausalLM) in place with `method` and move it to `device`."""
+    if method == "none":
+        return module.to(device)
+    if device.type == "cuda":
+        _replace_linears(module, lambda linear: _bnb_linear(linear, method, next(module.parameters()).dtype),
+                         skip=("lm_head",))
+        return module.to(device)
+    if method != "int8":
+        raise ValueError(f"{method} quantization needs an NVIDIA GPU")
+    dtype = module.lm_head.weight.dtype
+    module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype)
+    _replace_linears(module, Int8Linear)
+    return module
+
+
+def _replace_linears(module: nn.Module, make, skip: tuple[str, ...] = ()) -> None:
+    for name, child in list(module.named_children()):
+        if name in skip:
+            continue
+        if isinstance(child, nn.Linear):
+            setattr(module, name, make(child))
+        else:
+            _replace_linears(child, make)
+
+
+def _bnb_linear(linear: nn.Linear, method: str, dtype: torch.dtype) -> nn.Module:
+    import bitsandbytes as bnb  # CUDA only; an optional dependency
+
+    weight = linear.weight.detach().to(torch.float16 if method == "int8" else dtype).cpu()
+    has_bias = linear.bias is not None
+    if method == "int8":
+        layer = bnb.nn.Linear8bitLt(linear.in_features, linear.out_features, bias=has_bias,
+                                    has_fp16_weights=False, threshold=6.0)
+        layer.weight = bnb.nn.Int8Params(weight, requires_grad=False, has_fp16_weights=False)
+    else:
+        layer = bnb.nn.Linear4bit(linear.in_features, linear.out_features, bias=has_bias,
+                                  compute_dtype=dtype, quant_type="nf4")
+        layer.weight = bnb.nn.Params4bit(weight, requires_grad=False, quant_type="nf4")
+    if has_bias:
+        layer.bias = nn.Parameter(linear.bias.detach().to(dtype), requires_grad=False)
+    return layer
+
+
+def weight_bytes(module: nn.Module) -> int:
+    """Bytes held by the weights: parameters and buffers (shared tensors once) plus packed layers."""
+    seen: set[int] = set()
+    total = 0
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        if tensor.data_ptr() not in seen:
+            seen.add(tensor.data_ptr())
+            total += tensor.numel() * tensor.element_size()
+        state = getattr(tensor, "quant_state", None)  # bitsandbytes 4-bit absmax
+        if state is not None and getattr(state, "absmax", None) is not None:
+            total += state.absmax.numel() * state.absmax.element_size()
+    return total + sum(m.packed_bytes for m in module.modules() if isinstance(m, Int8Linear))

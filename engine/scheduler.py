@@ -1,0 +1,125 @@
+"""Iteration-level scheduler: which sequences run in the next step, and how many tokens each.
+
+Every step, running sequences that decode get one token each first; the rest of the step's
+token budget goes to prefill chunks, first of running sequences part-way through their
+prompt, then of waiting sequences admitted in order. Order everywhere is priority (higher
+first), then arrival (first come, first served). A request joins at the next step and a
+finished one leaves at once. When the KV pool runs out, the lowest-priority, latest running
+sequence is preempted: its blocks are freed (full ones stay in the prefix cache) and it goes
+back to the waiting queue, ahead of every later arrival of its priority, to be recomputed.
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from engine.block_manager import BlockManager
+from engine.config import EngineConfig
+from engine.sequence import Sequence, SeqStatus
+
+
+def _rank(seq: Sequence) -> tuple[int, int]:
+    return seq.rank
+
+
+@dataclass(slots=True)
+class ScheduledBatch:
+    seqs: list[Sequence] = field(default_factory=list)
+    num_tokens: list[int] = field(default_factory=list)     # new tokens of each sequence this step
+    preempted: list[Sequence] = field(default_factory=list)
+
+    def add(self, seq: Sequence, num_tokens: int) -> None:
+        self.seqs.append(seq)
+        self.num_tokens.append(num_tokens)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(self.num_tokens)
+
+    def __len__(self) -> int:
+        return len(self.seqs)
+
+
+class Scheduler:
+    def __init__(self, config: EngineConfig, block_manager: BlockManager) -> None:
+        self.config = config
+        self.block_manager = block_manager
+        self.waiting: list[Sequence] = []       # kept sorted by rank
+        self.running: list[Sequence] = []       # kept sorted by rank
+        self.preemptions_total = 0
+
+    def add(self, seq: Sequence) -> None:
+        seq.status = SeqStatus.WAITING
+        bisect.insort(self.waiting, seq, key=_rank)
+
+    @property
+    def idle(self) -> bool:
+        return not self.waiting and not self.running
+
+    def schedule(self) -> ScheduledBatch:
+        self.block_manager.expire_pins()
+        batch = ScheduledBatch()
+        budget = self._schedule_running(batch, self.config.max_num_batched_tokens)
+        if not batch.preempted:
+            self._admit_waiting(batch, budget)
+        return batch
+
+    def advance(self, seq: Sequence, num_tokens: int) -> None:
+        """Record that a step computed num_tokens more tokens of seq."""
+        seq.num_computed += num_tokens
+        self.block_manager.commit(seq)
+
+    def finish(self, seq: Sequence, reason: str) -> None:
+        """Take seq out (finished or aborted) and return its blocks to the pool."""
+        if seq.status is SeqStatus.RUNNING:
+            self.running.remove(seq)
+        elif seq.status is SeqStatus.WAITING and seq in self.waiting:
+            self.waiting.remove(seq)
+        self.block_manager.free(seq)
+        seq.status = SeqStatus.FINISHED
+        seq.finish_reason = reason
+
+    def _schedule_running(self, batch: ScheduledBatch, budget: int) -> int:
+        decoding = [s for s in self.running if s.num_uncomputed == 1]
+        remaining = decoding + [s for s in self.running if s.num_uncomputed > 1]
+        remaining.reverse()                     # pop() from the end takes the next in order
+        while remaining and budget > 0:
+            seq = remaining.pop()
+            n = min(seq.num_uncomputed, budget)
+            if self._make_room(seq, n, remaining, batch):
+                batch.add(seq, n)
+                budget -= n
+        return budget
+
+    def _make_room(self, seq: Sequence, n: int, remaining: list[Sequence], batch: ScheduledBatch) -> bool:
+        """Preempt the lowest-ranked unscheduled sequences until seq's next n tokens fit."""
+        while not self.block_manager.ensure(seq, seq.num_computed + n):
+            victim = max(remaining + [seq], key=_rank)
+            self._preempt(victim, batch)
+            if victim is seq:
+                return False
+            remaining.remove(victim)
+        return True
+
+    def _preempt(self, seq: Sequence, batch: ScheduledBatch) -> None:
+        self.running.remove(seq)
+        self.block_manager.free(seq)
+        seq.preemptions += 1
+        self.preemptions_total += 1
+        batch.preempted.append(seq)
+        self.add(seq)
+
+    def _admit_waiting(self, batch: ScheduledBatch, budget: int) -> None:
+        for seq in list(self.waiting):
+            if budget <= 0 or len(self.running) >= self.config.max_num_seqs:
+                return
+            if seq.leader is not None and not seq.leader.is_finished and seq.leader.is_prefilling:
+                continue                        # reuse the leader's prompt blocks once they exist
+            n = self.block_manager.admit(seq, budget)
+            if n == 0:
+                return
+            self.waiting.remove(seq)
+            seq.status = SeqStatus.RUNNING
+            bisect.insort(self.running, seq, key=_rank)
+            batch.add(seq, n)
+            budget -= n

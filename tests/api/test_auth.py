@@ -1,0 +1,129 @@
+"""Auth rules: keys, the admin credential, allowed models, rates, budgets, auth off on loopback."""
+from __future__ import annotations
+
+import os
+import stat
+
+import openai
+import pytest
+
+from appliance.auth.admin import AuthSettingError, admin_token, check_auth_setting
+from appliance.auth.keys import KeySettingError, KeySpec, KeyStore
+from appliance.auth.limits import LimitExceeded, RateLimiter
+from appliance.server import start_in_thread
+from appliance.services import Appliance
+from tests.api.conftest import MODEL, make_config
+
+
+def test_missing_key_is_401(live) -> None:
+    response = live.http().get("/v1/models")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_api_key"
+
+
+def test_wrong_key_is_401_with_openai_error(live) -> None:
+    with pytest.raises(openai.AuthenticationError, match="Incorrect API key"):
+        live.client("ak-0000000000notakey").models.list()
+
+
+def test_revoked_key_is_401(live) -> None:
+    key, secret = live.appliance.keys.create(KeySpec(name="soon-revoked"))
+    assert live.client(secret).models.list().data is not None
+    response = live.http().delete(f"/admin/keys/{key.id}", headers=live.admin())
+    assert response.status_code == 200 and response.json()["revoked_at"]
+    with pytest.raises(openai.AuthenticationError):
+        live.client(secret).models.list()
+
+
+def test_api_key_cannot_use_admin_api(live) -> None:
+    response = live.http().get("/admin/keys", headers={"Authorization": f"Bearer {live.key()}"})
+    assert response.status_code == 403
+    assert "admin credential" in response.json()["error"]["message"]
+
+
+def test_admin_api_needs_credential(live) -> None:
+    assert live.http().get("/admin/stats").status_code == 401
+    assert live.http().get("/admin/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert live.http().get("/admin/stats", headers=live.admin()).status_code == 200
+
+
+def test_key_not_allowed_model_is_403(served) -> None:
+    client = served.client(served.key("narrow", allowed_models=["other-model"]))
+    with pytest.raises(openai.PermissionDeniedError, match=f"may not use model '{MODEL}'"):
+        client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+    assert client.models.list().data == []   # it sees only what it may use
+
+
+def test_request_rate_is_429_with_retry_after(served) -> None:
+    client = served.client(served.key("slow", requests_per_minute=2))
+    for _ in range(2):
+        client.completions.create(model=MODEL, prompt="Hi", max_tokens=1, temperature=0)
+    with pytest.raises(openai.RateLimitError, match="2 requests per minute") as info:
+        client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+    assert 1 <= int(info.value.response.headers["Retry-After"]) <= 60
+
+
+def test_token_budget_is_429(served) -> None:
+    client = served.client(served.key("budget", token_budget=10))
+    client.completions.create(model=MODEL, prompt="Once upon a time there was", max_tokens=8, temperature=0)
+    with pytest.raises(openai.RateLimitError, match="token budget"):
+        client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+
+
+def test_rate_limiter_windows() -> None:
+    now = [0.0]
+    key = KeyStore("sqlite://")
+    key.create_tables()
+    requests = key.create(KeySpec(name="r", requests_per_minute=1))[0]
+    tokens = key.create(KeySpec(name="t", tokens_per_minute=100))[0]
+    limiter = RateLimiter(clock=lambda: now[0])
+    limiter.admit(requests)
+    with pytest.raises(LimitExceeded) as info:
+        limiter.admit(requests)
+    assert info.value.retry_after == pytest.approx(60.0)
+    now[0] = 61.0
+    limiter.admit(requests)
+    limiter.admit(tokens)
+    limiter.charge(tokens, 150)
+    now[0] = 100.0
+    with pytest.raises(LimitExceeded, match="100 tokens per minute") as info:
+        limiter.admit(tokens)
+    assert info.value.retry_after == pytest.approx(21.0)
+    now[0] = 122.0
+    limiter.admit(tokens)             # the minute with 150 tokens has passed
+
+
+def test_secret_is_stored_only_as_hash(tmp_path) -> None:
+    store = KeyStore(f"sqlite:///{tmp_path / 'k.db'}")
+    store.create_tables()
+    key, secret = store.create(KeySpec(name="x", tenant="t"))
+    assert store.verify(secret) == key
+    assert store.verify(secret + "x") is None and store.verify(secret[:-1] + "?") is None
+    assert secret.encode() not in (tmp_path / "k.db").read_bytes()
+    with pytest.raises(KeySettingError, match="token_budget"):
+        KeySpec(name="x", token_budget=-1)
+
+
+def test_admin_token_generated_with_mode_0600(tmp_path) -> None:
+    config = make_config(tmp_path)
+    token = admin_token(config)
+    path = tmp_path / "admin_token"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert admin_token(config) == token and len(token) > 30
+
+
+def test_auth_off_refused_off_loopback(tmp_path) -> None:
+    with pytest.raises(AuthSettingError, match="loopback"):
+        check_auth_setting(make_config(tmp_path, auth=False, host="0.0.0.0"))
+    check_auth_setting(make_config(tmp_path, auth=False, host="127.0.0.1"))
+
+
+def test_auth_off_on_loopback_serves_without_key(tmp_path) -> None:
+    appliance = Appliance.from_config(make_config(tmp_path, auth=False), load_default=False)
+    server, thread = start_in_thread(appliance)
+    try:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="anything", max_retries=0)
+        assert client.models.list().data == []
+    finally:
+        server.stop()
+        thread.join(timeout=30)

@@ -1,0 +1,46 @@
+"""Console test fixtures: one real appliance per session, and Pilot helpers."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from tui_service import TOKEN, Service
+from tui.app import AirlockConsole, create_app
+from tui.client import AdminClient
+
+RECORDING = Path(__file__).parent / "recording.json"
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> Service:
+    svc = Service(tmp_path_factory.mktemp("appliance"))
+    svc.start()
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def console(service: Service) -> AirlockConsole:
+    """A live console on the session's appliance, refreshing twice a second."""
+    return create_app(AdminClient(service.url, TOKEN), poll_seconds=0.5)
+
+
+def require(service: Service, method: str, path: str) -> None:
+    """Skip when the service has no such admin route yet (404 from the router, not from the resource)."""
+    with service.http() as http:
+        response = http.request(method, path)
+    if response.status_code in (404, 405) and "route" in response.text.lower():
+        pytest.skip(f"the admin API has no {method} {path}")
+
+
+async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
+    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
+        await pilot.pause(0.1)

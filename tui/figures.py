@@ -1,0 +1,96 @@
+"""Reading the admin API's JSON into the figures the screens show, and formatting them.
+
+Readers are lenient: a missing field shows as "-" rather than failing, so the console
+keeps working against an older or newer service.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+MISSING = "-"
+
+
+def dig(data: Any, *path: str, default: Any = None) -> Any:
+    """data[path[0]][path[1]]..., or `default` where any step is missing."""
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return default
+        data = data[key]
+    return data
+
+
+def first(data: Any, *names: str, default: Any = None) -> Any:
+    """The first of several alternative field names present in `data`."""
+    for name in names:
+        value = dig(data, *name.split("."))
+        if value is not None:
+            return value
+    return default
+
+
+def as_list(data: Any, *names: str) -> list:
+    """A list field (or `data` itself when it is a list)."""
+    if isinstance(data, list):
+        return data
+    value = first(data, *names, default=[])
+    if isinstance(value, dict):
+        return [dict(v, name=k) if isinstance(v, dict) else {"name": k, "value": v}
+                for k, v in value.items()]
+    return value if isinstance(value, list) else []
+
+
+def number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def fmt_bytes(value: Any) -> str:
+    n = number(value)
+    if n is None:
+        return MISSING
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return MISSING
+
+
+def fmt_pct(value: Any) -> str:
+    """A fraction 0..1 as a percentage (values above 1 are taken as percent already)."""
+    n = number(value)
+    if n is None:
+        return MISSING
+    return f"{n * 100:.1f}%" if n <= 1 else f"{n:.1f}%"
+
+
+def fmt_seconds(value: Any) -> str:
+    n = number(value)
+    if n is None:
+        return MISSING
+    return f"{n * 1000:.0f} ms" if n < 1 else f"{n:.2f} s"
+
+
+def fmt_num(value: Any, digits: int = 1) -> str:
+    n = number(value)
+    if n is None:
+        return MISSING
+    return f"{n:,.0f}" if n == int(n) and digits == 0 else f"{n:,.{digits}f}"
+
+
+def fmt_money(value: Any, currency: str = "") -> str:
+    n = number(value)
+    if n is None:
+        return MISSING
+    text = f"{n:,.4f}" if abs(n) < 1 else f"{n:,.2f}"
+    return f"{text} {currency}".strip()
+
+
+def fmt_any(value: Any) -> str:
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return fmt_num(value, 2)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or MISSING
+    return str(value)

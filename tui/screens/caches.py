@@ -1,0 +1,93 @@
+"""Caches: every policy editable, hit rates over time, pinned prefixes, flush."""
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Label
+
+from tui.figures import as_list, first, fmt_any
+from tui.screens.base import ConsoleScreen
+from tui.widgets.caches.cache_figures import CacheFigures
+from tui.widgets.caches.pin_dialog import PinDialog
+from tui.widgets.caches.policy_form import PolicyForm
+from tui.widgets.common.confirm import ConfirmScreen
+from tui.widgets.common.nav_bar import NavBar
+from tui.widgets.common.table import RowsTable
+
+
+class PinsTable(RowsTable):
+    def __init__(self, **kwargs) -> None:
+        super().__init__([("id", "id", fmt_any), ("model", "model", fmt_any), ("tenant", "tenant", fmt_any),
+                          ("tokens", "tokens|num_tokens", fmt_any), ("text", "text|preview", _short)],
+                         key="id", **kwargs)
+
+
+def _short(value: object) -> str:
+    text = fmt_any(value).replace("\n", " ")
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
+class CachesScreen(ConsoleScreen):
+    HEADING = "Caches"
+    BINDINGS = [Binding("ctrl+s", "apply", "Apply"), Binding("ctrl+p", "pin", "Pin"),
+                Binding("delete", "unpin", "Unpin"), Binding("ctrl+f", "flush", "Flush")]
+
+    def body(self) -> ComposeResult:
+        yield NavBar("caches")
+        with Horizontal(classes="body"):
+            with VerticalScroll(classes="panel", id="policy-pane"):
+                yield PolicyForm(id="policy")
+            with Vertical(classes="panel"):
+                yield CacheFigures(id="cache-figures")
+                yield Label("Pinned prefixes (ctrl+p pin, del unpin)", classes="panel-title")
+                yield PinsTable(id="pins")
+
+    async def load(self) -> None:
+        reply = await self.client.cache_policy()
+        if self.check(reply):
+            self.query_one(PolicyForm).show(first(reply.data, "policy", default=reply.data) or {})
+        await self.poll()
+
+    async def poll(self) -> None:
+        reply = await self.client.cache_stats()
+        if self.check(reply):
+            self.query_one(CacheFigures).show(reply.data)
+            self.query_one(PinsTable).show(as_list(reply.data, "pins", "pinned"))
+
+    def action_apply(self) -> None:
+        self.query_one(PolicyForm).apply()
+
+    async def on_policy_form_applied(self, message: PolicyForm.Applied) -> None:
+        reply = await self.client.set_cache_policy(message.policy)
+        if self.check(reply):
+            self.notify("cache policy applied")
+            self.query_one(PolicyForm).show(first(reply.data, "policy", default=reply.data) or message.policy)
+
+    @work(group="action")
+    async def action_pin(self) -> None:
+        pin = await self.app.push_screen_wait(PinDialog())
+        if pin and self.check(await self.client.add_pin(pin["text"], pin["model"], pin["tenant"])):
+            self.notify("prefix pinned")
+            await self.poll()
+
+    @work(group="action")
+    async def action_unpin(self) -> None:
+        row = self.query_one(PinsTable).selected
+        if row is None:
+            self.notify("no pinned prefix selected", severity="warning")
+            return
+        pin_id = str(first(row, "id"))
+        if await self.app.push_screen_wait(ConfirmScreen(f"Remove pin {pin_id}?", "Remove")):
+            if self.check(await self.client.remove_pin(pin_id)):
+                self.notify(f"pin {pin_id} removed")
+            await self.poll()
+
+    @work(group="action")
+    async def action_flush(self) -> None:
+        question = "Flush the prefix and response caches? Cached prefixes will be recomputed."
+        if await self.app.push_screen_wait(ConfirmScreen(question, "Flush")):
+            if self.check(await self.client.flush_cache()):
+                self.notify("caches flushed")
+            await self.poll()

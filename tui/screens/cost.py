@@ -1,0 +1,77 @@
+"""Cost: TCO inputs and figures, the cloud comparison, cost per day, per key and per model."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Label
+
+from tui.figures import as_list, first, fmt_any, fmt_money, fmt_num
+from tui.screens.base import ConsoleScreen
+from tui.widgets.common.nav_bar import NavBar
+from tui.widgets.common.table import RowsTable
+from tui.widgets.cost.cost_chart import CostChart
+from tui.widgets.cost.tco_figures import TcoFigures
+from tui.widgets.cost.tco_form import TcoForm
+
+
+def usage_table(group: str, **kwargs) -> RowsTable:
+    return RowsTable([(group, f"{group}|name|key_name|key_id|model|tenant", fmt_any),
+                      ("requests", "requests", fmt_any), ("prompt", "prompt_tokens", fmt_any),
+                      ("completion", "completion_tokens", fmt_any), ("cached", "cached_tokens", fmt_any),
+                      ("cost", "cost", fmt_money)], key=group, **kwargs)
+
+
+class CostScreen(ConsoleScreen):
+    HEADING = "Cost"
+    BINDINGS = [Binding("ctrl+s", "apply", "Apply")]
+
+    def body(self) -> ComposeResult:
+        yield NavBar("cost")
+        with Horizontal(classes="body"):
+            with VerticalScroll(classes="panel", id="tco-pane"):
+                yield TcoForm(id="tco-form")
+            with VerticalScroll(classes="panel"):
+                yield TcoFigures(id="tco-figures")
+                yield Label("Cloud comparison", classes="panel-title")
+                yield RowsTable([("provider", "provider|name", fmt_any), ("model", "model", fmt_any),
+                                 ("cost / 1M", "cost_per_million_tokens|cost_per_million", fmt_money),
+                                 ("same usage", "cost|total_cost", fmt_money),
+                                 ("ratio", "ratio", lambda v: f"{fmt_num(v, 1)}x")], key="model", id="cloud")
+                yield CostChart(id="cost-chart")
+                yield Label("Per key (this month)", classes="panel-title")
+                yield usage_table("key", id="per-key")
+                yield Label("Per model (this month)", classes="panel-title")
+                yield usage_table("model", id="per-model")
+
+    async def load(self) -> None:
+        reply = await self.client.tco()
+        if self.check(reply):
+            self.query_one(TcoForm).show(first(reply.data, "inputs", default=reply.data) or {})
+            self.show_figures(reply.data)
+        await self.poll()
+
+    async def poll(self) -> None:
+        for group in ("key", "model"):
+            reply = await self.client.usage("month", group)
+            if self.check(reply):
+                self.query_one(f"#per-{group}", RowsTable).show(as_list(reply.data, "rows", "data", "groups", "usage"))
+
+    def show_figures(self, data: dict) -> None:
+        currency = str(first(data, "inputs.currency", "currency", default=""))
+        figures = first(data, "figures", "outputs", "results", default=data)
+        self.query_one(TcoFigures).show(figures, currency)
+        self.query_one("#cloud", RowsTable).show(as_list(data, "cloud", "cloud_comparison", "figures.cloud"))
+        self.query_one(CostChart).show(as_list(data, "per_day", "cost_per_day_series", "days", "figures.per_day"), currency)
+
+    def action_apply(self) -> None:
+        self.query_one(TcoForm).apply()
+
+    async def on_tco_form_applied(self, message: TcoForm.Applied) -> None:
+        reply = await self.client.set_tco(message.inputs)
+        if self.check(reply):
+            self.notify("TCO inputs saved")
+            if isinstance(reply.data, dict) and first(reply.data, "figures", "outputs", "results") is not None:
+                self.show_figures(reply.data)
+            else:
+                await self.load()
