@@ -74,6 +74,7 @@ class Server:
         ledger = self.appliance.ledger
         if ledger is not None:
             ledger.flush()
+        self.wsgi.task_dispatcher.shutdown(cancel_pending=True, timeout=5)   # no task may pull the trigger now
         self.wsgi.trigger.pull_trigger(self._close_all)
 
     def _wait_idle(self, seconds: float) -> bool:

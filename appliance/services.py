@@ -110,6 +110,10 @@ class EngineSet:
         self._engines[name] = engine
         self._quantization[name] = quantization
 
+    def remove(self, name: str) -> Any:
+        self._quantization.pop(name, None)
+        return self._engines.pop(name)
+
     def get(self, name: str) -> Any:
         engine = self._engines.get(name)
         if engine is None:

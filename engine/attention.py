@@ -123,8 +123,8 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
 def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group_meta: DecodeGroup,
             window: Window, scale: float, group: int) -> torch.Tensor:
     batch, heads, dim = q.shape
-    keys = k_cache[group_meta.gather].to(q.dtype).transpose(1, 2)        # [B, kv_heads, L, d]
-    values = v_cache[group_meta.gather].to(q.dtype).transpose(1, 2)
+    keys = _gather(k_cache, group_meta.gather, q.dtype).transpose(1, 2)   # [B, kv_heads, L, d]
+    values = _gather(v_cache, group_meta.gather, q.dtype).transpose(1, 2)
     queries = q.view(batch, heads // group, group, dim)                   # [B, kv_heads, group, d]
     out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=group_meta.masks[window],
                                          scale=scale)
@@ -135,10 +135,16 @@ def _prefill(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, chun
              window: Window, scale: float, group: int) -> torch.Tensor:
     count, heads, dim = q.shape
     kv_heads = heads // group
-    keys = k_cache[chunk.gather].to(q.dtype).transpose(0, 1)              # [kv_heads, L, d]
-    values = v_cache[chunk.gather].to(q.dtype).transpose(0, 1)
+    keys = _gather(k_cache, chunk.gather, q.dtype).transpose(0, 1)        # [kv_heads, L, d]
+    values = _gather(v_cache, chunk.gather, q.dtype).transpose(0, 1)
     # [count, kv_heads, group, d] -> [kv_heads, group * count, d]: row g * count + i is query i
     queries = q.view(count, kv_heads, group, dim).permute(1, 2, 0, 3).reshape(kv_heads, group * count, dim)
     mask = chunk.masks[window].repeat(group, 1)
     out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=scale)
     return out.view(kv_heads, group, count, dim).permute(2, 0, 1, 3).reshape(count, heads, dim)
+
+
+def _gather(cache: torch.Tensor, slots: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """cache rows at `slots` (any shape), as [*slots.shape, kv_heads, d]; index_select beats fancy indexing."""
+    rows = cache.index_select(0, slots.reshape(-1))
+    return rows.view(*slots.shape, *cache.shape[1:]).to(dtype)

@@ -108,7 +108,8 @@ class BlockManager:
         seq.num_registered = len(hits)
         if seq.cached_tokens is None:
             seq.cached_tokens = cached_tokens
-        self.counter.record(len(seq), cached_tokens)
+        if self.policy.enabled:
+            self.counter.record(len(seq), cached_tokens)
         self._grow(seq, needed)
         return chunk
 

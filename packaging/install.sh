@@ -87,7 +87,10 @@ backup_database() {
 install_venv() {
     [ -x "$PREFIX/venv/bin/python" ] || "$PYTHON" -m venv "$PREFIX/venv"
     local extra=""; [ "$(bundle_field target)" = cuda ] && extra="[cuda]"
-    local pip=("$PREFIX/venv/bin/python" -m pip install --quiet --no-index --find-links "$BUNDLE/wheelhouse")
+    # --no-compile: modules are compiled on first import into the data dir instead (the unit
+    # sets PYTHONPYCACHEPREFIX), which is only what Airlock imports rather than all of torch.
+    local pip=("$PREFIX/venv/bin/python" -m pip install --quiet --no-compile --no-index
+               --find-links "$BUNDLE/wheelhouse")
     say "installing from the wheelhouse (no index)"
     "${pip[@]}" "airlock$extra"
     # Same version number, new build: replace Airlock's own files too.
@@ -116,6 +119,7 @@ as_service_user() {
 
 airlock() {
     as_service_user env AIRLOCK_CONFIG="$CONF_DIR/airlock.toml" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+        PYTHONPYCACHEPREFIX="$DATA_DIR/.cache/python" \
         "$PREFIX/venv/bin/airlock" "$@"
 }
 
@@ -131,12 +135,21 @@ migrate_database() {
 }
 
 import_models() {
-    has_command models || { say "this build has no 'airlock models'; models stay in $PREFIX/models"; return; }
-    local entry
+    local entry name out
     for entry in "$PREFIX"/models/*; do
-        [ "$(basename "$entry")" = SHA256SUMS ] && continue
-        say "importing model $(basename "$entry")"
-        (cd "$DATA_DIR" && airlock models import "$entry") || say "model $(basename "$entry") not imported (see above)"
+        name=$(basename "$entry")
+        [ "$name" = SHA256SUMS ] && continue
+        if ! has_command models; then
+            # A build without the model store CLI finds its default model in the store folder.
+            mkdir -p "$DATA_DIR/models" && cp -r "$entry" "$DATA_DIR/models/" && chown -R "$SERVICE_USER:" "$DATA_DIR/models"
+            say "copied model $name into $DATA_DIR/models"
+        elif out=$(cd "$DATA_DIR" && airlock models import "$entry" 2>&1); then
+            say "imported model $name"
+        elif grep -q "already in the store" <<<"$out"; then
+            say "model $name is already in the store"
+        else
+            die "model $name could not be imported: $out"
+        fi
     done
 }
 

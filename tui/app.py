@@ -39,6 +39,7 @@ class AirlockConsole(App):
         Binding("f6", "switch_mode('keys')", "Keys", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     connected: reactive[bool | None] = reactive(None)
 
     def __init__(self, client: AdminClient, poll_seconds: float | None = 2.0) -> None:

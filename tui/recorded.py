@@ -38,6 +38,7 @@ class ReplayClient(AdminClient):
 
     def __init__(self, recording: Path) -> None:
         super().__init__("http://127.0.0.1:0")
+        self.base_url = f"recorded {Path(recording).name}"
         self.replies: dict[str, dict[str, Any]] = json.loads(Path(recording).read_text())
 
     async def request(self, method: str, path: str, *, params: dict | None = None,

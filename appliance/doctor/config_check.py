@@ -5,8 +5,9 @@ import ipaddress
 
 from appliance.config import Config, ConfigError, load_config
 from appliance.doctor.result import CheckResult, fail, ok
+from engine import planner
 
-QUANTIZATIONS = ("auto", "none", "fp32", "fp16", "bf16", "int8", "nf4")
+QUANTIZATIONS = ("auto", *planner.QUANTIZATIONS)
 
 
 def check_config(path: str | None, env: dict[str, str] | None = None) -> tuple[CheckResult, Config | None]:

@@ -16,7 +16,7 @@ from appliance.ledger.energy import PowerSampler, PowerSource, default_power_sou
 from appliance.ledger.models import TcoInputsRow, UsageRow
 from appliance.ledger.prices import load_cloud_prices
 from appliance.ledger.record import InvalidUsage, UsageRecord
-from appliance.ledger.tco import CloudPrice, TcoInputs, TcoReport, cost_of_compute, tco_report
+from appliance.ledger.tco import CloudPrice, TcoInputs, TcoReport, cost_per_hour_owned, tco_report
 from appliance.ledger.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -83,12 +83,12 @@ class Ledger:
         return written
 
     def _write(self, batch: list[UsageRecord]) -> None:
-        inputs = self._tco
-        rows = [self._row(rec, inputs) for rec in batch]
+        hourly = cost_per_hour_owned(self._tco)
+        rows = [self._row(rec, hourly) for rec in batch]
         with self.engine.begin() as conn:
             conn.exec_driver_sql(self._insert_sql, rows)
 
-    def _row(self, rec: UsageRecord, inputs: TcoInputs) -> tuple:
+    def _row(self, rec: UsageRecord, cost_per_hour: float) -> tuple | dict:
         """The row as DB-API parameters. The writer binds them itself: SQLAlchemy's per-row
         parameter processing costs more than SQLite's insert, and this is the hot path."""
         row = list(_RECORD_VALUES(rec))
@@ -97,17 +97,18 @@ class Ledger:
             start = rec.created_at.timestamp()
             row[_ENERGY] = self.sampler.energy_wh(rec.compute_seconds, start, start + rec.duration_seconds)
         if rec.cost is None:
-            row[_COST] = cost_of_compute(inputs, rec.compute_seconds)
+            row[_COST] = cost_per_hour * rec.compute_seconds / 3600    # tco.cost_of_compute
         return tuple(row) if self._positional else dict(zip(RECORD_FIELDS, row))
 
     # -- read side --------------------------------------------------------------------------
 
-    def tokens_used(self, key_id: str, since: datetime) -> int:
-        """Prompt + completion tokens of `key_id` since `since`, written and still queued."""
+    def tokens_used(self, key_id: str, since: datetime | None = None) -> int:
+        """Prompt + completion tokens of `key_id` since `since` (None: ever), written and queued."""
         with self._writer.snapshot() as pending:
             with self.engine.connect() as conn:
                 written = reports.tokens_used(conn, key_id, since)
-        return written + sum(r.total_tokens for r in pending if r.key_id == key_id and r.created_at >= since)
+        return written + sum(r.total_tokens for r in pending
+                             if r.key_id == key_id and (since is None or r.created_at >= since))
 
     def report(self, period: str = "day", group: str = "key", since: datetime | None = None,
                until: datetime | None = None) -> list[dict]:
@@ -163,7 +164,7 @@ def _utc(moment: datetime) -> datetime:
 
 def _sqlite_time(moment: datetime) -> str:
     """The text form UtcDateTime stores in SQLite (naive UTC, always with microseconds)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _current_tco(engine: Engine) -> TcoInputs | None:

@@ -7,7 +7,7 @@ import csv
 import io
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, func, nulls_first, select
 
 from appliance.ledger.models import UsageRow
 from appliance.ledger.tco import UsageWindow
@@ -64,8 +64,8 @@ def usage_report(conn: Connection, period: str, group: str, since: datetime | No
                  until: datetime | None = None) -> list[dict]:
     start = period_start(period, conn.dialect.name).label("period")
     grouped = _group_columns(group)
-    keys = [start, grouped[0]]
-    query = _window(select(start, *grouped, *_sums()), since, until).group_by(*keys).order_by(*keys)
+    query = _window(select(start, *grouped, *_sums()), since, until).group_by(start, grouped[0])
+    query = query.order_by(start, nulls_first(grouped[0]))      # the same order on every database
     return [_with_total(row._asdict()) for row in conn.execute(query)]
 
 
@@ -109,10 +109,9 @@ def to_csv(rows: list[dict], columns: tuple[str, ...] = EXPORT_COLUMNS) -> str:
     return out.getvalue()
 
 
-def tokens_used(conn: Connection, key_id: str, since: datetime) -> int:
-    query = select(func.coalesce(func.sum(U.prompt_tokens + U.completion_tokens), 0)).where(
-        U.key_id == key_id, U.created_at >= since)
-    return int(conn.execute(query).scalar_one())
+def tokens_used(conn: Connection, key_id: str, since: datetime | None) -> int:
+    query = select(func.coalesce(func.sum(U.prompt_tokens + U.completion_tokens), 0)).where(U.key_id == key_id)
+    return int(conn.execute(_window(query, since, None)).scalar_one())
 
 
 def usage_window(conn: Connection, since: datetime, until: datetime) -> UsageWindow:

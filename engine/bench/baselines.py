@@ -3,11 +3,13 @@
 transformers' own continuous batching (`generate_batch`). Greedy, EOS ignored."""
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
 import torch
 from transformers import GenerationConfig
+from transformers.generation.configuration_utils import ContinuousBatchingConfig
 from transformers.generation.streamers import BaseStreamer
 
 from engine.bench.report import RequestTiming, SystemResult
@@ -66,12 +68,21 @@ def generate_static_batch(model: Any, prompts: list[list[int]], max_tokens: int,
 def generate_continuous(model: Any, prompts: list[list[int]], max_tokens: int, pad_token_id: int) -> SystemResult:
     start = time.perf_counter()
     results = model.generate_batch(inputs=prompts, generation_config=generation_config(max_tokens, pad_token_id),
+                                   continuous_batching_config=continuous_config(prompts, max_tokens),
                                    record_timestamps=True, warmup=False)
     wall = time.perf_counter() - start
     ordered = sorted(results.values(), key=lambda r: int(r.request_id.rsplit("_", 1)[-1]))
     timings = [_timing(len(r.prompt_ids), list(r.generated_tokens), r.created_time, r.timestamps or [])
                for r in ordered]
     return SystemResult("transformers generate_batch (continuous)", wall, timings)
+
+
+def continuous_config(prompts: list[list[int]], max_tokens: int) -> ContinuousBatchingConfig:
+    """A KV cache sized for the workload, and the engine's per-step token budget. Left to itself,
+    generate_batch sizes its cache from free memory, which on a CPU means most of the RAM."""
+    page = 256
+    blocks = sum(math.ceil((len(p) + max_tokens) / page) for p in prompts) + 4
+    return ContinuousBatchingConfig(page_size=page, num_blocks=blocks, max_batch_tokens=512)
 
 
 def _timing(prompt_tokens: int, token_ids: list[int], start: float, times: list[float]) -> RequestTiming:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import PretrainedConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
@@ -17,6 +18,9 @@ class RMSNorm(nn.Module):
         self.offset = offset
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float32:  # one fused kernel; same math as below
+            return F.rms_norm(x, self.weight.shape, self.offset + self.weight if self.offset else self.weight,
+                              self.eps)
         x32 = x.float()
         normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
         if self.offset:
@@ -45,15 +49,15 @@ class Rotary(nn.Module):
         freqs = torch.outer(t, self.inv_freq.to(device))
         emb = torch.cat((freqs, freqs), dim=-1)
         self.cos = (emb.cos() * self.scaling).to(dtype)
-        self.sin = (emb.sin() * self.scaling).to(dtype)
+        sin = emb.sin() * self.scaling
+        half = sin.shape[-1] // 2
+        # rotate_half(x) == roll(x, half) with the first half negated: fold that sign into sin
+        self.sin = torch.cat((-sin[:, :half], sin[:, half:]), dim=-1).to(dtype)
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: [tokens, heads, head_dim]; cos/sin: [tokens, head_dim] (HF's rotate-half convention)."""
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    rotated = torch.cat((-x2, x1), dim=-1)
-    return x * cos.unsqueeze(1) + rotated * sin.unsqueeze(1)
+    """x: [tokens, heads, head_dim]; cos and sign-folded sin from Rotary.table: [tokens, head_dim]."""
+    return torch.addcmul(x * cos.unsqueeze(1), x.roll(x.shape[-1] // 2, dims=-1), sin.unsqueeze(1))
 
 
 def rotary_for(config: PretrainedConfig, head_dim: int, layer_type: str | None = None) -> Rotary:

@@ -32,9 +32,9 @@ class LlamaLayer(nn.Module):
         tokens = x.shape[0]
         qkv = self.qkv_proj(self.input_norm(x))
         q_size, kv_size = self.heads * self.head_dim, self.kv_heads * self.head_dim
-        q, k, v = qkv.split([q_size, kv_size, kv_size], dim=-1)
-        q = apply_rope(q.view(tokens, self.heads, self.head_dim), *rope)
-        k = apply_rope(k.view(tokens, self.kv_heads, self.head_dim), *rope)
+        qk, v = qkv.split([q_size + kv_size, kv_size], dim=-1)
+        qk = apply_rope(qk.view(tokens, self.heads + self.kv_heads, self.head_dim), *rope)  # q and k at once
+        q, k = qk.split([self.heads, self.kv_heads], dim=1)
         v = v.view(tokens, self.kv_heads, self.head_dim)
         attn = paged_attention(q, k, v, k_cache, v_cache, meta, self.window, self.scale)
         x = x + self.o_proj(attn)

@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "0001"
 down_revision = None
@@ -18,21 +18,10 @@ BIGINT_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    op.create_table(
-        "api_keys",
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("name", sa.String(200), nullable=False),
-        sa.Column("tenant", sa.String(200), nullable=False),
-        sa.Column("prefix", sa.String(16), nullable=False, unique=True),
-        sa.Column("secret_sha256", sa.String(64), nullable=False),
-        sa.Column("allowed_models", sa.Text(), nullable=False),
-        sa.Column("requests_per_minute", sa.Integer(), nullable=False),
-        sa.Column("tokens_per_minute", sa.Integer(), nullable=False),
-        sa.Column("token_budget", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(), nullable=True),
-    )
-    op.create_index("ix_api_keys_tenant", "api_keys", ["tenant"])
+    # A database whose api_keys table was made by KeyStore.create_tables before any migration
+    # ran (a development database) is adopted as it is.
+    if context.is_offline_mode() or not sa.inspect(op.get_bind()).has_table("api_keys"):
+        create_api_keys()
     op.create_table(
         "usage_records",
         sa.Column("id", BIGINT_PK, primary_key=True, autoincrement=True),
@@ -59,6 +48,24 @@ def upgrade() -> None:
     op.create_index("ix_usage_records_key_created", "usage_records", ["key_id", "created_at"])
     op.create_index("ix_usage_records_tenant_created", "usage_records", ["tenant", "created_at"])
     op.create_index("ix_usage_records_model_created", "usage_records", ["model", "created_at"])
+
+
+def create_api_keys() -> None:
+    op.create_table(
+        "api_keys",
+        sa.Column("id", sa.String(32), primary_key=True),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("tenant", sa.String(200), nullable=False),
+        sa.Column("prefix", sa.String(16), nullable=False, unique=True),
+        sa.Column("secret_sha256", sa.String(64), nullable=False),
+        sa.Column("allowed_models", sa.Text(), nullable=False),
+        sa.Column("requests_per_minute", sa.Integer(), nullable=False),
+        sa.Column("tokens_per_minute", sa.Integer(), nullable=False),
+        sa.Column("token_budget", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(), nullable=True),
+    )
+    op.create_index("ix_api_keys_tenant", "api_keys", ["tenant"])
 
 
 def downgrade() -> None:

@@ -150,3 +150,16 @@ def test_db_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "Can't locate revision identified by '0042'" in capsys.readouterr().err
     assert main(["db", "upgrade", "--config", str(config)]) == 0
     assert "copied the database aside" in capsys.readouterr().out
+
+
+def test_api_keys_made_before_migrations_are_adopted(tmp_path: Path) -> None:
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'keys-first.db'}")
+    KeyBase.metadata.create_all(engine)                    # what KeyStore.create_tables does
+    fill_key = text(KEY_0001)
+    with engine.begin() as conn:
+        conn.execute(fill_key, {"sha": "1" * 64})
+    database.upgrade(engine)
+    assert set(inspect(engine).get_table_names()) == TABLES
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id FROM api_keys")).scalar_one() == "key_old"
+    assert schema_diff(engine) == []

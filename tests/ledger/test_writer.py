@@ -105,6 +105,7 @@ def test_tokens_used_counts_written_and_pending_once(open_ledger) -> None:
     assert ledger.tokens_used("key_a", since) == 175           # 120 written + 55 queued
     assert ledger.tokens_used("key_b", since) == 10
     assert ledger.tokens_used("key_a", T0 - timedelta(days=3)) == 295
+    assert ledger.tokens_used("key_a") == 295                   # since=None: ever
 
 
 def test_tokens_used_is_exact_while_the_writer_commits(open_ledger) -> None:

@@ -16,24 +16,6 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def tiny_hf(tmp_path_factory, minilm_path) -> Path:
-    """A 2-layer llama with random weights, a tokenizer file and a license."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
-    path = tmp_path_factory.mktemp("hf") / "Tiny-Llama"
-    model = LlamaForCausalLM(config)
-    model.save_pretrained(path)
-    shutil.copy(minilm_path / "tokenizer.json", path / "tokenizer.json")
-    (path / "LICENSE").write_text("Apache License 2.0\n")
-    (path / "params.txt").write_text(str(sum(p.numel() for p in model.parameters())))
-    return path
-
-
 def test_import_gguf_records_facts_and_sha256(tmp_path, smollm2_path) -> None:
     store = ModelStore(tmp_path / "store")
     entry = store.import_path(smollm2_path)

@@ -7,12 +7,18 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from tui_service import TOKEN, Service
 from tui.app import AirlockConsole, create_app
 from tui.client import AdminClient
 
 RECORDING = Path(__file__).parent / "recording.json"
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +36,23 @@ def console(service: Service) -> AirlockConsole:
 
 
 def require(service: Service, method: str, path: str) -> None:
-    """Skip when the service has no such admin route yet (404 from the router, not from the resource)."""
+    """Skip when the service has no such admin route yet (the router's 404/405, not a resource's)."""
     with service.http() as http:
         response = http.request(method, path)
-    if response.status_code in (404, 405) and "route" in response.text.lower():
-        pytest.skip(f"the admin API has no {method} {path}")
+    if response.status_code == 405 or "no such endpoint" in response.text.lower():
+        pytest.skip(f"the admin API has no {method} {path} yet")
+
+
+def text_of(widget: Widget) -> str:
+    return str(widget.render())
+
+
+async def type_into(pilot: Pilot, selector: str, text: str) -> None:
+    """Focus an input by clicking it, clear it, and type `text` key by key."""
+    await pilot.click(selector)
+    widget = pilot.app.screen.query_one(selector)
+    widget.value = ""
+    await pilot.press(*text)
 
 
 async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
 
 from tui.client import AdminClient, Reply
 from tui.widgets.common.status_bar import StatusBar
@@ -32,10 +33,15 @@ class ConsoleScreen(Screen):
         self.refresh_data()
 
     def refresh_data(self) -> None:
-        self.run_worker(self.load, exclusive=True, group="load")
+        self.run_worker(self.load, exclusive=True, group="load", exit_on_error=False)
 
     def poll_data(self) -> None:
-        self.run_worker(self.poll, exclusive=True, group="load")
+        self.run_worker(self.poll, exclusive=True, group="load", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A failing worker is reported, never fatal: the console keeps running."""
+        if event.state == WorkerState.ERROR:
+            self.notify(f"{event.worker.name}: {event.worker.error}", title="Console error", severity="error")
 
     async def load(self) -> None:
         """Fetch this screen's data from the service and show it (on entering the screen)."""

@@ -65,14 +65,14 @@ class CachesScreen(ConsoleScreen):
             self.notify("cache policy applied")
             self.query_one(PolicyForm).show(first(reply.data, "policy", default=reply.data) or message.policy)
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_pin(self) -> None:
         pin = await self.app.push_screen_wait(PinDialog())
         if pin and self.check(await self.client.add_pin(pin["text"], pin["model"], pin["tenant"])):
             self.notify("prefix pinned")
             await self.poll()
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_unpin(self) -> None:
         row = self.query_one(PinsTable).selected
         if row is None:
@@ -84,7 +84,7 @@ class CachesScreen(ConsoleScreen):
                 self.notify(f"pin {pin_id} removed")
             await self.poll()
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_flush(self) -> None:
         question = "Flush the prefix and response caches? Cached prefixes will be recomputed."
         if await self.app.push_screen_wait(ConfirmScreen(question, "Flush")):

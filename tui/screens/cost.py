@@ -6,7 +6,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label
 
-from tui.figures import as_list, first, fmt_any, fmt_money, fmt_num
+from tui.figures import as_list, first, fmt_any, fmt_money
 from tui.screens.base import ConsoleScreen
 from tui.widgets.common.nav_bar import NavBar
 from tui.widgets.common.table import RowsTable
@@ -16,15 +16,20 @@ from tui.widgets.cost.tco_form import TcoForm
 
 
 def usage_table(group: str, **kwargs) -> RowsTable:
-    return RowsTable([(group, f"{group}|name|key_name|key_id|model|tenant", fmt_any),
+    return RowsTable([(group, f"{group}|key_name|name|key_id", fmt_any),
                       ("requests", "requests", fmt_any), ("prompt", "prompt_tokens", fmt_any),
                       ("completion", "completion_tokens", fmt_any), ("cached", "cached_tokens", fmt_any),
-                      ("cost", "cost", fmt_money)], key=group, **kwargs)
+                      ("cost", "cost", fmt_money)], key=f"{group}|key_id|key_name", **kwargs)
+
+
+USAGE_ROWS = ("rows", "data", "groups", "usage")
 
 
 class CostScreen(ConsoleScreen):
     HEADING = "Cost"
     BINDINGS = [Binding("ctrl+s", "apply", "Apply")]
+
+    currency = ""
 
     def body(self) -> ComposeResult:
         yield NavBar("cost")
@@ -34,10 +39,10 @@ class CostScreen(ConsoleScreen):
             with VerticalScroll(classes="panel"):
                 yield TcoFigures(id="tco-figures")
                 yield Label("Cloud comparison", classes="panel-title")
-                yield RowsTable([("provider", "provider|name", fmt_any), ("model", "model", fmt_any),
-                                 ("cost / 1M", "cost_per_million_tokens|cost_per_million", fmt_money),
-                                 ("same usage", "cost|total_cost", fmt_money),
-                                 ("ratio", "ratio", lambda v: f"{fmt_num(v, 1)}x")], key="model", id="cloud")
+                yield RowsTable([("provider", "provider", fmt_any), ("model", "model", fmt_any),
+                                 ("cloud cost", "cloud_cost", fmt_money), ("on-prem", "on_prem_cost", fmt_money),
+                                 ("savings", "savings", fmt_money), ("prices of", "price_date", fmt_any)],
+                                key="model", id="cloud")
                 yield CostChart(id="cost-chart")
                 yield Label("Per key (this month)", classes="panel-title")
                 yield usage_table("key", id="per-key")
@@ -55,14 +60,16 @@ class CostScreen(ConsoleScreen):
         for group in ("key", "model"):
             reply = await self.client.usage("month", group)
             if self.check(reply):
-                self.query_one(f"#per-{group}", RowsTable).show(as_list(reply.data, "rows", "data", "groups", "usage"))
+                self.query_one(f"#per-{group}", RowsTable).show(as_list(reply.data, *USAGE_ROWS))
+        reply = await self.client.usage("day", "model")
+        if reply.ok:
+            self.query_one(CostChart).show(as_list(reply.data, *USAGE_ROWS), self.currency)
 
     def show_figures(self, data: dict) -> None:
-        currency = str(first(data, "inputs.currency", "currency", default=""))
-        figures = first(data, "figures", "outputs", "results", default=data)
-        self.query_one(TcoFigures).show(figures, currency)
-        self.query_one("#cloud", RowsTable).show(as_list(data, "cloud", "cloud_comparison", "figures.cloud"))
-        self.query_one(CostChart).show(as_list(data, "per_day", "cost_per_day_series", "days", "figures.per_day"), currency)
+        self.currency = str(first(data, "inputs.currency", "currency", default=""))
+        figures = first(data, "figures", "report", default=data)
+        self.query_one(TcoFigures).show(figures, self.currency)
+        self.query_one("#cloud", RowsTable).show(as_list(figures, "cloud", "cloud_comparison"))
 
     def action_apply(self) -> None:
         self.query_one(TcoForm).apply()
@@ -71,7 +78,7 @@ class CostScreen(ConsoleScreen):
         reply = await self.client.set_tco(message.inputs)
         if self.check(reply):
             self.notify("TCO inputs saved")
-            if isinstance(reply.data, dict) and first(reply.data, "figures", "outputs", "results") is not None:
+            if isinstance(reply.data, dict) and first(reply.data, "cloud", "figures", "report") is not None:
                 self.show_figures(reply.data)
             else:
                 await self.load()

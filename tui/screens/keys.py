@@ -26,7 +26,7 @@ class KeysTable(RowsTable):
             ("models", "allowed_models|models", lambda v: fmt_any(v) if v else "all"),
             ("req/min", "requests_per_minute|rpm", _limit), ("tok/min", "tokens_per_minute|tpm", _limit),
             ("budget", "token_budget|budget_tokens", _limit),
-            ("used", "tokens_used|usage.tokens|usage.total_tokens", fmt_any),
+            ("used/month", "tokens_used", fmt_any),
             ("status", "status", fmt_any),
         ], key="id", **kwargs)
 
@@ -43,15 +43,31 @@ class KeysScreen(ConsoleScreen):
 
     async def load(self) -> None:
         reply = await self.client.keys()
-        if self.check(reply):
-            keys = [dict(k, status="revoked" if first(k, "revoked", "revoked_at") else "active")
-                    for k in as_list(reply.data, "keys", "data")]
-            self.query_one(KeysTable).show(keys)
+        if not self.check(reply):
+            return
+        used = await self._tokens_used()
+        keys = [dict(k, status="revoked" if first(k, "revoked", "revoked_at") else "active",
+                     tokens_used=used.get(self.key_id(k), used.get(str(first(k, "name")))))
+                for k in as_list(reply.data, "keys", "data")]
+        self.query_one(KeysTable).show(keys)
+
+    async def _tokens_used(self) -> dict[str, float]:
+        """Tokens used this month per key id (and name), from the usage report."""
+        reply = await self.client.usage("month", "key")
+        used: dict[str, float] = {}
+        for row in as_list(reply.data, "rows", "data", "groups", "usage") if reply.ok else []:
+            tokens = first(row, "total_tokens", "tokens")
+            if tokens is None:
+                tokens = (first(row, "prompt_tokens", default=0) or 0) + (first(row, "completion_tokens", default=0) or 0)
+            for name in ("key_id", "key", "id", "name", "key_name"):
+                if first(row, name) is not None:
+                    used[str(first(row, name))] = tokens
+        return used
 
     def action_refresh(self) -> None:
         self.refresh_data()
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_create(self) -> None:
         fields = await self.app.push_screen_wait(KeyDialog())
         if not fields:
@@ -62,24 +78,24 @@ class KeysScreen(ConsoleScreen):
             await self.app.push_screen_wait(SecretDialog(fields["name"], str(secret)))
         self.refresh_data()
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_edit(self) -> None:
         key = self._selected()
         if key is None:
             return
         fields = await self.app.push_screen_wait(KeyDialog(key))
-        if fields is not None and self.check(await self.client.update_key(self._id(key), fields)):
+        if fields is not None and self.check(await self.client.update_key(self.key_id(key), fields)):
             self.notify("limits saved")
         self.refresh_data()
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_revoke(self) -> None:
         key = self._selected()
         if key is None:
             return
-        name = first(key, "name", default=self._id(key))
+        name = first(key, "name", default=self.key_id(key))
         if await self.app.push_screen_wait(ConfirmScreen(f"Revoke key {name}? Applications using it stop working.", "Revoke")):
-            if self.check(await self.client.revoke_key(self._id(key))):
+            if self.check(await self.client.revoke_key(self.key_id(key))):
                 self.notify(f"key {name} revoked")
             self.refresh_data()
 
@@ -90,5 +106,5 @@ class KeysScreen(ConsoleScreen):
         return key
 
     @staticmethod
-    def _id(key: dict) -> str:
+    def key_id(key: dict) -> str:
         return str(first(key, "id", "key_id"))

@@ -37,7 +37,7 @@ class MemoryScreen(ConsoleScreen):
         self.query_one(PlanForm).submit()
 
     async def on_plan_form_submitted(self, message: PlanForm.Submitted) -> None:
-        self.run_worker(partial(self._plan, message.query), exclusive=True, group="plan")
+        self.run_worker(partial(self._plan, message.query), exclusive=True, group="plan", exit_on_error=False)
 
     async def _plan(self, q: PlanQuery) -> None:
         if q.config is not None:

@@ -49,7 +49,7 @@ class ModelsScreen(ConsoleScreen):
     def action_refresh(self) -> None:
         self.refresh_data()
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_load(self) -> None:
         row = self.query_one(StoreTable).selected
         if row is None:
@@ -61,7 +61,7 @@ class ModelsScreen(ConsoleScreen):
             await self._slow(f"loading {name} ({quantization})", self.client.load_model(name, quantization),
                              f"{name} loaded")
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_unload(self) -> None:
         row = self.query_one(LoadedTable).selected
         if row is None:
@@ -71,7 +71,7 @@ class ModelsScreen(ConsoleScreen):
         if await self.app.push_screen_wait(ConfirmScreen(f"Unload {name}? Requests to it will fail.", "Unload")):
             await self._slow(f"unloading {name}", self.client.unload_model(name), f"{name} unloaded")
 
-    @work(group="action")
+    @work(group="action", exit_on_error=False)
     async def action_import_model(self) -> None:
         path = await self.app.push_screen_wait(ImportDialog())
         if path:

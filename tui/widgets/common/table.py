@@ -26,7 +26,9 @@ class RowsTable(DataTable):
         self.clear()
         self.rows_data = {}
         for index, row in enumerate(rows):
-            key = str(first(row, self.key_field, "id", "name", default=index))
+            key = str(first(row, *self.key_field.split("|"), "id", "name", default=index))
+            if key in self.rows_data:       # row keys must be unique; the first keeps the plain one
+                key = f"{key}#{index}"
             self.rows_data[key] = row
             self.add_row(*(fmt(first(row, *path.split("|"))) for _, path, fmt in self.columns_spec), key=key)
         if rows:

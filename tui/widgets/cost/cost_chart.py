@@ -9,9 +9,14 @@ from tui.figures import first, number
 
 
 class CostChart(PlotextPlot):
-    def show(self, days: list[Any], currency: str) -> None:
-        labels = [str(first(d, "day", "date", default="?"))[-5:] for d in days]
-        values = [number(first(d, "cost", "total_cost", default=0)) or 0.0 for d in days]
+    def show(self, rows: list[Any], currency: str) -> None:
+        """`rows`: usage report rows by day (any grouping); their costs are summed per day."""
+        per_day: dict[str, float] = {}
+        for row in rows:
+            day = str(first(row, "period", "day", "date", default="?"))
+            per_day[day] = per_day.get(day, 0.0) + (number(first(row, "cost")) or 0.0)
+        labels = [day[-5:] for day in sorted(per_day)][-14:]
+        values = [per_day[day] for day in sorted(per_day)][-14:]
         plt = self.plt
         plt.clear_data()
         plt.title(f"cost per day ({currency})")

@@ -1,4 +1,5 @@
-"""What the TCO inputs come to: cost per million tokens, utilisation, idle cost, cache savings."""
+"""What the TCO inputs come to over the report window: cost per million tokens, utilisation,
+the cost per hour owned, idle cost and what the prefix cache saved."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,12 +11,12 @@ from tui.figures import first, fmt_money, fmt_num, fmt_pct
 from tui.widgets.common.tile import Tile
 
 FIGURES = [
-    ("cpm", "cost / 1M tokens", "cost_per_million_tokens|cost_per_million", "money"),
-    ("util", "utilisation", "utilization|utilisation", "pct"),
-    ("idle", "idle cost / day", "idle_cost_per_day|idle_cost", "money"),
-    ("savings", "cache savings", "cache_savings|savings_from_cache", "money"),
-    ("day", "cost / day", "cost_per_day|daily_cost", "money"),
-    ("tokens", "tokens / day", "tokens_per_day", "num"),
+    ("cpm-in", "1M input tok", "cost_per_million_input", "money"),
+    ("cpm-out", "1M output tok", "cost_per_million_output", "money"),
+    ("util", "utilisation", "measured_utilisation|utilisation", "pct"),
+    ("hour", "cost / hour", "cost_per_hour_owned", "money"),
+    ("idle", "idle cost", "idle_cost", "money"),
+    ("savings", "cache savings", "cached_savings|cache_savings", "money"),
 ]
 
 

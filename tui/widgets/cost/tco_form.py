@@ -10,10 +10,10 @@ from textual.widgets import Button, Label
 
 from tui.widgets.common.field import Field, FieldError
 
-INPUTS = [("hardware_price", "Hardware price", float), ("amortization_years", "Amortization (years)", float),
+INPUTS = [("hardware_price", "Hardware price", float), ("amortization_years", "Amortization (y)", float),
           ("residual_value", "Residual value", float), ("power_watts", "Power (W)", float),
           ("price_per_kwh", "Price per kWh", float), ("pue", "PUE", float),
-          ("operations_per_month", "Operations / month", float)]
+          ("operations_per_month", "Ops / month", float), ("utilisation", "Planned utilisation", float)]
 
 
 class TcoForm(Vertical):

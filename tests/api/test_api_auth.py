@@ -12,7 +12,7 @@ from appliance.auth.keys import KeySettingError, KeySpec, KeyStore
 from appliance.auth.limits import LimitExceeded, RateLimiter
 from appliance.server import start_in_thread
 from appliance.services import Appliance
-from tests.api.conftest import MODEL, make_config
+from api_support import MODEL, make_config
 
 
 def test_missing_key_is_401(live) -> None:

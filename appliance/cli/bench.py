@@ -1,0 +1,54 @@
+"""`airlock bench`: size the hardware. A fixed workload through the engine in-process and, in
+the same run, through transformers baselines; prints a table (or JSON with --json)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from appliance.cli import add_config_argument
+
+DEFAULT_MODEL = Path("var/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+SCENARIO_NAMES = ("single", "c32", "c128", "prefill")
+BASELINE_NAMES = ("sequential", "static", "continuous")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench", help="benchmark the engine against transformers baselines")
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"GGUF file (default {DEFAULT_MODEL})")
+    parser.add_argument("--scenario", choices=SCENARIO_NAMES, default="c32",
+                        help="single: 1 x 128 tokens; c32/c128: concurrent x 128 tokens; prefill: 1,300-token prompt")
+    parser.add_argument("--quantization", choices=("none", "int8"), default="none",
+                        help="engine weights; int8 also runs the engine in fp32 for comparison")
+    parser.add_argument("--baselines", default=",".join(BASELINE_NAMES),
+                        help="comma-separated subset of " + ", ".join(BASELINE_NAMES) + " (empty: none)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--quick", action="store_true", help="a few requests of a few tokens (for tests)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    add_config_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    _quiet_transformers()
+    from engine.bench import BenchOptions, run_bench
+    from engine.errors import EngineError
+
+    try:
+        baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
+        options = BenchOptions(args.model, args.scenario, args.quantization, args.quick, args.device, baselines)
+        report = run_bench(options, progress=lambda line: print(f"airlock bench: {line}", file=sys.stderr))
+    except (ValueError, EngineError) as exc:
+        print(f"airlock bench: {exc}", file=sys.stderr)
+        return 2
+    print(report.to_json() if args.json else report.to_table())
+    return 0
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()

@@ -1,0 +1,69 @@
+"""Caches screen against the real service: a policy edited in the console is the service's policy."""
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Checkbox, Select
+
+from conftest import require, text_of, until
+from tui.screens.caches import CachesScreen
+from tui.widgets.caches.policy_form import PolicyForm
+from tui.widgets.common.confirm import ConfirmScreen
+
+pytestmark = pytest.mark.anyio
+
+
+def _policy(service) -> dict:
+    with service.http() as http:
+        data = http.get("/admin/cache/policy").json()
+    return data.get("policy", data)
+
+
+async def test_policy_change_reaches_the_service(console, service) -> None:
+    require(service, "GET", "/admin/cache/policy")
+    before = _policy(service)
+    eviction = "lfu" if before["eviction"] == "lru" else "lru"
+    async with console.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(console.screen, CachesScreen))
+        form = console.screen.query_one(PolicyForm)
+        threshold = form.query_one("#field-semantic-threshold Input")
+        await until(pilot, lambda: threshold.value != "", what="the policy in the form")
+        form.query_one("#eviction", Select).value = eviction
+        await pilot.click("#switch-tenant_isolation")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: _policy(service)["eviction"] == eviction, what="the new policy")
+        after = _policy(service)
+        assert after["tenant_isolation"] is (not before["tenant_isolation"])
+        assert form.query_one("#switch-tenant_isolation", Checkbox).value is after["tenant_isolation"]
+
+
+async def test_flush_asks_first(console, service) -> None:
+    require(service, "POST", "/admin/cache/flush")
+    async with console.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(console.screen, CachesScreen))
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: isinstance(console.screen, ConfirmScreen), what="the confirmation")
+        assert "Flush" in text_of(console.screen.query_one(".dialog-title"))
+        await pilot.press("y")
+        await until(pilot, lambda: isinstance(console.screen, CachesScreen), what="back on the screen")
+        await until(pilot, lambda: _cached_blocks(service) == [0] * len(_cached_blocks(service)), what="empty caches")
+        assert _cached_blocks(service), "the cache stats name no cached_blocks"
+
+
+def _cached_blocks(service) -> list[int]:
+    """Every `cached_blocks` figure in GET /admin/cache/stats, wherever it is nested."""
+    with service.http() as http:
+        data = http.get("/admin/cache/stats").json()
+    found: list[int] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            found.extend(v for k, v in node.items() if k == "cached_blocks")
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(data)
+    return found
