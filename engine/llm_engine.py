@@ -19,7 +19,7 @@ from engine.model_runner import ForwardBatch, ModelRunner
 from engine.outputs import EngineStats, RequestMetrics
 from engine.prefix_cache import Pin
 from engine.request_stream import RequestState, RequestStream
-from engine.sampler import Sampler
+from engine.sampler import SampledToken, Sampler
 from engine.sampling_params import SamplingParams
 from engine.scheduler import ScheduledBatch, Scheduler
 from engine.sequence import Sequence
@@ -64,7 +64,11 @@ class Engine:
     # ----- requests -----------------------------------------------------------------------
     def submit(self, prompt_token_ids: list[int], params: SamplingParams | None = None,
                request_id: str | None = None, priority: int = 0, tenant: str | None = None) -> RequestStream:
-        """Queue a request; its stream yields deltas as tokens are made. Raises at once on bad input."""
+        """Queue a request; its stream yields deltas as tokens are made. Raises at once on bad input.
+
+        priority: higher is scheduled first (ties first come, first served) and preempted last.
+        tenant: the prefix-cache salt under tenant isolation.
+        """
         params = params or SamplingParams()
         self._validate(prompt_token_ids, params, priority)
         request_id = request_id or f"req-{uuid.uuid4().hex}"
@@ -106,6 +110,8 @@ class Engine:
 
     def set_cache_policy(self, policy: CachePolicy) -> None:
         """Takes effect from the next scheduled request on."""
+        if not isinstance(policy, CachePolicy):
+            raise InvalidParameter("policy", f"policy must be a CachePolicy, got {type(policy).__name__}")
         with self._cond:
             self.block_manager.set_policy(policy)
 
@@ -118,12 +124,22 @@ class Engine:
             raise InvalidParameter("token_ids", f"a pinned prefix needs at least one full block "
                                    f"({self.config.block_size} tokens), got {len(token_ids)}")
         with self._cond:
+            self._check_pin_room(len(token_ids))
             pin = self.block_manager.pin(list(token_ids), tenant, ttl_seconds)
             if self.block_manager.pinned_cached_blocks(pin) < len(pin.hashes):
                 self._enqueue(list(token_ids), SamplingParams(max_tokens=1, temperature=0.0),
                               f"pin-warmup-{uuid.uuid4().hex}", 0, tenant)
                 self._cond.notify()
         return pin
+
+    def _check_pin_room(self, num_tokens: int) -> None:
+        """Pins may hold at most half the pool, so requests always have blocks to run in."""
+        bm = self.block_manager
+        pinned = sum(len(p.hashes) for p in bm.pins.values())
+        limit = bm.num_blocks // 2
+        if pinned + num_tokens // bm.block_size > limit:
+            raise InvalidParameter("token_ids", f"pinning {num_tokens} more tokens would pin more than half "
+                                   f"of the KV pool ({pinned} of {limit} blocks are pinned already)")
 
     def unpin(self, pin_id: str) -> bool:
         with self._cond:
@@ -185,7 +201,7 @@ class Engine:
                 self._cond.wait_for(self._has_work)
                 if self._stopping:
                     break
-                batch = self._next_batch()
+                batch = self._next_batch_or_fail()
             if batch.seqs:
                 self._step(batch)
             elif not self.scheduler.idle:
@@ -196,6 +212,14 @@ class Engine:
 
     def _has_work(self) -> bool:
         return self._stopping or bool(self._inbox or self._aborts) or not self.scheduler.idle
+
+    def _next_batch_or_fail(self) -> ScheduledBatch:
+        try:
+            return self._next_batch()
+        except Exception:
+            log.exception("scheduling failed; failing every request in the engine")
+            self._end_all("error")
+            return ScheduledBatch()
 
     def _next_batch(self) -> ScheduledBatch:
         for seq in self._inbox:
@@ -214,25 +238,33 @@ class Engine:
         return batch
 
     def _step(self, batch: ScheduledBatch) -> None:
-        start = time.perf_counter()
+        """Forward and sample without the lock, then postprocess under it; a failure fails the batch."""
         try:
-            logits = self.runner.forward(_forward_batch(batch))
-            rows = [i for i, (s, n) in enumerate(zip(batch.seqs, batch.num_tokens)) if n == s.num_uncomputed]
-            contexts = [batch.seqs[i].owner.context for i in rows]
-            sampled = self.sampler.sample(logits[rows], contexts) if rows else []
+            start = time.perf_counter()
+            rows, sampled = self._forward_and_sample(batch)
+            elapsed = time.perf_counter() - start
+            with self._cond:
+                self._postprocess(batch, rows, sampled, elapsed)
+                self._cond.notify_all()
         except Exception:
-            log.exception("engine step failed; failing the %d requests in it", len(batch.seqs))
+            log.exception("engine step failed; failing the %d sequences in it", len(batch.seqs))
             with self._cond:
                 self._fail(batch)
-            return
-        elapsed = time.perf_counter() - start
-        with self._cond:
-            self._postprocess(batch, rows, sampled, elapsed)
-            self._cond.notify_all()
 
-    def _postprocess(self, batch: ScheduledBatch, rows: list[int], sampled: list, elapsed: float) -> None:
+    def _forward_and_sample(self, batch: ScheduledBatch) -> tuple[list[int], list[SampledToken]]:
+        logits = self.runner.forward(_forward_batch(batch))
+        rows = [i for i, (s, n) in enumerate(zip(batch.seqs, batch.num_tokens)) if n == s.num_uncomputed]
+        if not rows:
+            return rows, []
+        if len(rows) < len(batch.seqs):
+            logits = logits[rows]               # only sequences at their end sample a token
+        return rows, self.sampler.sample(logits, [batch.seqs[i].owner.context for i in rows])
+
+    def _postprocess(self, batch: ScheduledBatch, rows: list[int], sampled: list[SampledToken],
+                     elapsed: float) -> None:
         total = batch.total_tokens
-        decodes = sum(1 for s, n in zip(batch.seqs, batch.num_tokens) if n == 1 == s.num_uncomputed and s.num_output_tokens)
+        decodes = sum(1 for s, n in zip(batch.seqs, batch.num_tokens)
+                      if n == 1 == s.num_uncomputed and s.num_output_tokens)
         for seq, n in zip(batch.seqs, batch.num_tokens):
             if seq.is_finished:
                 continue

@@ -80,7 +80,8 @@ backup_database() {
     [ -s "$db" ] || return 0
     local dest; dest="$DATA_DIR/backups/airlock.db.$(date -u +%Y%m%dT%H%M%SZ)"
     mkdir -p "$DATA_DIR/backups"
-    cp -p "$db" "$dest"
+    # SQLite's online backup: a consistent copy that includes what is still in the WAL file.
+    "$PYTHON" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).backup(sqlite3.connect(sys.argv[2]))' "$db" "$dest"
     say "database copied aside to $dest"
 }
 

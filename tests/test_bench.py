@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def airlock(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "appliance.cli", "bench", *args], cwd=ROOT,
+    command = "import sys; from appliance.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", command, "bench", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
 
 

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.model.exists():
+        print(f"airlock bench: model file {args.model} does not exist", file=sys.stderr)
+        return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     _quiet_transformers()
     from engine.bench import BenchOptions, run_bench

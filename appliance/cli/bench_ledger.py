@@ -14,6 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench-ledger", help="benchmark the usage ledger (rows/s, engine step times)")
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--producers", type=int, default=4)
+    parser.add_argument("--baseline-rows", type=int, default=3_000, help="rows for the one-commit-per-row baseline")
     parser.add_argument("--model", default=str(DEFAULT_MODEL),
                         help="SmolLM2 GGUF for the engine comparison; 'none' skips it")
     parser.add_argument("--requests", type=int, default=24)
@@ -29,7 +30,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"airlock bench-ledger: model file {model} not found (use --model PATH or --model none)")
         return 2
     try:
-        settings = BenchSettings(rows=args.rows, producers=args.producers, model_path=model,
+        settings = BenchSettings(rows=args.rows, producers=args.producers, baseline_rows=args.baseline_rows,
+                                 model_path=model,
                                  requests=args.requests, max_tokens=args.max_tokens, rounds=args.rounds)
     except ValueError as exc:
         print(f"airlock bench-ledger: {exc}")

@@ -7,14 +7,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from appliance.cli import add_config_argument
 from appliance.config import ConfigError, load_config
-from appliance.ledger import Ledger
+from appliance.ledger import InvalidTco, Ledger
+from appliance.ledger.database import SchemaError
 from appliance.ledger.energy import ConstantPower
-from appliance.ledger.reports import GROUPS, PERIODS, RANKINGS, InvalidReport, to_csv
-
-REPORT_COLUMNS = ("requests", "prompt_tokens", "cached_tokens", "completion_tokens", "total_tokens",
-                  "compute_seconds", "energy_wh", "cost")
+from appliance.ledger.prices import InvalidPriceTable
+from appliance.ledger.reports import GROUPS, PERIODS, RANKINGS, TOTAL_COLUMNS, InvalidReport, report_columns, to_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,8 +59,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"airlock usage: {exc}", file=sys.stderr)
         return 2
-    ledger = Ledger.open(config.database_url, tco=config.tco, host_watts=config.ledger.host_watts,
-                         power_source=ConstantPower(0), cloud_prices_path=config.ledger.cloud_prices_path or None)
+    try:
+        ledger = Ledger.open(config.database_url, tco=config.tco, host_watts=config.ledger.host_watts,
+                             power_source=ConstantPower(0), cloud_prices_path=config.ledger.cloud_prices_path or None)
+    except (SchemaError, InvalidTco, InvalidPriceTable, SQLAlchemyError, OSError) as exc:
+        print(f"airlock usage: cannot open the ledger: {exc}", file=sys.stderr)
+        return 1
     try:
         print(COMMANDS[args.usage_command](ledger, args), end="")
         return 0
@@ -72,13 +77,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _report(ledger: Ledger, args: argparse.Namespace) -> str:
     rows = ledger.report(args.period, args.group, args.since, args.until)
-    labels = ("period", "key_id", "key_name") if args.group == "key" else ("period", args.group)
-    return _render(rows, labels + REPORT_COLUMNS, args.format)
+    return _render(rows, report_columns(args.group), args.format)
 
 
 def _top(ledger: Ledger, args: argparse.Namespace) -> str:
     rows = ledger.top_consumers(args.n, args.by, args.since)
-    return _render(rows, ("key_id", "key_name", "tenant") + REPORT_COLUMNS, args.format)
+    return _render(rows, ("key_id", "key_name", "tenant") + TOTAL_COLUMNS, args.format)
 
 
 def _export(ledger: Ledger, args: argparse.Namespace) -> str:

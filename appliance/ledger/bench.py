@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import platform
-import statistics
 import tempfile
 import threading
 import time
@@ -137,7 +136,3 @@ def table(result: dict) -> str:
 
 def summary(result: dict) -> str:
     return table(result) + json.dumps(result, indent=1) + "\n"
-
-
-def p50_ms(values: list[float]) -> float:
-    return statistics.median(values) * 1000 if values else 0.0

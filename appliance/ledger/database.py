@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(migrations.__file__).resolve().parent
 
 
+class SchemaError(RuntimeError):
+    """The database's schema cannot be brought to this build's revision; the message says why."""
+
+
 def make_engine(database_url: str) -> Engine:
     """An engine for `database_url`; SQLite files get WAL, foreign keys and a busy timeout."""
     url = make_url(database_url)
@@ -60,8 +64,12 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head", *, backup: bool = True) -> Path | None:
     """Upgrade the schema to `revision`. A SQLite file that holds tables and is behind is first
     copied aside; the copy's path is returned (None when no copy was needed)."""
+    current = current_revision(engine)
+    if current is not None and not _known(current):
+        raise SchemaError(f"the ledger database is at migration {current!r}, which this build does not know "
+                          f"(its newest is {head_revision()!r}): it was written by a newer Airlock")
     copy = None
-    if backup and current_revision(engine) != _resolve(revision) and _holds_tables(engine):
+    if backup and current != _resolve(revision) and _holds_tables(engine):
         copy = backup_sqlite(engine)
     _run(engine, command.upgrade, revision)
     return copy
@@ -81,6 +89,13 @@ def _run(engine: Engine, action, revision: str) -> None:
 def _resolve(revision: str) -> str | None:
     script = ScriptDirectory.from_config(alembic_config())
     return script.get_revision(revision).revision if revision != "base" else None
+
+
+def _known(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
+    except Exception:  # alembic raises several kinds for an unknown id
+        return False
 
 
 def _holds_tables(engine: Engine) -> bool:

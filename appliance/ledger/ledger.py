@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import atexit
 import logging
-from operator import attrgetter
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
@@ -34,13 +34,13 @@ class Ledger:
         self.sampler = sampler
         self.prices = prices
         self._tco = tco_inputs
-        self._writer: BatchWriter[UsageRecord] = BatchWriter(self._write, flush_interval=flush_interval)
-        self._closed = False
         compiled = insert(UsageRow).compile(dialect=engine.dialect, column_keys=list(RECORD_FIELDS))
         if compiled.positional and tuple(compiled.positiontup) != RECORD_FIELDS:
             raise RuntimeError("usage_records insert binds columns out of UsageRecord order")
         self._insert_sql, self._positional = compiled.string, compiled.positional
         self._db_time = _sqlite_time if engine.dialect.name == "sqlite" else _utc
+        self._writer: BatchWriter[UsageRecord] = BatchWriter(self._write, flush_interval=flush_interval)
+        self._closed = False
         atexit.register(self.close)
 
     @classmethod
@@ -104,6 +104,7 @@ class Ledger:
 
     def tokens_used(self, key_id: str, since: datetime | None = None) -> int:
         """Prompt + completion tokens of `key_id` since `since` (None: ever), written and queued."""
+        since = reports.as_utc(since)
         with self._writer.snapshot() as pending:
             with self.engine.connect() as conn:
                 written = reports.tokens_used(conn, key_id, since)
@@ -113,6 +114,10 @@ class Ledger:
     def report(self, period: str = "day", group: str = "key", since: datetime | None = None,
                until: datetime | None = None) -> list[dict]:
         return self._read(reports.usage_report, period, group, since, until)
+
+    def report_csv(self, period: str = "day", group: str = "key", since: datetime | None = None,
+                   until: datetime | None = None) -> str:
+        return reports.to_csv(self.report(period, group, since, until), reports.report_columns(group))
 
     def top_consumers(self, n: int = 10, by: str = "tokens", since: datetime | None = None) -> list[dict]:
         return self._read(reports.top_consumers, n, by, since)
@@ -138,8 +143,8 @@ class Ledger:
         """TCO figures over [since, until): by default the last 7 days, or since the ledger was
         created if it is younger."""
         self.flush(timeout=10)
-        until = until or datetime.now(UTC)
-        since = since or self._default_since(until)
+        until = reports.as_utc(until) or datetime.now(UTC)
+        since = reports.as_utc(since) or self._default_since(until)
         with self.engine.connect() as conn:
             window = reports.usage_window(conn, since, until)
         prices = [p for p in self.prices if p.currency == self._tco.currency]
@@ -157,6 +162,7 @@ class Ledger:
             firsts = [conn.execute(select(column).order_by(column).limit(1)).scalar()
                       for column in (UsageRow.created_at, TcoInputsRow.updated_at)]
         return max(until - DEFAULT_TCO_WINDOW, min((t for t in firsts if t), default=until))
+
 
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)

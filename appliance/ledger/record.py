@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from sqlalchemy import String
+
+from appliance.ledger.models import UsageRow
 from engine.outputs import RequestMetrics
 
 FINISH_REASONS = ("stop", "length", "abort", "error")
+MAX_LENGTHS = {c.name: c.type.length for c in UsageRow.__table__.columns   # PostgreSQL enforces them
+               if isinstance(c.type, String) and c.name != "finish_reason"}
 
 
 class InvalidUsage(ValueError):
@@ -42,6 +47,10 @@ class UsageRecord:
         for name in ("request_id", "model", "quantization", "endpoint"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise InvalidUsage(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        for name, limit in MAX_LENGTHS.items():
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or len(value) > limit):
+                raise InvalidUsage(f"{name} must be a string of at most {limit} characters, got {value!r}")
         if self.finish_reason not in FINISH_REASONS:
             raise InvalidUsage(f"finish_reason must be one of {FINISH_REASONS}, got {self.finish_reason!r}")
         for name in ("prompt_tokens", "cached_tokens", "completion_tokens"):
@@ -60,9 +69,6 @@ class UsageRecord:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
-
-    def as_row(self) -> dict:
-        return asdict(self)
 
     @classmethod
     def from_metrics(cls, metrics: RequestMetrics, *, key_id: str | None, key_name: str | None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Connection, Select, func, nulls_first, select
 
@@ -16,6 +16,8 @@ PERIODS = ("day", "week", "month")
 GROUPS = ("key", "tenant", "model")
 RANKINGS = ("tokens", "cost")
 EXPORT_COLUMNS = tuple(c.name for c in UsageRow.__table__.columns)
+TOTAL_COLUMNS = ("requests", "prompt_tokens", "cached_tokens", "completion_tokens", "total_tokens",
+                 "compute_seconds", "energy_wh", "cost")
 U = UsageRow
 
 
@@ -44,12 +46,24 @@ def period_start(period: str, dialect: str) -> ColumnElement:
     return func.to_char(func.date_trunc(period, func.timezone("UTC", U.created_at)), "YYYY-MM-DD")
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A time bound in UTC; a bound without a timezone is taken to be UTC already."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
 def _window(query: Select, since: datetime | None, until: datetime | None) -> Select:
     if since is not None:
-        query = query.where(U.created_at >= since)
+        query = query.where(U.created_at >= as_utc(since))
     if until is not None:
-        query = query.where(U.created_at < until)
+        query = query.where(U.created_at < as_utc(until))
     return query
+
+
+def report_columns(group: str) -> tuple[str, ...]:
+    """The columns of a usage report grouped by `group`, in display order."""
+    return ("period", "key_id", "key_name") + TOTAL_COLUMNS if group == "key" else ("period", group) + TOTAL_COLUMNS
 
 
 def _group_columns(group: str) -> list[ColumnElement]:
@@ -123,6 +137,6 @@ def usage_window(conn: Connection, since: datetime, until: datetime) -> UsageWin
                                                      U.cached_tokens, U.completion_tokens)]
     query = _window(select(func.count(), *sums), since, until)
     n, busy, pre, dec, inp, cached, out = conn.execute(query).one()
-    return UsageWindow(hours=(until - since).total_seconds() / 3600, requests=n, busy_seconds=float(busy),
+    return UsageWindow(hours=(as_utc(until) - as_utc(since)).total_seconds() / 3600, requests=n, busy_seconds=float(busy),
                        prefill_seconds=float(pre), decode_seconds=float(dec), input_tokens=int(inp),
                        cached_tokens=int(cached), output_tokens=int(out))

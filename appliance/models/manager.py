@@ -53,8 +53,7 @@ class ModelManager:
         self.ledger = ledger
         self.device = resolve_device(config.models.device)
         self.device_memory = total_memory(self.device)
-        self.budget_bytes = (config.models.memory_budget_bytes
-                             or int(self.device_memory * config.models.memory_budget_fraction))
+        self.budget_bytes = config.models.memory_budget_bytes or self._device_budget()
         self._load_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._resident: dict[str, _Resident] = {}
@@ -158,7 +157,7 @@ class ModelManager:
         engine_config = self._engine_config()
         request = planner.PlanRequest(
             quantization=quantization, kv_dtype=kv_dtype or self.kv_dtype(quantization),
-            context_length=context_length or shape.max_context, concurrency=concurrency,
+            context_length=shape.max_context if context_length is None else context_length, concurrency=concurrency,
             budget_bytes=self.budget_bytes, device=self.device, block_size=engine_config.block_size,
             step_tokens=engine_config.max_num_batched_tokens)
         return PlanReport.build(shape, request, model=model, device_memory=self.device_memory,
@@ -169,6 +168,12 @@ class ModelManager:
         return quantization if quantization in ("fp32", "fp16", "bf16") else planner.compute_dtype(self.device)
 
     # -- internals ----------------------------------------------------------------------
+
+    def _device_budget(self) -> int:
+        if self.device_memory is None:
+            raise ValueError(f"cannot read the memory of {self.device} (no NVIDIA GPU visible there); "
+                             "set models.memory_budget_bytes to plan for it")
+        return int(self.device_memory * self.config.models.memory_budget_fraction)
 
     def _info(self, name: str) -> LoadedInfo | None:
         with self._state_lock:

@@ -14,8 +14,8 @@ def resolve_device(device: str) -> str:
     return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
-def total_memory(device: str) -> int:
-    """Bytes of memory on `device` (cpu, or cuda[:N])."""
+def total_memory(device: str) -> int | None:
+    """Bytes of memory on `device` (cpu, or cuda[:N]); None where no such GPU can be read."""
     if device == "cpu":
         return int(psutil.virtual_memory().total)
     index = int(device.partition(":")[2] or 0)
@@ -26,6 +26,8 @@ def total_memory(device: str) -> int:
             return int(pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(index)).total)
         finally:
             pynvml.nvmlShutdown()
-    except Exception:  # NVML absent (no driver library): ask torch instead
+    except Exception:  # no NVIDIA driver library or no such GPU: ask torch instead
         import torch
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            return None
         return int(torch.cuda.get_device_properties(index).total_memory)

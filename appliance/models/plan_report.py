@@ -14,14 +14,14 @@ class PlanReport:
     parameters: int
     max_context: int
     device: str
-    device_memory: int
-    budget_bytes: int               # device memory x the budget fraction
+    device_memory: int | None       # None: a device this machine does not have
+    budget_bytes: int               # device memory x the budget fraction, or as configured
     free_bytes: int                 # budget less what loaded models reserve
     plan: Plan                      # at the requested quantization
     what_if: list[Plan]             # at every quantization
 
     @classmethod
-    def build(cls, shape: ModelShape, request: PlanRequest, *, model: str | None, device_memory: int,
+    def build(cls, shape: ModelShape, request: PlanRequest, *, model: str | None, device_memory: int | None,
               free_bytes: int) -> PlanReport:
         return cls(model=model, architecture=shape.architecture, parameters=shape.parameters(),
                    max_context=shape.max_context, device=request.device, device_memory=device_memory,

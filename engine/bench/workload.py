@@ -46,8 +46,8 @@ class Scenario:
 
     def quick(self) -> Scenario:
         """The same scenario shrunk for tests: a few requests of a few tokens."""
-        return replace(self, requests=min(self.requests, 4), max_tokens=min(self.max_tokens, 8),
-                       prompt_tokens=min(self.prompt_tokens, 96), sequential_requests=1,
+        return replace(self, requests=min(self.requests, 4), max_tokens=min(self.max_tokens, 4),
+                       prompt_tokens=min(self.prompt_tokens, 64), sequential_requests=1,
                        static_batch_requests=min(self.static_batch_requests, 4),
                        continuous_requests=min(self.continuous_requests, 4))
 

@@ -89,12 +89,13 @@ def test_queue_full_is_503_with_retry_after(served, engine) -> None:
     from engine.config import EngineConfig
     from engine.llm_engine import Engine
 
-    tiny = Engine(engine.model, EngineConfig(kv_cache_bytes=8 * 1024**2, max_num_seqs=1,
+    tiny = Engine(engine.model, EngineConfig(kv_cache_bytes=32 * 1024**2, max_num_seqs=1,
                                              max_num_batched_tokens=64, max_waiting=1))
     served.appliance.models.add("tiny-queue", tiny, "int8")
     client = served.client()
     try:
-        streams = [client.completions.create(model="tiny-queue", prompt="Once", max_tokens=200, stream=True)
+        streams = [client.completions.create(model="tiny-queue", prompt="Once", max_tokens=200, stream=True,
+                                             extra_body={"ignore_eos": True})
                    for _ in range(2)]
         with pytest.raises(openai.InternalServerError) as info:
             client.completions.create(model="tiny-queue", prompt="Once", max_tokens=2)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from appliance.ledger import Ledger
 from appliance.ledger.energy import ConstantPower
-from tests.ledger.conftest import TCO, make_record
+from tests.ledger.support import TCO, make_record
 
 
 def main(database_url: str, flush_interval: float) -> None:

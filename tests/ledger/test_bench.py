@@ -11,7 +11,7 @@ from appliance.cli import main
 
 def test_bench_ledger_write_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench-ledger", "--rows", "4000", "--producers", "2", "--model", "none", "--json", str(out)]) == 0
+    assert main(["bench-ledger", "--rows", "4000", "--producers", "2", "--baseline-rows", "300", "--model", "none", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "batched writer (record())" in printed and "ratio batched / per-row" in printed
     result = json.loads(out.read_text())

@@ -54,7 +54,7 @@ def test_interpreter_exit_writes_every_queued_row(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'exit.db'}"
     code = ("from appliance.ledger import Ledger\n"
             "from appliance.ledger.energy import ConstantPower\n"
-            "from tests.ledger.conftest import TCO, make_record\n"
+            "from tests.ledger.support import TCO, make_record\n"
             f"ledger = Ledger.open({url!r}, flush_interval=60, tco=TCO, host_watts=1, power_source=ConstantPower(1))\n"
             "for i in range(2000):\n"
             "    ledger.record(make_record(request_id=f'e{i}'))\n")

@@ -17,7 +17,7 @@ from appliance.cli import main
 from appliance.ledger import Ledger, database
 from appliance.ledger.energy import ConstantPower
 from appliance.ledger.models import LedgerBase
-from tests.ledger.conftest import TCO
+from .support import TCO
 
 TABLES = {"alembic_version", "api_keys", "usage_records", "tco_inputs"}
 USAGE_0001 = ("INSERT INTO usage_records (request_id, created_at, key_id, key_name, tenant, model, "
@@ -163,3 +163,12 @@ def test_api_keys_made_before_migrations_are_adopted(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT id FROM api_keys")).scalar_one() == "key_old"
     assert schema_diff(engine) == []
+
+
+def test_a_database_from_a_newer_build_is_refused_clearly(tmp_path: Path) -> None:
+    engine = database.make_engine(f"sqlite:///{tmp_path / 'newer.db'}")
+    database.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    with pytest.raises(database.SchemaError, match="at migration '0099', which this build does not know"):
+        database.upgrade(engine)

@@ -17,9 +17,9 @@ from sqlalchemy import inspect
 
 from appliance.ledger import Ledger, database
 from appliance.ledger.energy import ConstantPower
-from tests.ledger.conftest import TCO, make_record
-from tests.ledger.test_migrations import TABLES, schema_diff
-from tests.ledger.test_reports import ROWS, brief
+from .support import TCO, make_record
+from .test_migrations import TABLES, schema_diff
+from .test_reports import ROWS, brief
 
 
 def _pg_bin() -> Path | None:

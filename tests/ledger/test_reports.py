@@ -12,7 +12,7 @@ import pytest
 
 from appliance.cli import main
 from appliance.ledger.reports import InvalidReport
-from tests.ledger.conftest import make_record
+from .support import make_record
 
 ROWS = [  # request_id, time (UTC), key_id, key_name, tenant, model, prompt, cached, completion, cost
     ("r1", "2026-03-02T09:00:00", "key_a", "alice", "bank", "m1", 100, 10, 20, 0.01),      # Monday
@@ -73,11 +73,21 @@ def test_month_by_model(filled) -> None:
     ]
 
 
+def test_report_as_csv(filled) -> None:
+    parsed = list(csv.DictReader(io.StringIO(filled.report_csv("week", "tenant"))))
+    assert list(parsed[1]) == ["period", "tenant", "requests", "prompt_tokens", "cached_tokens",
+                               "completion_tokens", "total_tokens", "compute_seconds", "energy_wh", "cost"]
+    assert (parsed[1]["period"], parsed[1]["tenant"], parsed[1]["total_tokens"]) == ("2026-03-02", "bank", "195")
+
+
 def test_window_bounds(filled) -> None:
     since, until = datetime(2026, 3, 2, tzinfo=UTC), datetime(2026, 3, 9, tzinfo=UTC)
-    assert brief(filled.report("month", "key", since, until), "key_id") == [
-        ("2026-03-01", "key_a", 2, 175, 0.03), ("2026-03-01", "key_b", 1, 20, 0.03),
-        ("2026-03-01", "key_c", 1, 10, 0.04)]
+    expected = [("2026-03-01", "key_a", 2, 175, 0.03), ("2026-03-01", "key_b", 1, 20, 0.03),
+                ("2026-03-01", "key_c", 1, 10, 0.04)]
+    assert brief(filled.report("month", "key", since, until), "key_id") == expected
+    naive = (since.replace(tzinfo=None), until.replace(tzinfo=None))       # taken as UTC
+    assert brief(filled.report("month", "key", *naive), "key_id") == expected
+    assert filled.tokens_used("key_a", naive[0]) == 177
 
 
 def test_top_consumers(filled) -> None:
@@ -135,3 +145,8 @@ def test_usage_command_line(filled, db_url: str, tmp_path: Path, capsys: pytest.
     assert "n must be a positive integer" in capsys.readouterr().err
     assert main(["usage", "tco", "--format", "json", *args]) == 0
     assert json.loads(capsys.readouterr().out)["inputs"]["hardware_price"] == 30000.0
+    prices = tmp_path / "prices.csv"
+    prices.write_text("provider,model\n")
+    config.write_text(f'[ledger]\ndatabase_url = "{db_url}"\ncloud_prices_path = "{prices}"\n')
+    assert main(["usage", "tco", *args]) == 1
+    assert "missing column(s) input_per_million" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import pytest
 from appliance.ledger import InvalidTco, TcoInputs
 from appliance.ledger.prices import InvalidPriceTable, load_cloud_prices
 from appliance.ledger.tco import CloudPrice, UsageWindow, cost_of_compute, cost_per_hour_owned, tco_report
-from tests.ledger.conftest import T0, TCO
+from .support import T0, TCO
 
 approx = pytest.approx
 

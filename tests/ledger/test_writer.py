@@ -1,6 +1,7 @@
 """The background writer: batching, no loss under concurrency, close, retry, pending counts."""
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from datetime import timedelta
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from appliance.ledger import InvalidUsage
 from appliance.ledger.models import UsageRow
 from appliance.ledger.writer import BatchWriter, WriterClosed
-from tests.ledger.conftest import T0, make_record
+from .support import T0, make_record
 
 
 def count_rows(ledger) -> int:
@@ -150,6 +151,8 @@ def test_energy_and_cost_are_filled_in(ledger) -> None:
     ("cached_tokens", 500, "cached_tokens .500. exceeds prompt_tokens"),
     ("compute_seconds", float("nan"), "compute_seconds must be a finite"),
     ("model", "", "model must be a non-empty string"),
+    ("request_id", "r" * 65, "request_id must be a string of at most 64 characters"),
+    ("tenant", 7, "tenant must be a string of at most 200 characters"),
 ])
 def test_bad_records_are_refused_with_the_field_named(field: str, value: object, message: str) -> None:
     with pytest.raises(InvalidUsage, match=message):
@@ -159,3 +162,24 @@ def test_bad_records_are_refused_with_the_field_named(field: str, value: object,
 def test_naive_created_at_is_refused() -> None:
     with pytest.raises(InvalidUsage, match="created_at must be a timezone-aware"):
         make_record(created_at=T0.replace(tzinfo=None))
+
+
+def test_record_does_not_wait_for_a_locked_database(open_ledger, db_url: str) -> None:
+    ledger = open_ledger(flush_interval=0.05)
+    blocker = sqlite3.connect(db_url.removeprefix("sqlite:///"), timeout=1)
+    blocker.execute("BEGIN EXCLUSIVE")          # another writer holds the database for 1.5 s
+    try:
+        time.sleep(0.1)
+        slowest = 0.0
+        for i in range(500):
+            start = time.perf_counter()
+            ledger.record(make_record(request_id=f"l{i}"))
+            slowest = max(slowest, time.perf_counter() - start)
+        time.sleep(1.4)
+        assert ledger.backlog() == 500          # nothing could be written yet
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert slowest < 0.5                        # far below the 1.5 s the database was held
+    assert ledger.flush(timeout=30)
+    assert count_rows(ledger) == 500

@@ -28,6 +28,18 @@ reply = client.chat.completions.create(model=sys.argv[2], max_tokens=12, tempera
                                        messages=[{"role": "user", "content": "Say hello."}])
 print(json.dumps({"content": reply.choices[0].message.content, "tokens": reply.usage.completion_tokens}))
 """
+WAIT_READY = """
+import os, sys, time, urllib.request
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    os.kill(int(sys.argv[1]), 0)          # raises once the server has exited
+    try:
+        urllib.request.urlopen("http://127.0.0.1:8420/ready", timeout=2)
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.5)
+sys.exit("not ready in time")
+"""
 
 
 def offline(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -95,17 +107,16 @@ def test_doctor_runs_from_the_installed_venv(installed: dict[str, Path]) -> None
 
 
 def test_serves_a_chat_completion_offline(installed: dict[str, Path], tmp_path: Path) -> None:
-    client = tmp_path / "client.py"
+    client, wait = tmp_path / "client.py", tmp_path / "wait_ready.py"
     client.write_text(CHAT_CLIENT)
-    ready = "import time, urllib.request as u\nfor _ in range(240):\n    try: u.urlopen('http://127.0.0.1:8420/ready', timeout=1); break\n    except OSError: time.sleep(0.5)"
+    wait.write_text(WAIT_READY)
     script = f"""
 secret=$({airlock(installed, 'keys create e2e')} | sed -n 's/^secret.*: //p')
 {airlock(installed, 'serve')} > {tmp_path}/serve.log 2>&1 &
 pid=$!
-{sys.executable} -c "{ready}"
-{sys.executable} {client} "$secret" {MODEL} || {{ kill $pid; cat {tmp_path}/serve.log; exit 1; }}
+{sys.executable} {wait} $pid 480 && {sys.executable} {client} "$secret" {MODEL} || {{ kill $pid; exit 1; }}
 kill -TERM $pid
-wait $pid; echo "serve exited $?"
+rc=0; wait $pid || rc=$?; echo "serve exited $rc"
 """
     result = offline(script, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr + (tmp_path / "serve.log").read_text()

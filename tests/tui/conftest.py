@@ -1,19 +1,13 @@
-"""Console test fixtures: one real appliance per session, and Pilot helpers."""
+"""Console test fixtures: one real appliance per session and a live console attached to it."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
-from textual.widget import Widget
 
 from tui_service import TOKEN, Service
 from tui.app import AirlockConsole, create_app
 from tui.client import AdminClient
-
-RECORDING = Path(__file__).parent / "recording.json"
 
 
 @pytest.fixture(scope="session")
@@ -33,32 +27,3 @@ def service(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> Ser
 def console(service: Service) -> AirlockConsole:
     """A live console on the session's appliance, refreshing twice a second."""
     return create_app(AdminClient(service.url, TOKEN), poll_seconds=0.5)
-
-
-def require(service: Service, method: str, path: str) -> None:
-    """Skip when the service has no such admin route yet (the router's 404/405, not a resource's)."""
-    with service.http() as http:
-        response = http.request(method, path)
-    if response.status_code == 405 or "no such endpoint" in response.text.lower():
-        pytest.skip(f"the admin API has no {method} {path} yet")
-
-
-def text_of(widget: Widget) -> str:
-    return str(widget.render())
-
-
-async def type_into(pilot: Pilot, selector: str, text: str) -> None:
-    """Focus an input by clicking it, clear it, and type `text` key by key."""
-    await pilot.click(selector)
-    widget = pilot.app.screen.query_one(selector)
-    widget.value = ""
-    await pilot.press(*text)
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    """Let the app run until `condition()` holds; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what or condition}")
-        await pilot.pause(0.1)

@@ -20,7 +20,7 @@ import openai
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
-from tour import SCREENS, show  # noqa: E402
+from tui_tour import SCREENS, show  # noqa: E402
 from tui_service import ROOT, TOKEN, Service  # noqa: E402
 
 from tui.app import create_app  # noqa: E402

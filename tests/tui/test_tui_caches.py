@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Checkbox, Select
 
-from conftest import require, text_of, until
+from tui_helpers import require, text_of, until
 from tui.screens.caches import CachesScreen
 from tui.widgets.caches.policy_form import PolicyForm
 from tui.widgets.common.confirm import ConfirmScreen

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import require, text_of, type_into, until
+from tui_helpers import require, text_of, type_into, until
 from tui.screens.cost import CostScreen
 from tui.widgets.common.tile import Tile
 

@@ -6,7 +6,7 @@ import asyncio
 import openai
 import pytest
 
-from conftest import text_of, until
+from tui_helpers import text_of, until
 from tui_service import TOKEN
 from tui.widgets.common.tile import Tile
 

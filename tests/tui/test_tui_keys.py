@@ -4,7 +4,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import type_into, until
+from tui_helpers import type_into, until
 from tui.screens.keys import KeysScreen, KeysTable
 from tui.widgets.common.confirm import ConfirmScreen
 from tui.widgets.keys.key_dialog import KeyDialog

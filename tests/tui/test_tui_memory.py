@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Select
 
-from conftest import require, text_of, until
+from tui_helpers import require, text_of, until
 from tui.screens.memory import MemoryScreen
 from tui.widgets.common.bar import Bar
 

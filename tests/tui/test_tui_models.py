@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Select
 
-from conftest import require, type_into, until
+from tui_helpers import require, type_into, until
 from tui.screens.models import ModelsScreen
 from tui.widgets.common.confirm import ConfirmScreen
 from tui.widgets.models.import_dialog import ImportDialog

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from conftest import text_of, until
+from tui_helpers import text_of, until
 from tui.client import DISCONNECTED
 
 pytestmark = pytest.mark.anyio

@@ -6,8 +6,8 @@ from functools import partial
 
 import pytest
 
-from conftest import RECORDING
-from tour import SCREENS, show
+from tui_helpers import RECORDING
+from tui_tour import SCREENS, show
 from tui.app import create_app
 from tui.recorded import ReplayClient
 

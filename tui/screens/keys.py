@@ -22,12 +22,11 @@ def _limit(value: object) -> str:
 class KeysTable(RowsTable):
     def __init__(self, **kwargs) -> None:
         super().__init__([
-            ("id", "id|key_id", fmt_any), ("name", "name", fmt_any), ("tenant", "tenant", fmt_any),
-            ("models", "allowed_models|models", lambda v: fmt_any(v) if v else "all"),
+            ("name", "name", fmt_any), ("status", "status", fmt_any), ("tenant", "tenant", fmt_any),
+            ("used/month", "tokens_used", fmt_any), ("budget", "token_budget|budget_tokens", _limit),
             ("req/min", "requests_per_minute|rpm", _limit), ("tok/min", "tokens_per_minute|tpm", _limit),
-            ("budget", "token_budget|budget_tokens", _limit),
-            ("used/month", "tokens_used", fmt_any),
-            ("status", "status", fmt_any),
+            ("models", "allowed_models|models", lambda v: fmt_any(v) if v else "all"),
+            ("id", "id|key_id", fmt_any),
         ], key="id", **kwargs)
 
 

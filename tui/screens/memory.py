@@ -17,6 +17,7 @@ from tui.widgets.memory.plan_view import PlanView
 class MemoryScreen(ConsoleScreen):
     HEADING = "Memory planner"
     BINDINGS = [Binding("ctrl+r", "plan", "Plan")]
+    models_known = False
 
     def body(self) -> ComposeResult:
         yield NavBar("memory")
@@ -27,11 +28,17 @@ class MemoryScreen(ConsoleScreen):
     async def load(self) -> None:
         reply = await self.client.models()
         if self.check(reply):
-            names = [str(first(m, "name", "model")) for m in as_list(reply.data, "store", "models")]
-            self.query_one(PlanForm).set_models(names)
+            entries = as_list(reply.data, "store", "models") + as_list(reply.data, "loaded")
+            names = [str(first(m, "name", "model")) for m in entries]
+            self.query_one(PlanForm).set_models(list(dict.fromkeys(names)))
+            self.models_known = True
 
     async def poll(self) -> None:
-        await self.client.stats()   # keeps the connection state current; the form stays as typed
+        """Keeps the connection state current; the form stays as typed."""
+        if not self.models_known:
+            await self.load()
+        else:
+            await self.client.stats()
 
     def action_plan(self) -> None:
         self.query_one(PlanForm).submit()

@@ -1,0 +1,180 @@
+"""Quantization benchmark: each precision of one model measured in the same run.
+
+For every precision: resident weight bytes, perplexity on a fixed text, one request alone
+(tokens/s over 128 generated tokens) and 32 concurrent requests x 128 tokens (aggregate
+tokens/s). The first precision listed is the baseline the ratios are taken against.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from engine.attention import build_metadata
+from engine.config import EngineConfig
+from engine.llm_engine import Engine
+from engine.loader import LoadedModel, load_model
+from engine.model_runner import ModelRunner
+from engine.sampling_params import SamplingParams
+
+FIXED_TEXT = (
+    "The river town woke slowly on market day. Before the sun cleared the hills, the baker had "
+    "already pulled the first loaves from the oven, and the smell of warm bread drifted down the "
+    "narrow street toward the water. Fishermen checked their nets by lantern light while their "
+    "children carried baskets of apples, pears and late plums to the stalls in the square. By "
+    "seven o'clock the square was full. Farmers argued about the weather, the price of grain and "
+    "whether the new bridge would bring more trade or only more noise. An old woman sold honey in "
+    "small clay jars and told anyone who would listen that the bees had never been so busy. At the "
+    "school on the hill, the teacher opened the windows, wrote the date on the board and waited "
+    "for the bell. She planned a lesson about the river itself: where it began as a spring in the "
+    "mountains, how it gathered smaller streams on its way, and why the town had been built at the "
+    "point where the water slowed and widened. Her students would draw maps, measure the current "
+    "with a stopwatch and a floating stick, and write a short report about what they found. In the "
+    "afternoon the clouds rolled in from the west, and a light rain fell on the empty stalls. The "
+    "baker counted the day's coins, the fishermen mended a torn net, and the teacher read the "
+    "reports by the window, smiling at a drawing of a fish that was larger than the bridge."
+)
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "nf4")
+
+
+@dataclass(slots=True)
+class QuantBenchOptions:
+    model: Path
+    device: str = "cpu"
+    precisions: tuple[str, ...] = ("fp32", "int8")
+    max_tokens: int = 128
+    concurrency: int = 32
+
+    def __post_init__(self) -> None:
+        if not self.model.exists():
+            raise ValueError(f"model file {self.model} not found")
+        unknown = [p for p in self.precisions if p not in PRECISIONS]
+        if unknown or not self.precisions:
+            raise ValueError(f"precisions must be among {', '.join(PRECISIONS)}, got {', '.join(unknown) or 'none'}")
+        if self.max_tokens < 1 or self.concurrency < 1:
+            raise ValueError("max_tokens and concurrency must be at least 1")
+
+
+@dataclass(slots=True)
+class PrecisionResult:
+    precision: str
+    weight_bytes: int
+    perplexity: float
+    single_tokens_per_s: float
+    concurrent_tokens_per_s: float
+    load_seconds: float
+
+
+@dataclass(slots=True)
+class QuantReport:
+    model: str
+    device: str
+    threads: int
+    max_tokens: int
+    concurrency: int
+    results: list[PrecisionResult] = field(default_factory=list)
+
+    def ratios(self) -> dict[str, dict[str, float]]:
+        """Each precision against the first: speed up, weight bytes vs fp16, perplexity change."""
+        base = self.results[0]
+        fp16_bytes = _fp16_bytes(self.results)
+        return {r.precision: {
+            "single_speedup": r.single_tokens_per_s / base.single_tokens_per_s,
+            "concurrent_speedup": r.concurrent_tokens_per_s / base.concurrent_tokens_per_s,
+            "weight_bytes_vs_fp16": r.weight_bytes / fp16_bytes,
+            "perplexity_change": r.perplexity / base.perplexity - 1.0,
+        } for r in self.results}
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "ratios": self.ratios()}, indent=1)
+
+    def to_table(self) -> str:
+        ratios = self.ratios()
+        lines = [f"{self.model} on {self.device} ({self.threads} threads), {self.max_tokens} tokens per request",
+                 f"{'precision':<10} {'weights MiB':>12} {'x fp16':>7} {'ppl':>8} {'1 req tok/s':>12} "
+                 f"{'x':>6} {f'{self.concurrency} req tok/s':>13} {'x':>6}"]
+        for r in self.results:
+            q = ratios[r.precision]
+            lines.append(f"{r.precision:<10} {r.weight_bytes / 1024**2:>12.1f} {q['weight_bytes_vs_fp16']:>7.2f} "
+                         f"{r.perplexity:>8.2f} {r.single_tokens_per_s:>12.1f} {q['single_speedup']:>6.2f} "
+                         f"{r.concurrent_tokens_per_s:>13.1f} {q['concurrent_speedup']:>6.2f}")
+        return "\n".join(lines)
+
+
+def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] = lambda _: None) -> QuantReport:
+    report = QuantReport(model=options.model.name, device=options.device, threads=torch.get_num_threads(),
+                         max_tokens=options.max_tokens, concurrency=options.concurrency)
+    for precision in options.precisions:
+        progress(f"loading {precision}")
+        started = time.perf_counter()
+        model = load_model(options.model, device=options.device, **loader_arguments(precision))
+        load_seconds = time.perf_counter() - started
+        report.results.append(_measure(model, precision, load_seconds, options, progress))
+        del model
+    return report
+
+
+def loader_arguments(precision: str) -> dict:
+    """load_model's dtype and quantization for a precision name."""
+    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+    if precision in dtypes:
+        return {"dtype": dtypes[precision], "quantization": "none"}
+    return {"dtype": None, "quantization": precision}
+
+
+def perplexity(model: LoadedModel, token_ids: list[int], block_size: int = 16) -> float:
+    """exp(mean negative log-likelihood) of each token given the ones before it, in one forward."""
+    blocks = math.ceil(len(token_ids) / block_size)
+    runner = ModelRunner(model, blocks, block_size)
+    meta = build_metadata([len(token_ids)], [0], [list(range(blocks))], block_size, runner.windows, model.device)
+    meta.last_rows = torch.arange(len(token_ids), device=model.device)   # logits at every position
+    ids = torch.tensor(token_ids, dtype=torch.long, device=model.device)
+    with torch.inference_mode():
+        logits = model.module.logits(model.module(ids, meta, runner.kv_caches))
+    return math.exp(F.cross_entropy(logits[:-1].float(), ids[1:]).item())
+
+
+def _measure(model: LoadedModel, precision: str, load_seconds: float, options: QuantBenchOptions,
+             progress: Callable[[str], None]) -> PrecisionResult:
+    ppl = perplexity(model, model.tokenizer(FIXED_TEXT)["input_ids"])
+    prompts = [model.tokenizer(f"Request {i}: tell a short story about the river town.")["input_ids"]
+               for i in range(options.concurrency)]
+    kv_bytes = options.concurrency * (max(map(len, prompts)) + options.max_tokens + 32) \
+        * ModelRunner.kv_bytes_per_block(model, 1)
+    engine = Engine(model, EngineConfig(kv_cache_bytes=kv_bytes, max_num_seqs=max(options.concurrency, 1),
+                                        max_num_batched_tokens=max(512, options.concurrency)))
+    try:
+        _generate(engine, prompts[:1], 8)                         # warm-up
+        progress(f"{precision}: one request")
+        single = _generate(engine, prompts[:1], options.max_tokens)
+        progress(f"{precision}: {options.concurrency} concurrent requests")
+        concurrent = _generate(engine, prompts, options.max_tokens)
+    finally:
+        engine.shutdown()
+    return PrecisionResult(precision, model.weight_bytes(), ppl, single, concurrent, load_seconds)
+
+
+def _generate(engine: Engine, prompts: list[list[int]], max_tokens: int) -> float:
+    """Aggregate generated tokens per second, from submitting to the last token."""
+    params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
+    started = time.perf_counter()
+    streams = [engine.submit(p, params) for p in prompts]
+    tokens = sum(len(d.token_ids) for s in streams for d in s)
+    return tokens / (time.perf_counter() - started)
+
+
+def _fp16_bytes(results: list[PrecisionResult]) -> float:
+    """Measured fp16 (or bf16) bytes if in the run, else half the measured fp32 bytes."""
+    for r in results:
+        if r.precision in ("fp16", "bf16"):
+            return float(r.weight_bytes)
+    fp32 = next((r for r in results if r.precision == "fp32"), None)
+    if fp32 is None:
+        raise ValueError("the run needs fp32, fp16 or bf16 to compare weight bytes against")
+    return fp32.weight_bytes / 2

@@ -1,0 +1,58 @@
+"""Quantization quality: perplexity of SmolLM2 on a fixed English text, quantized vs full precision."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.bench_quant import perplexity
+from engine.loader import load_hf, load_model, wrap
+
+TEXT = (
+    "Every spring the village council met in the old library to plan the summer fair. The meeting "
+    "always began with tea and an argument about chairs. Some members wanted the fair in the park "
+    "by the lake, where there was shade and room for the children to run. Others preferred the "
+    "main street, because the shops would sell more and the band could play on the steps of the "
+    "town hall. This year the council chose the park. The gardener promised to cut the grass twice "
+    "in the week before the fair, and the baker offered to make three hundred small cakes. A "
+    "retired engineer volunteered to build a wooden stage, although he warned that he worked "
+    "slowly and would need help carrying the boards. On the morning of the fair, the weather was "
+    "clear and warm. Families arrived early with blankets and baskets of food. The band tuned their "
+    "instruments while a group of students hung paper lanterns between the trees. By noon there "
+    "were long lines at the lemonade stand, and the cakes were almost gone. In the afternoon a "
+    "sudden wind knocked over two tables, but nobody was hurt, and everyone laughed as they chased "
+    "napkins across the grass. When the sun went down, the lanterns were lit, and the band played "
+    "slow songs until the last visitors walked home along the quiet road by the water."
+)
+
+
+@pytest.fixture(scope="module")
+def text_ids(smollm2_hf_pair) -> list[int]:
+    ids = smollm2_hf_pair[1](TEXT)["input_ids"]
+    assert 250 <= len(ids) <= 400
+    return ids
+
+
+@pytest.fixture(scope="module")
+def smollm2_hf_pair(smollm2_path: Path):
+    return load_hf(smollm2_path, torch.float32)
+
+
+def test_int8_perplexity_within_3_percent_of_fp32(smollm2_hf_pair, smollm2_path: Path, text_ids: list[int]) -> None:
+    hf_model, tokenizer = smollm2_hf_pair
+    cpu = torch.device("cpu")
+    fp32 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32), text_ids)
+    int8 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32,
+                           quantization="int8"), text_ids)
+    assert 1.0 < fp32 < 50.0                 # a real language model on plain English
+    assert abs(int8 - fp32) / fp32 < 0.03, (fp32, int8)
+
+
+@pytest.mark.cuda
+def test_nf4_and_int8_on_cuda(smollm2_path: Path, text_ids: list[int]) -> None:
+    full = perplexity(load_model(smollm2_path, device="cuda", dtype=torch.float16), text_ids)
+    nf4 = perplexity(load_model(smollm2_path, device="cuda", quantization="nf4"), text_ids)
+    int8 = perplexity(load_model(smollm2_path, device="cuda", quantization="int8"), text_ids)
+    assert abs(nf4 - full) / full < 0.15, (full, nf4)
+    assert abs(int8 - full) / full < 0.03, (full, int8)
