@@ -128,7 +128,8 @@ class BlockManager:
             return
         if self.policy.enabled:
             root = root_hash(self.model_name, self._salt_tenant(seq))
-            seq.block_hashes = chain_hashes(root, seq.token_ids[:full * self.block_size], self.block_size, seq.block_hashes)
+            computed = seq.token_ids[:full * self.block_size]
+            seq.block_hashes = chain_hashes(root, computed, self.block_size, seq.block_hashes)
             for i in range(seq.num_registered, full):
                 self._register(self.blocks[seq.block_table[i]], seq.block_hashes[i])
         seq.num_registered = full

@@ -22,8 +22,9 @@ class CachePolicy:
     def __post_init__(self) -> None:
         if not isinstance(self.enabled, bool):
             raise ValueError(f"enabled must be true or false, got {self.enabled!r}")
-        if not isinstance(self.capacity_blocks, int) or self.capacity_blocks < 0:
-            raise ValueError(f"capacity_blocks must be 0 (unlimited) or a positive integer, got {self.capacity_blocks!r}")
+        capacity = self.capacity_blocks
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 0:
+            raise ValueError(f"capacity_blocks must be 0 (unlimited) or a positive integer, got {capacity!r}")
         if self.eviction not in EVICTION_POLICIES:
             raise ValueError(f"eviction must be one of {', '.join(EVICTION_POLICIES)}, got {self.eviction!r}")
         if not isinstance(self.tenant_isolation, bool):

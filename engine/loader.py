@@ -75,6 +75,8 @@ def load_hf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[nn.Mo
     directory, kwargs = _source(path)
     config = _read_config(path, directory, kwargs)
     tokenizer = _read_tokenizer(path, directory, kwargs)
+    if not kwargs and not any(path.glob("*.safetensors")) and not any(path.glob("pytorch_model*.bin")):
+        raise ModelLoadError(str(path), "no weights: no *.safetensors or pytorch_model*.bin file")
     try:
         hf_model = AutoModelForCausalLM.from_pretrained(directory, config=config, dtype=dtype, **kwargs)
     except Exception as exc:  # transformers raises many kinds for a damaged file
@@ -111,8 +113,6 @@ def _source(path: Path) -> tuple[Path, dict]:
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise ModelLoadError(str(path), "not a model directory: config.json is missing")
-        if not any(path.glob("*.safetensors")) and not any(path.glob("pytorch_model*.bin")):
-            raise ModelLoadError(str(path), "no weights: no *.safetensors or pytorch_model*.bin file")
         return path, {}
     with path.open("rb") as f:
         if f.read(4) != b"GGUF":

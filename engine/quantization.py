@@ -11,6 +11,8 @@ embedding and the LM head stay in the compute dtype.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -26,15 +28,16 @@ class Int8Linear(nn.Module):
         self.in_features, self.out_features = linear.in_features, linear.out_features
         scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-10).double()
         bias = None if linear.bias is None else linear.bias.detach().float()
-        q = torch.quantize_per_channel(weight, scale, torch.zeros(weight.shape[0], dtype=torch.long), 0, torch.qint8)
+        with warnings.catch_warnings():  # qint8 tensors are deprecated, but they are fbgemm's only way in
+            warnings.simplefilter("ignore")
+            q = torch.quantize_per_channel(weight, scale, torch.zeros(weight.shape[0], dtype=torch.long), 0,
+                                           torch.qint8)
         self._packed = torch.ops.quantized.linear_prepack(q, bias)
         self.packed_bytes = weight.numel() + 4 * weight.shape[0] * (1 if bias is None else 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        flat = x.reshape(-1, self.in_features).float()
         # reduce_range: 7-bit activations, so AVX2's int16 pair sums cannot saturate
-        out = torch.ops.quantized.linear_dynamic(flat, self._packed, True)
-        return out.view(*x.shape[:-1], self.out_features).to(x.dtype)
+        return torch.ops.quantized.linear_dynamic(x, self._packed, True)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 fbgemm"

@@ -1,10 +1,10 @@
 """Turns a batch of logits into tokens with each sequence's SamplingParams (OpenAI semantics).
 
 The batch is processed with tensor operations over all rows at once. The common case (every
-row greedy, no penalties, no logprobs) is a single argmax. Random draws use the
-exponential-race trick: argmax(p / E) with E ~ Exp(1) is a sample from p. A seeded row draws
-its E from its own generator, so its tokens do not depend on the other rows in the batch;
-unseeded rows share one draw from the default generator.
+row greedy, no penalties, no logprobs) is a single argmax. A sampled row takes one uniform
+number and inverts its cumulative distribution. A seeded row draws that number from its own
+generator, so its tokens do not depend on the other rows in the batch; unseeded rows share
+the default generator.
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import torch
 
 from engine.sampling_params import SamplingParams
+
+_CANDIDATES = 256       # most likely tokens searched for the top-p nucleus before a full sort
 
 
 @dataclass(slots=True)
@@ -60,25 +62,19 @@ def _raw_logprobs(logits: torch.Tensor, contexts: list[SamplingContext]) -> torc
 
 def _apply_penalties(logits: torch.Tensor, contexts: list[SamplingContext]) -> torch.Tensor:
     """OpenAI: logit[j] -= count[j] * frequency_penalty + (count[j] > 0) * presence_penalty,
-    counting the sequence's output tokens only."""
+    counting the sequence's output tokens only. Touches only the tokens that occurred."""
     rows = [i for i, c in enumerate(contexts)
             if (c.params.presence_penalty or c.params.frequency_penalty) and c.output_token_ids]
     if not rows:
         return logits
-    longest = max(len(contexts[i].output_token_ids) for i in rows)
-    ids = torch.zeros(len(rows), longest, dtype=torch.long)
-    ones = torch.zeros(len(rows), longest, dtype=logits.dtype)
-    for r, i in enumerate(rows):
-        out = contexts[i].output_token_ids
-        ids[r, :len(out)] = torch.tensor(out, dtype=torch.long)
-        ones[r, :len(out)] = 1.0
-    counts = torch.zeros(len(rows), logits.shape[1], dtype=logits.dtype, device=logits.device)
-    counts.scatter_add_(1, ids.to(logits.device), ones.to(logits.device))
-    freq = _column([contexts[i].params.frequency_penalty for i in rows], logits)
-    presence = _column([contexts[i].params.presence_penalty for i in rows], logits)
+    vocab, device = logits.shape[1], logits.device
+    flat = torch.tensor([i * vocab + t for i in rows for t in contexts[i].output_token_ids], device=device)
+    keys, counts = torch.unique(flat, return_counts=True)
+    row, col = keys // vocab, keys % vocab
+    freq = torch.tensor([c.params.frequency_penalty for c in contexts], dtype=logits.dtype, device=device)
+    presence = torch.tensor([c.params.presence_penalty for c in contexts], dtype=logits.dtype, device=device)
     logits = logits.clone()
-    index = torch.tensor(rows, device=logits.device)
-    logits[index] -= counts * freq + (counts > 0).to(logits.dtype) * presence
+    logits[row, col] -= counts.to(logits.dtype) * freq[row] + presence[row]
     return logits
 
 
@@ -87,45 +83,88 @@ def _column(values: list[float], like: torch.Tensor) -> torch.Tensor:
 
 
 def _choose(logits: torch.Tensor, contexts: list[SamplingContext]) -> torch.Tensor:
-    greedy = logits.argmax(dim=-1)
     sampled_rows = [i for i, c in enumerate(contexts) if not c.params.greedy]
-    if not sampled_rows:
-        return greedy
-    index = torch.tensor(sampled_rows, device=logits.device)
-    picked = [contexts[i] for i in sampled_rows]
-    probs = _filtered_probs(logits[index].float(), picked)
-    greedy[index] = (probs / _exponentials(probs, picked)).argmax(dim=-1)
-    return greedy
+    if len(sampled_rows) == len(contexts):
+        return _sample(logits, contexts)
+    tokens = logits.argmax(dim=-1)
+    if sampled_rows:
+        index = torch.tensor(sampled_rows, device=logits.device)
+        tokens[index] = _sample(logits[index], [contexts[i] for i in sampled_rows])
+    return tokens
 
 
-def _filtered_probs(logits: torch.Tensor, contexts: list[SamplingContext]) -> torch.Tensor:
-    """Temperature, then top-k and top-p as one mask over the sorted logits."""
-    logits = logits / _column([c.params.temperature for c in contexts], logits)
-    top_k = [c.params.top_k for c in contexts]
-    top_p = [c.params.top_p for c in contexts]
-    if all(k == 0 for k in top_k) and all(p >= 1.0 for p in top_p):
-        return torch.softmax(logits, dim=-1)
-    sorted_logits, order = logits.sort(dim=-1, descending=True)
-    vocab = logits.shape[1]
-    ks = torch.tensor([k if 0 < k < vocab else vocab for k in top_k], device=logits.device)
-    ranks = torch.arange(vocab, device=logits.device).unsqueeze(0)
-    drop = ranks >= ks.unsqueeze(1)
-    sorted_probs = torch.softmax(sorted_logits.masked_fill(drop, float("-inf")), dim=-1)
-    mass_before = sorted_probs.cumsum(dim=-1) - sorted_probs
-    cut = [p if p < 1.0 else 2.0 for p in top_p]            # 2.0: never cut, whatever the rounding
-    drop |= mass_before >= _column(cut, sorted_probs)       # keeps the smallest set reaching top_p
-    sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
-    filtered = torch.empty_like(logits).scatter_(1, order, sorted_logits)
-    return torch.softmax(filtered, dim=-1)
+def _sample(logits: torch.Tensor, contexts: list[SamplingContext]) -> torch.Tensor:
+    temperatures = [c.params.temperature for c in contexts]
+    scaled = logits if all(t == 1.0 for t in temperatures) else logits / _column(temperatures, logits)
+    probs = torch.softmax(scaled.float(), dim=-1)
+    return _draw(probs, contexts, _uniforms(contexts, probs.device))
 
 
-def _exponentials(probs: torch.Tensor, contexts: list[SamplingContext]) -> torch.Tensor:
-    noise = torch.empty_like(probs).exponential_()
+def _uniforms(contexts: list[SamplingContext], device: torch.device) -> torch.Tensor:
+    """One uniform number per row; a seeded row's comes from its own generator."""
+    uniform = torch.rand(len(contexts), device=device)
     for row, ctx in enumerate(contexts):
         if ctx.generator is not None:
-            own = torch.empty(probs.shape[1], device=ctx.generator.device)
-            noise[row] = own.exponential_(generator=ctx.generator).to(probs.device)
-    return noise
+            uniform[row] = torch.rand(1, device=ctx.generator.device, generator=ctx.generator).item()
+    return uniform
+
+
+def _draw(probs: torch.Tensor, contexts: list[SamplingContext], uniform: torch.Tensor) -> torch.Tensor:
+    """Inverse-CDF sampling. Rows with top-k or top-p are sampled over their nucleus in
+    descending probability, the others over the vocabulary in order; a row's own parameters
+    decide which, so a seeded row's tokens do not depend on the batch."""
+    filtered = [c.params.top_k > 0 or c.params.top_p < 1.0 for c in contexts]
+    if not any(filtered):
+        return _invert(probs, uniform)
+    tokens = torch.empty(len(contexts), dtype=torch.long, device=probs.device)
+    plain = torch.tensor([not f for f in filtered], device=probs.device)
+    if plain.any():
+        tokens[plain] = _invert(probs[plain], uniform[plain])
+    rows = [i for i, f in enumerate(filtered) if f]
+    index = torch.tensor(rows, device=probs.device)
+    tokens[index] = _draw_nucleus(probs[index], [contexts[i].params for i in rows], uniform[index])
+    return tokens
+
+
+def _draw_nucleus(probs: torch.Tensor, params: list[SamplingParams], uniform: torch.Tensor) -> torch.Tensor:
+    """Top-k, then top-p over the renormalised rest. The nucleus is looked for among the most
+    likely candidates; a row whose nucleus reaches past them is sorted in full."""
+    vocab = probs.shape[1]
+    top_k = [p.top_k for p in params]
+    needs_room = any(p.top_k == 0 for p in params)
+    width = min(vocab, max(top_k + ([_CANDIDATES] if needs_room else [])))
+    sorted_probs, ids = probs.topk(width, dim=-1)
+    keep, complete = _nucleus(sorted_probs, params, vocab)
+    tokens = ids.gather(1, _invert(sorted_probs * keep, uniform).unsqueeze(1)).squeeze(1)
+    for row in (~complete).nonzero().flatten().tolist():
+        row_probs, row_ids = probs[row:row + 1].sort(dim=-1, descending=True)
+        row_keep, _ = _nucleus(row_probs, params[row:row + 1], vocab)
+        tokens[row] = row_ids[0, _invert(row_probs * row_keep, uniform[row:row + 1])[0]]
+    return tokens
+
+
+def _nucleus(sorted_probs: torch.Tensor, params: list[SamplingParams],
+             vocab: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which of the (descending) candidates survive, and per row whether the candidates were
+    enough to decide (a row without top-k needs its nucleus to end among them)."""
+    width, device = sorted_probs.shape[1], sorted_probs.device
+    has_k = torch.tensor([0 < p.top_k < vocab for p in params], device=device)
+    ks = torch.tensor([p.top_k if 0 < p.top_k < width else width for p in params], device=device)
+    cut = _column([p.top_p if p.top_p < 1.0 else 2.0 for p in params], sorted_probs)   # 2.0: never cut
+    keep = torch.arange(width, device=device).unsqueeze(0) < ks.unsqueeze(1)
+    kept = sorted_probs * keep
+    mass = kept.sum(dim=-1, keepdim=True)
+    total = torch.where(has_k.unsqueeze(1), mass, torch.ones_like(mass))
+    keep &= (kept.cumsum(dim=-1) - kept) / total < cut          # the smallest set reaching top_p
+    complete = has_k | (mass.squeeze(1) >= cut.squeeze(1)) | (width == vocab)
+    return keep, complete
+
+
+def _invert(weights: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """The index where each row's cumulative weight passes uniform x total (zero weights never win)."""
+    cdf = weights.cumsum(dim=-1)
+    target = uniform.unsqueeze(1) * cdf[:, -1:]
+    return torch.searchsorted(cdf, target, right=True).squeeze(1).clamp_(max=weights.shape[1] - 1)
 
 
 def _package(token_ids: torch.Tensor, raw_logprobs: torch.Tensor | None,

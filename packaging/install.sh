@@ -137,13 +137,15 @@ migrate_database() {
 
 import_models() {
     local entry name out
+    mkdir -p "$DATA_DIR/models"
     for entry in "$PREFIX"/models/*; do
         name=$(basename "$entry")
         [ "$name" = SHA256SUMS ] && continue
+        # A GGUF file also stays reachable as <data>/models/<file>: where the service looks
+        # for the embedded default model when the store lacks it (models.default_model_file).
+        case $name in *.gguf) ln -sfn "$entry" "$DATA_DIR/models/$name" ;; esac
         if ! has_command models; then
-            # A build without the model store CLI finds its default model in the store folder.
-            mkdir -p "$DATA_DIR/models" && cp -r "$entry" "$DATA_DIR/models/" && chown -R "$SERVICE_USER:" "$DATA_DIR/models"
-            say "copied model $name into $DATA_DIR/models"
+            say "this build has no 'airlock models'; model $name stays in $PREFIX/models"
         elif out=$(cd "$DATA_DIR" && airlock models import "$entry" 2>&1); then
             say "imported model $name"
         elif grep -q "already in the store" <<<"$out"; then
@@ -152,6 +154,7 @@ import_models() {
             die "model $name could not be imported: $out"
         fi
     done
+    chown -R -h "$SERVICE_USER:" "$DATA_DIR/models"
 }
 
 install_unit() {

@@ -1,0 +1,1 @@
+"""The Airlock admin console: a Textual app attached to the service over the admin API."""

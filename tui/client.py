@@ -133,8 +133,11 @@ class AdminClient:
     async def cache_stats(self) -> Reply:
         return await self.request("GET", "/admin/cache/stats")
 
-    async def add_pin(self, text: str, model: str | None = None, tenant: str | None = None) -> Reply:
-        body = {"text": text} | {k: v for k, v in (("model", model), ("tenant", tenant)) if v}
+    async def pins(self) -> Reply:
+        return await self.request("GET", "/admin/cache/pins")
+
+    async def add_pin(self, prompt: str, model: str, tenant: str | None = None) -> Reply:
+        body = {"model": model, "prompt": prompt} | ({"tenant": tenant} if tenant else {})
         return await self.request("POST", "/admin/cache/pins", json=body)
 
     async def remove_pin(self, pin_id: str) -> Reply:

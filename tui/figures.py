@@ -55,11 +55,9 @@ def fmt_bytes(value: Any) -> str:
 
 
 def fmt_pct(value: Any) -> str:
-    """A fraction 0..1 as a percentage (values above 1 are taken as percent already)."""
+    """A fraction (0..1) as a percentage."""
     n = number(value)
-    if n is None:
-        return MISSING
-    return f"{n * 100:.1f}%" if n <= 1 else f"{n:.1f}%"
+    return MISSING if n is None else f"{n * 100:.1f}%"
 
 
 def fmt_seconds(value: Any) -> str:

@@ -61,27 +61,27 @@ def _gpu(raw: dict) -> Gpu:
 
 
 def read_stats(data: Any) -> LiveStats:
+    """Engine figures summed (counts) or maxed (fractions) over the loaded models. Latency
+    percentiles come from /metrics (see the dashboard), unless the service adds them here."""
     models = as_list(data, "models", "engines")
     machine = first(data, "machine", default={}) or {}
     latency = first(data, "latency", default={}) or {}
     return LiveStats(
-        tokens_per_second=number(first(data, "tokens_per_second", "output_tokens_per_second"))
-        if first(data, "tokens_per_second", "output_tokens_per_second") is not None
-        else _sum(models, "tokens_per_second", "output_tokens_per_second"),
+        tokens_per_second=number(first(data, "tokens_per_second")),
         generation_tokens_total=_sum(models, "generation_tokens_total"),
-        running=int(number(first(data, "queue.running", "running")) or _sum(models, "running") or 0),
-        waiting=int(number(first(data, "queue.waiting", "waiting")) or _sum(models, "waiting") or 0),
-        ttft_p50=number(first(latency, "ttft_p50", "ttft.p50")) or _max(models, "ttft_p50", "ttft.p50", "latency.ttft_p50"),
-        ttft_p95=number(first(latency, "ttft_p95", "ttft.p95")) or _max(models, "ttft_p95", "ttft.p95", "latency.ttft_p95"),
-        itl_p50=number(first(latency, "itl_p50", "itl.p50")) or _max(models, "itl_p50", "itl.p50", "latency.itl_p50"),
-        itl_p95=number(first(latency, "itl_p95", "itl.p95")) or _max(models, "itl_p95", "itl.p95", "latency.itl_p95"),
+        running=int(number(first(data, "queue.running")) or _sum(models, "running") or 0),
+        waiting=int(number(first(data, "queue.waiting")) or _sum(models, "waiting") or 0),
+        ttft_p50=number(first(latency, "ttft_p50")),
+        ttft_p95=number(first(latency, "ttft_p95")),
+        itl_p50=number(first(latency, "itl_p50")),
+        itl_p95=number(first(latency, "itl_p95")),
         kv_usage=_max(models, "kv_usage"),
         prefix_hit_rate=_max(models, "cache.window_hit_rate", "prefix_cache_hit_rate"),
         response_hit_rate=number(first(data, "response_cache.hit_rate", "response_cache_hit_rate")),
-        cpu_percent=number(first(machine, "cpu_percent", "cpu.percent")),
-        ram_used=number(first(machine, "ram_used_bytes", "memory_used_bytes", "ram.used")),
-        ram_total=number(first(machine, "ram_total_bytes", "memory_total_bytes", "ram.total")),
-        gpus=[_gpu(g) for g in as_list(machine, "gpus", "gpu") if isinstance(g, dict)],
+        cpu_percent=number(first(machine, "cpu_percent")),
+        ram_used=number(first(machine, "ram_used_bytes")),
+        ram_total=number(first(machine, "ram_total_bytes")),
+        gpus=[_gpu(g) for g in as_list(machine, "gpus") if isinstance(g, dict)],
         models=[str(first(m, "model", "name", default="?")) for m in models],
     )
 

@@ -21,7 +21,7 @@ class ServingMetrics:
         self.e2e = Histogram(PREFIX + "e2e_request_latency_seconds",
                              "Time from arrival to the last token.", SECONDS_BUCKETS)
         self._lock = threading.Lock()
-        self._success: Counter[tuple[str, str]] = Counter()
+        self.finished: Counter[tuple[str, str]] = Counter()
         self._prompt_tokens: Counter[str] = Counter()
         self._generation_tokens: Counter[str] = Counter()
 
@@ -32,13 +32,13 @@ class ServingMetrics:
         self.queue.observe(metrics.queue_time, model_name=model)
         self.e2e.observe(metrics.duration, model_name=model)
         with self._lock:
-            self._success[(model, finish_reason or "unknown")] += 1
+            self.finished[(model, finish_reason or "unknown")] += 1
             self._prompt_tokens[model] += metrics.prompt_tokens
             self._generation_tokens[model] += metrics.completion_tokens
 
     def render(self) -> list[str]:
         with self._lock:
-            success = [({"model_name": m, "finished_reason": r}, v) for (m, r), v in self._success.items()]
+            success = [({"model_name": m, "finished_reason": r}, v) for (m, r), v in self.finished.items()]
             prompt = [({"model_name": m}, v) for m, v in self._prompt_tokens.items()]
             generation = [({"model_name": m}, v) for m, v in self._generation_tokens.items()]
         lines = family(PREFIX + "request_success_total", "counter", "Finished requests by finish reason.", success)

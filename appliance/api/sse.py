@@ -19,6 +19,7 @@ def disconnect_check() -> Callable[[], bool]:
 def sse_response(job: Job, events: Iterator[dict]) -> Response:
     def generate() -> Iterator[str]:
         try:
+            yield ": airlock\n\n"   # an SSE comment: sends the headers now, before the first token
             for event in events:
                 yield f"data: {json.dumps(event, separators=(',', ':'))}\n\n"
             yield "data: [DONE]\n\n"

@@ -30,12 +30,25 @@ class ResponseCacheConfig:
     semantic_threshold: float = 0.95     # cosine similarity; used by the semantic cache only
 
     def __post_init__(self) -> None:
+        for name in ("enabled", "isolate_tenants"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         if not self.ttl_seconds > 0:
             raise ValueError(f"ttl_seconds must be positive, got {self.ttl_seconds}")
         if self.max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {self.max_entries}")
         if not 0.0 < self.semantic_threshold <= 1.0:
             raise ValueError(f"semantic_threshold must be in (0, 1], got {self.semantic_threshold}")
+
+    @classmethod
+    def from_settings(cls, cache: Any, semantic: bool = False) -> ResponseCacheConfig:
+        """From the appliance's [cache] settings (appliance.config.CacheConfig); `semantic`
+        picks the semantic cache's on/off switch instead of the exact one's."""
+        return cls(enabled=bool(cache.semantic_cache if semantic else cache.response_cache),
+                   ttl_seconds=float(cache.response_cache_ttl_seconds),
+                   max_entries=int(cache.response_cache_max_entries),
+                   isolate_tenants=bool(cache.tenant_isolation),
+                   semantic_threshold=float(cache.semantic_threshold))
 
 
 @dataclass(slots=True)

@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"airlock bench: model file {args.model} does not exist", file=sys.stderr)
         return 2
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TQDM_DISABLE", "1")      # the GGUF loader's progress bar; we print our own
     _quiet_transformers()
     from engine.bench import BenchOptions, run_bench
     from engine.errors import EngineError

@@ -33,7 +33,7 @@ class Rotary(nn.Module):
 
     def __init__(self, inv_freq: torch.Tensor, scaling: float = 1.0) -> None:
         super().__init__()
-        self.register_buffer("inv_freq", inv_freq.float(), persistent=False)
+        self.inv_freq = inv_freq.float()  # not a buffer: derived from the config, not a weight
         self.scaling = scaling
         self.cos = torch.empty(0)
         self.sin = torch.empty(0)

@@ -30,7 +30,7 @@ def engine(smollm2_path: Path):
     from engine.llm_engine import Engine
     from engine.loader import load_model
 
-    model = load_model(smollm2_path, device="cpu", quantization="int8")
+    model = load_model(smollm2_path, device="cpu", quantization="none")   # fp32: batch-invariant greedy text
     engine = Engine(model, EngineConfig(kv_cache_bytes=64 * 1024**2, max_waiting=256))
     yield engine
     engine.shutdown(abort_running=True)

@@ -113,6 +113,7 @@ def test_a_policy_change_applies_at_once() -> None:
 
 
 @pytest.mark.parametrize("bad, message", [({"ttl_seconds": 0}, "ttl_seconds"), ({"max_entries": 0}, "max_entries"),
+                                          ({"enabled": "yes"}, "enabled must be true or false"),
                                           ({"semantic_threshold": 1.5}, "semantic_threshold")])
 def test_bad_settings_are_named(bad: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -136,3 +137,15 @@ def test_many_threads_keep_the_counters_exact() -> None:
         t.join()
     stats = c.stats()
     assert stats.hits + stats.misses == 1600 and stats.entries == 50
+
+
+def test_settings_come_from_the_appliance_cache_section() -> None:
+    from appliance.config import CacheConfig
+
+    settings = CacheConfig(response_cache=True, response_cache_ttl_seconds=60.0, response_cache_max_entries=5,
+                           tenant_isolation=False, semantic_cache=False, semantic_threshold=0.9)
+    exact = ResponseCacheConfig.from_settings(settings)
+    assert (exact.enabled, exact.ttl_seconds, exact.max_entries, exact.isolate_tenants) == (True, 60.0, 5, False)
+    semantic = ResponseCacheConfig.from_settings(settings, semantic=True)
+    assert semantic.enabled is False and semantic.semantic_threshold == 0.9
+    assert ResponseCacheConfig.from_settings(CacheConfig()).enabled is False          # off by default

@@ -98,9 +98,15 @@ def test_greedy_matches_transformers_alone_and_in_a_batch(engine_factory: Any, s
     engine = engine_factory()
     alone = engine.submit(smol_prompts[1], GREEDY)
     assert tokens(alone) == smol_reference[1]
-    assert alone.metrics.completion_tokens == len(smol_reference[1]) and alone.metrics.ttft is not None
+    metrics = alone.metrics
+    assert metrics.completion_tokens == len(smol_reference[1]) and metrics.prompt_tokens == len(smol_prompts[1])
+    assert len(metrics.inter_token_latencies) == metrics.completion_tokens - 1
+    assert 0 <= metrics.queue_time < metrics.ttft <= metrics.duration and metrics.compute_seconds > 0
     streams = staggered(engine, smol_prompts)
     assert [tokens(s) for s in streams] == smol_reference
+    assert all(s.metrics.compute_seconds > 0 for s in streams)
+    assert [s.metrics.finish_reasons for s in streams] == [["length" if len(r) == NEW_TOKENS else "stop"]
+                                                           for r in smol_reference]
     assert_pool_empty(engine)
 
 

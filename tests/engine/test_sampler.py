@@ -135,3 +135,15 @@ def test_logprobs_are_those_of_the_raw_logits() -> None:
 def test_more_contexts_than_rows_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="2 rows of logits for 3 sampling contexts"):
         Sampler().sample(random_logits(2), [ctx(), ctx(), ctx()])
+
+
+def test_a_nucleus_wider_than_the_candidates_is_still_exact() -> None:
+    vocab, rows = 2000, 3000
+    logits = torch.linspace(0.0, -1.0, vocab).expand(rows, -1).contiguous()   # nearly flat, token 0 best
+    probs = torch.softmax(logits[0], dim=0)
+    nucleus = int((probs.cumsum(0) - probs < 0.5).sum())                      # reference: about 850 tokens
+    tokens = [t.token_id for t in Sampler().sample(logits, [ctx(temperature=1.0, top_p=0.5)] * rows)]
+    assert nucleus > 256 and max(tokens) < nucleus
+    assert len(set(tokens)) > 256                                             # past the first candidates
+    mixed = Sampler().sample(logits[:2], [ctx(temperature=1.0, top_p=0.5), ctx(temperature=1.0, top_k=3)])
+    assert mixed[0].token_id < nucleus and mixed[1].token_id < 3

@@ -31,8 +31,8 @@ SYSTEM = "You are the helpdesk assistant of a hospital. Answer briefly and polit
 
 def traffic(service: Service) -> None:
     with service.http() as http:
-        _try(http, "POST", "/admin/models/import", {"path": str(ROOT / "var/models/SmolLM2-135M-Instruct.Q4_1.gguf")})
-        _try(http, "POST", "/admin/cache/pins", {"text": SYSTEM})
+        _try(http, "POST", "/admin/models/import", {"path": str(ROOT / "var/models/gemma-3-270m-q4_k_m.gguf")})
+        _try(http, "POST", "/admin/cache/pins", {"model": "smollm2-135m-instruct", "prompt": SYSTEM})
         key = http.post("/admin/keys", json={"name": "radiology-app", "tenant": "radiology",
                                              "requests_per_minute": 60, "token_budget": 1000000}).json()
         http.post("/admin/keys", json={"name": "pharmacy-bot", "tenant": "pharmacy", "tokens_per_minute": 20000})

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import Checkbox, Select
+from textual.widgets import Checkbox, Select, TextArea
 
 from tui_helpers import require, text_of, until
-from tui.screens.caches import CachesScreen
+from tui.screens.caches import CachesScreen, PinsTable
+from tui.widgets.caches.pin_dialog import PinDialog
+from tui.widgets.caches.policies import read_policies
 from tui.widgets.caches.policy_form import PolicyForm
 from tui.widgets.common.confirm import ConfirmScreen
 
@@ -13,9 +15,11 @@ pytestmark = pytest.mark.anyio
 
 
 def _policy(service) -> dict:
+    """The default model's prefix-cache policy, as the service reports it."""
     with service.http() as http:
         data = http.get("/admin/cache/policy").json()
-    return data.get("policy", data)
+    policies = read_policies(data)
+    return policies.get("smollm2-135m-instruct") or next(iter(policies.values()))
 
 
 async def test_policy_change_reaches_the_service(console, service) -> None:
@@ -26,8 +30,7 @@ async def test_policy_change_reaches_the_service(console, service) -> None:
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(console.screen, CachesScreen))
         form = console.screen.query_one(PolicyForm)
-        threshold = form.query_one("#field-semantic-threshold Input")
-        await until(pilot, lambda: threshold.value != "", what="the policy in the form")
+        await until(pilot, lambda: bool(form.known), what="the policy in the form")
         form.query_one("#eviction", Select).value = eviction
         await pilot.click("#switch-tenant_isolation")
         await pilot.press("ctrl+s")
@@ -67,3 +70,25 @@ def _cached_blocks(service) -> list[int]:
                 walk(v)
     walk(data)
     return found
+
+
+async def test_pin_and_unpin_a_prefix(console, service) -> None:
+    require(service, "POST", "/admin/cache/pins")
+    prompt = "You are the assistant of the radiology department. " * 4
+    async with console.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(console.screen, CachesScreen))
+        screen = console.screen
+        pins = screen.query_one(PinsTable)
+        await until(pilot, lambda: screen.query_one(PolicyForm).model is not None, what="the models")
+        pins.focus()
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(console.screen, PinDialog), what="the pin dialog")
+        console.screen.query_one(TextArea).text = prompt
+        await pilot.click("#pin")
+        await until(pilot, lambda: pins.row_count == 1, what="the pinned prefix")
+        pins.focus()
+        await pilot.press("delete")
+        await until(pilot, lambda: isinstance(console.screen, ConfirmScreen), what="the confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: pins.row_count == 0, what="the pin removed")

@@ -1,4 +1,4 @@
-"""Models screen against the real service: import into the store, load with a quantization, unload."""
+"""Models screen against the real service: import into the store, unload, load with a chosen quantization."""
 from __future__ import annotations
 
 import pytest
@@ -12,44 +12,47 @@ from tui.widgets.models.load_dialog import LoadDialog
 from tui.widgets.models.model_tables import LoadedTable, StoreTable
 
 pytestmark = pytest.mark.anyio
+DEFAULT = "smollm2-135m-instruct"
 
 
-def _loaded(service) -> list[str]:
+def _loaded(service) -> dict[str, dict]:
     with service.http() as http:
         data = http.get("/admin/models").json()
-    return [m.get("name") or m.get("model") for m in data["loaded"]]
+    return {m.get("name") or m.get("model"): m for m in data["loaded"]}
 
 
-async def test_import_load_and_unload(console, service, smollm2_path) -> None:
+async def test_import_unload_and_load(console, service, gemma3_path) -> None:
     require(service, "GET", "/admin/models")
     async with console.run_test(size=(120, 40)) as pilot:
         await pilot.press("f2")
         await until(pilot, lambda: isinstance(console.screen, ModelsScreen))
         screen = console.screen
         store, loaded = screen.query_one(StoreTable), screen.query_one(LoadedTable)
-        await until(pilot, lambda: loaded.row_count >= 1, what="the default model")
-        already = set(_loaded(service))
+        await until(pilot, lambda: DEFAULT in loaded.rows_data, what="the default model")
+        stored = store.row_count
 
         await pilot.press("i")
         await until(pilot, lambda: isinstance(console.screen, ImportDialog))
-        await type_into(pilot, "#path", str(smollm2_path))
+        await type_into(pilot, "#path", str(gemma3_path))
         await pilot.press("enter")
-        await until(pilot, lambda: store.row_count >= 1, timeout=120, what="the imported model")
+        await until(pilot, lambda: store.row_count == stored + 1, timeout=120, what="the imported model")
+        assert any("gemma" in name for name in store.rows_data)
 
-        store.focus()
-        store.move_cursor(row=0)
-        await pilot.press("l")
-        await until(pilot, lambda: isinstance(console.screen, LoadDialog))
-        console.screen.query_one(Select).value = "int8"
-        await pilot.click("#load")
-        await until(pilot, lambda: len(_loaded(service)) == len(already) + 1, timeout=300, what="the load")
-        new = (set(_loaded(service)) - already).pop()
-        await until(pilot, lambda: new in loaded.rows_data, what="the loaded table")
-        assert loaded.rows_data[new]["quantization"] == "int8"
-
-        loaded.move_cursor(row=loaded.get_row_index(new))
+        loaded.focus()
+        loaded.move_cursor(row=loaded.get_row_index(DEFAULT))
         await pilot.press("u")
         await until(pilot, lambda: isinstance(console.screen, ConfirmScreen))
         await pilot.press("y")
-        await until(pilot, lambda: new not in _loaded(service), timeout=60, what="the unload")
-        await until(pilot, lambda: new not in loaded.rows_data, what="the table to follow")
+        await until(pilot, lambda: DEFAULT not in _loaded(service), timeout=60, what="the unload")
+        await until(pilot, lambda: DEFAULT not in loaded.rows_data, what="the table to follow")
+
+        store.focus()
+        store.move_cursor(row=store.get_row_index(DEFAULT))
+        await pilot.press("l")
+        await until(pilot, lambda: isinstance(console.screen, LoadDialog))
+        console.screen.query_one(Select).value = "fp32"
+        await pilot.click("#load")
+        await until(pilot, lambda: DEFAULT in _loaded(service), timeout=300, what="the load")
+        assert _loaded(service)[DEFAULT]["quantization"] == "fp32"
+        await until(pilot, lambda: DEFAULT in loaded.rows_data, what="the loaded table")
+        assert loaded.rows_data[DEFAULT]["quantization"] == "fp32"

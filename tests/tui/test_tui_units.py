@@ -66,3 +66,16 @@ def test_console_defaults_come_from_the_config(tmp_path: Path) -> None:
     assert default_token(config) == "from-file"
     config.server.admin_token = "from-config"
     assert default_token(config) == "from-config"
+
+
+def test_console_command_reports_bad_arguments(capsys: pytest.CaptureFixture, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.cli import main
+
+    monkeypatch.setenv("AIRLOCK_DATA_DIR", str(tmp_path))
+    assert main(["console", "--admin-token", "t", "--url", "localhost:8420"]) == 2
+    assert "must start with http://" in capsys.readouterr().out
+    assert main(["console", "--admin-token", "t", "--poll", "0"]) == 2
+    assert "--poll must be positive" in capsys.readouterr().out
+    assert main(["console"]) == 2
+    assert "no admin token" in capsys.readouterr().out

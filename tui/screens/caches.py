@@ -11,6 +11,7 @@ from tui.figures import as_list, first, fmt_any
 from tui.screens.base import ConsoleScreen
 from tui.widgets.caches.cache_figures import CacheFigures
 from tui.widgets.caches.pin_dialog import PinDialog
+from tui.widgets.caches.policies import read_policies
 from tui.widgets.caches.policy_form import PolicyForm
 from tui.widgets.common.confirm import ConfirmScreen
 from tui.widgets.common.nav_bar import NavBar
@@ -19,9 +20,9 @@ from tui.widgets.common.table import RowsTable
 
 class PinsTable(RowsTable):
     def __init__(self, **kwargs) -> None:
-        super().__init__([("id", "id", fmt_any), ("model", "model", fmt_any), ("tenant", "tenant", fmt_any),
-                          ("tokens", "tokens|num_tokens", fmt_any), ("text", "text|preview", _short)],
-                         key="id", **kwargs)
+        super().__init__([("id", "pin_id|id", fmt_any), ("model", "model", fmt_any), ("tenant", "tenant", fmt_any),
+                          ("tokens", "num_tokens|tokens", fmt_any), ("cached", "cached_blocks", fmt_any),
+                          ("text", "text|preview", _short)], key="pin_id|id", **kwargs)
 
 
 def _short(value: object) -> str:
@@ -31,8 +32,8 @@ def _short(value: object) -> str:
 
 class CachesScreen(ConsoleScreen):
     HEADING = "Caches"
-    BINDINGS = [Binding("ctrl+s", "apply", "Apply"), Binding("ctrl+p", "pin", "Pin"),
-                Binding("delete", "unpin", "Unpin"), Binding("ctrl+f", "flush", "Flush")]
+    BINDINGS = [Binding("ctrl+s", "apply", "Apply"), Binding("p", "pin", "Pin"),
+                Binding("delete,x", "unpin", "Unpin"), Binding("ctrl+f", "flush", "Flush")]
 
     def body(self) -> ComposeResult:
         yield NavBar("caches")
@@ -41,20 +42,22 @@ class CachesScreen(ConsoleScreen):
                 yield PolicyForm(id="policy")
             with Vertical(classes="panel"):
                 yield CacheFigures(id="cache-figures")
-                yield Label("Pinned prefixes (ctrl+p pin, del unpin)", classes="panel-title")
+                yield Label("Pinned prefixes (p pin, del unpin)", classes="panel-title")
                 yield PinsTable(id="pins")
 
     async def load(self) -> None:
         reply = await self.client.cache_policy()
         if self.check(reply):
-            self.query_one(PolicyForm).show(first(reply.data, "policy", default=reply.data) or {})
+            self.query_one(PolicyForm).show_policies(read_policies(reply.data))
         await self.poll()
 
     async def poll(self) -> None:
         reply = await self.client.cache_stats()
         if self.check(reply):
             self.query_one(CacheFigures).show(reply.data)
-            self.query_one(PinsTable).show(as_list(reply.data, "pins", "pinned"))
+        reply = await self.client.pins()
+        if reply.ok:
+            self.query_one(PinsTable).show(as_list(reply.data, "data", "pins"))
 
     def action_apply(self) -> None:
         self.query_one(PolicyForm).apply()
@@ -63,11 +66,11 @@ class CachesScreen(ConsoleScreen):
         reply = await self.client.set_cache_policy(message.policy)
         if self.check(reply):
             self.notify("cache policy applied")
-            self.query_one(PolicyForm).show(first(reply.data, "policy", default=reply.data) or message.policy)
+            await self.load()
 
     @work(group="action", exit_on_error=False)
     async def action_pin(self) -> None:
-        pin = await self.app.push_screen_wait(PinDialog())
+        pin = await self.app.push_screen_wait(PinDialog(self.query_one(PolicyForm).model))
         if pin and self.check(await self.client.add_pin(pin["text"], pin["model"], pin["tenant"])):
             self.notify("prefix pinned")
             await self.poll()
@@ -78,7 +81,7 @@ class CachesScreen(ConsoleScreen):
         if row is None:
             self.notify("no pinned prefix selected", severity="warning")
             return
-        pin_id = str(first(row, "id"))
+        pin_id = str(first(row, "pin_id", "id"))
         if await self.app.push_screen_wait(ConfirmScreen(f"Remove pin {pin_id}?", "Remove")):
             if self.check(await self.client.remove_pin(pin_id)):
                 self.notify(f"pin {pin_id} removed")
@@ -86,8 +89,9 @@ class CachesScreen(ConsoleScreen):
 
     @work(group="action", exit_on_error=False)
     async def action_flush(self) -> None:
-        question = "Flush the prefix and response caches? Cached prefixes will be recomputed."
+        model = self.query_one(PolicyForm).model
+        question = f"Flush the prefix cache of {model or 'every model'}? Cached prefixes will be recomputed."
         if await self.app.push_screen_wait(ConfirmScreen(question, "Flush")):
-            if self.check(await self.client.flush_cache()):
+            if self.check(await self.client.flush_cache(model)):
                 self.notify("caches flushed")
             await self.poll()

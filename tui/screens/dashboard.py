@@ -63,5 +63,6 @@ class DashboardScreen(ConsoleScreen):
         for key, name in (("ttft", "airlock:time_to_first_token_seconds"),
                           ("itl", "airlock:inter_token_latency_seconds")):
             window = since(histogram(reply.data, name), histogram(oldest, name) if oldest else None)
-            setattr(stats, f"{key}_p50", quantile(window, 0.5))
-            setattr(stats, f"{key}_p95", quantile(window, 0.95))
+            if getattr(stats, f"{key}_p50") is None:
+                setattr(stats, f"{key}_p50", quantile(window, 0.5))
+                setattr(stats, f"{key}_p95", quantile(window, 0.95))

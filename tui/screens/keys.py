@@ -33,7 +33,7 @@ class KeysTable(RowsTable):
 class KeysScreen(ConsoleScreen):
     HEADING = "API keys"
     BINDINGS = [Binding("n", "create", "New key"), Binding("e", "edit", "Limits"),
-                Binding("delete", "revoke", "Revoke"), Binding("r", "refresh", "Refresh")]
+                Binding("delete,x", "revoke", "Revoke"), Binding("r", "refresh", "Refresh")]
 
     def body(self) -> ComposeResult:
         yield NavBar("keys")

@@ -73,9 +73,11 @@ class ModelsScreen(ConsoleScreen):
 
     @work(group="action", exit_on_error=False)
     async def action_import_model(self) -> None:
-        path = await self.app.push_screen_wait(ImportDialog())
-        if path:
-            await self._slow(f"importing {path}", self.client.import_model(path), f"{path} imported")
+        answer = await self.app.push_screen_wait(ImportDialog())
+        if answer:
+            path, name = answer
+            await self._slow(f"importing {path} (copying and hashing)", self.client.import_model(path, name),
+                             f"{path} imported")
 
     async def _slow(self, what: str, call, done: str) -> None:
         busy = self.query_one(Busy)

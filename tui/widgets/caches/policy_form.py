@@ -26,6 +26,9 @@ class PolicyForm(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label("Policy", classes="panel-title")
+        with Horizontal(classes="field"):
+            yield Label("Model", classes="field-label")
+            yield Select([], prompt="all models", id="policy-model", compact=True)
         for name, label in SWITCHES:
             yield Checkbox(label, id=f"switch-{name}", compact=True)
         with Horizontal(classes="field"):
@@ -35,7 +38,37 @@ class PolicyForm(Vertical):
             yield Field(label, name, kind)
         yield Button("Apply (ctrl+s)", variant="primary", id="apply", compact=True)
 
+    known: frozenset[str] = frozenset()     # the field names the service uses
+    policies: dict[str, dict] = {}
+
+    def show_policies(self, policies: dict[str, dict]) -> None:
+        """One policy per model: the model selector picks which one the form shows."""
+        self.policies = policies
+        select = self.query_one("#policy-model", Select)
+        current = select.value
+        select.set_options([(name, name) for name in policies if name])
+        names = [name for name in policies if name]
+        if current in names:
+            select.value = current
+        elif names:
+            select.value = names[0]
+        self.show(policies.get(self.model or "", next(iter(policies.values()), {})))
+
+    @property
+    def model(self) -> str | None:
+        value = self.query_one("#policy-model", Select).value
+        return None if value is Select.NULL else str(value)
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "policy-model" and self.model in self.policies:
+            self.show(self.policies[self.model])
+
     def show(self, policy: dict[str, Any]) -> None:
+        """Fill the form from the service's policy (the engine calls prefix caching `enabled`);
+        settings the service does not report are disabled."""
+        self.known = frozenset(policy)
+        if "enabled" in policy and "prefix_caching" not in policy:
+            policy = dict(policy, prefix_caching=policy["enabled"])
         for name, _ in SWITCHES:
             if name in policy:
                 self.query_one(f"#switch-{name}", Checkbox).value = bool(policy[name])
@@ -44,16 +77,31 @@ class PolicyForm(Vertical):
         for name, _, _ in NUMBERS:
             if name in policy:
                 self.query_one(f"#field-{name.replace('_', '-')}", Field).set(policy[name])
+        for name, widget in self._widgets():
+            widget.disabled = bool(self.known) and name not in self.known
+
+    def _widgets(self):
+        yield "prefix_caching" if "prefix_caching" in self.known else "enabled", self.query_one("#switch-prefix_caching")
+        for name, _ in SWITCHES[1:]:
+            yield name, self.query_one(f"#switch-{name}")
+        yield "eviction", self.query_one("#eviction")
+        for name, _, _ in NUMBERS:
+            yield name, self.query_one(f"#field-{name.replace('_', '-')}", Field).input
 
     def policy(self) -> dict[str, Any]:
         values: dict[str, Any] = {n: self.query_one(f"#switch-{n}", Checkbox).value for n, _ in SWITCHES}
         values["eviction"] = self.query_one("#eviction", Select).value
         for name, label, _ in NUMBERS:
             value = self.query_one(f"#field-{name.replace('_', '-')}", Field).value
+            if value is None and self.known and name not in self.known:
+                continue
             if value is None:
                 raise FieldError(f"{label}: a value is required")
             values[name] = value
-        return values
+        if "enabled" in self.known and "prefix_caching" not in self.known:
+            values["enabled"] = values.pop("prefix_caching")
+        values = {k: v for k, v in values.items() if k in self.known} if self.known else values
+        return values | ({"model": self.model} if self.model else {})
 
     def apply(self) -> None:
         try:

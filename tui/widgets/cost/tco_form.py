@@ -13,7 +13,7 @@ from tui.widgets.common.field import Field, FieldError
 INPUTS = [("hardware_price", "Hardware price", float), ("amortization_years", "Amortization (y)", float),
           ("residual_value", "Residual value", float), ("power_watts", "Power (W)", float),
           ("price_per_kwh", "Price per kWh", float), ("pue", "PUE", float),
-          ("operations_per_month", "Ops / month", float), ("utilisation", "Planned utilisation", float)]
+          ("operations_per_month", "Ops / month", float), ("utilisation", "Utilisation", float)]
 
 
 class TcoForm(Vertical):

@@ -11,7 +11,8 @@ from tui.widgets.common.bar import Bar
 
 
 def _percent(value: float | None) -> str:
-    return fmt_pct(value / 100 if value is not None and value > 1 else value)
+    """psutil and NVML report percentages (0-100)."""
+    return fmt_pct(value / 100 if value is not None else None)
 
 
 class MachinePanel(Vertical):
@@ -22,8 +23,7 @@ class MachinePanel(Vertical):
         yield Label("no GPU", id="gpus")
 
     def show(self, s: LiveStats) -> None:
-        cpu = s.cpu_percent
-        self.query_one("#cpu", Bar).set(cpu, 100 if cpu is not None and cpu > 1 else 1)
+        self.query_one("#cpu", Bar).set(s.cpu_percent, 100)
         self.query_one("#ram", Bar).set(s.ram_used, s.ram_total)
         lines = [
             f"{g.name}: util {_percent(g.utilization)}  mem {fmt_bytes(g.memory_used)}/"

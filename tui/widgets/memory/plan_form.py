@@ -38,7 +38,7 @@ class PlanForm(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field"):
             yield Label("Model", classes="field-label")
-            yield Select([], prompt="stored model", id="model", compact=True)
+            yield Select([], prompt="model", id="model", compact=True)
         yield Field("or config file", "config_path", placeholder="/path/to/config.json")
         with Horizontal(classes="field"):
             yield Label("Quantization", classes="field-label")

@@ -8,12 +8,12 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label
 
-from tui.figures import as_list, first, fmt_any, fmt_bytes, number
+from tui.figures import as_list, first, fmt_any, fmt_bytes
 from tui.widgets.common.bar import Bar
 from tui.widgets.common.table import RowsTable
 
-PARTS = [("weights", "weights_bytes|weights"), ("KV cache", "kv_bytes|kv_cache_bytes|kv"),
-         ("overhead", "overhead_bytes|overhead"), ("total", "total_bytes|total")]
+PARTS = [("weights", "weight_bytes|weights_bytes"), ("KV cache", "kv_bytes|kv_cache_bytes"),
+         ("overhead", "overhead_bytes"), ("total", "total_bytes")]
 
 
 class PlanView(Vertical):
@@ -25,23 +25,25 @@ class PlanView(Vertical):
         yield Label("Limits per quantization", classes="panel-title")
         yield RowsTable([
             ("quant", "quantization", fmt_any),
-            ("weights", "weights_bytes|weights", fmt_bytes),
-            ("total", "total_bytes|total", fmt_bytes),
+            ("weights", "weight_bytes|weights_bytes", fmt_bytes),
+            ("total", "total_bytes", fmt_bytes),
             ("fits", "fits", fmt_any),
             ("max context", "max_context|max_context_tokens", fmt_any),
             ("max concurrency", "max_concurrency", fmt_any),
         ], key="quantization", id="limits")
 
-    def show(self, plan: Any) -> None:
-        device = first(plan, "device_bytes", "device_memory_bytes", "budget_bytes", "available_bytes")
-        parts = [number(first(plan, *path.split("|"))) for _, path in PARTS]
-        if parts[3] is None and any(p is not None for p in parts[:3]):
-            parts[3] = sum(p or 0 for p in parts[:3])
-        for (caption, _), value in zip(PARTS, parts):
-            self.query_one(f"#bar-{caption.split()[0].lower()}", Bar).set(value, device)
-        fits = first(plan, "fits")
+    def show(self, report: Any) -> None:
+        """`report`: the planner's answer; its `plan` (or the report itself) at the asked quantization."""
+        plan = first(report, "plan", default=report)
+        device = first(report, "device_memory", "device_bytes", "budget_bytes")
+        for caption, path in PARTS:
+            self.query_one(f"#bar-{caption.split()[0].lower()}", Bar).set(first(plan, *path.split("|")), device)
+        fits, fits_now = first(plan, "fits"), first(report, "fits_now")
         verdict = {True: "[b green]fits[/]", False: "[b red]does not fit[/]"}.get(fits, "fit unknown")
-        self.query_one("#verdict", Label).update(f"Plan: {verdict}  {fmt_any(first(plan, 'reason', 'message', default=''))}")
-        device_name = fmt_any(first(plan, "device", default=""))
-        self.query_one("#device", Label).update(f"device memory {fmt_bytes(device)}  {device_name}")
-        self.query_one(RowsTable).show(as_list(plan, "options", "per_quantization", "limits", "quantizations"))
+        if fits and fits_now is False:
+            verdict += " [yellow](not beside the models loaded now)[/]"
+        self.query_one("#verdict", Label).update(f"Plan: {verdict}")
+        self.query_one("#device", Label).update(
+            f"{fmt_any(first(report, 'device', default=''))} memory {fmt_bytes(device)}, budget "
+            f"{fmt_bytes(first(report, 'budget_bytes', 'plan.budget_bytes'))}, free {fmt_bytes(first(report, 'free_bytes'))}")
+        self.query_one(RowsTable).show(as_list(report, "what_if", "options", "per_quantization"))

@@ -8,7 +8,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 
-class ImportDialog(ModalScreen[str | None]):
+class ImportDialog(ModalScreen[tuple[str, str | None] | None]):
+    """Dismisses with (path, name or None for a name derived from the file), or None."""
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
     def __init__(self) -> None:
@@ -19,6 +21,8 @@ class ImportDialog(ModalScreen[str | None]):
             yield Label("Import a model into the store", classes="dialog-title")
             yield Label("Path on the appliance (GGUF file or Hugging Face directory)")
             yield Input(placeholder="/media/usb/model.gguf", id="path")
+            yield Label("Name in the store (empty: derived from the file name)")
+            yield Input(placeholder="my-model", id="name")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Import", variant="primary", id="import")
                 yield Button("Cancel", id="cancel")
@@ -30,8 +34,9 @@ class ImportDialog(ModalScreen[str | None]):
         self._finish(event.button.id == "import")
 
     def _finish(self, accept: bool) -> None:
-        path = self.query_one(Input).value.strip()
+        path = self.query_one("#path", Input).value.strip()
+        name = self.query_one("#name", Input).value.strip() or None
         if accept and not path:
             self.notify("enter a path to import", severity="warning")
             return
-        self.dismiss(path if accept else None)
+        self.dismiss((path, name) if accept else None)

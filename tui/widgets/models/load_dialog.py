@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select
 
-QUANTIZATIONS = ["auto", "none", "fp16", "bf16", "int8", "int4"]
+QUANTIZATIONS = ["auto", "fp32", "fp16", "bf16", "int8", "nf4"]   # nf4 needs a GPU
 
 
 class LoadDialog(ModalScreen[str | None]):

@@ -1,0 +1,57 @@
+"""Streams under stress: a client that hangs up mid-stream, and 64 simultaneous streams."""
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from api_support import MODEL
+
+
+def _wait_idle(engine, seconds: float = 10.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        stats = engine.stats()
+        if stats.running == 0 and stats.waiting == 0:
+            return stats
+        time.sleep(0.05)
+    return engine.stats()
+
+
+def test_disconnect_aborts_the_engine_request(served, engine) -> None:
+    baseline = _wait_idle(engine).blocks_used
+    aborted_before = served.appliance.metrics.finished.get((MODEL, "abort"), 0)
+    client = served.client()
+    stream = client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "Tell me a long story."}], max_tokens=400,
+        stream=True, extra_body={"ignore_eos": True})
+    received = [chunk for _, chunk in zip(range(4), stream)]
+    assert engine.stats().running == 1 and engine.stats().blocks_used > baseline
+    stream.close()
+    stats = _wait_idle(engine, 5.0)
+    assert stats.running == 0 and stats.blocks_used == baseline
+    assert len(received) == 4
+    deadline = time.monotonic() + 5
+    while served.appliance.metrics.finished.get((MODEL, "abort"), 0) == aborted_before:
+        assert time.monotonic() < deadline, "the aborted request was never accounted"
+        time.sleep(0.05)
+
+
+PROMPTS = ["1, 2, 3, 4,", "A, B, C, D,", "Monday, Tuesday, Wednesday,", "January, February, March,",
+           "red, orange, yellow,", "one, two, three,", "10, 20, 30,", "Mercury, Venus, Earth,"]
+
+
+def test_64_simultaneous_streams_complete_unmixed(served, engine) -> None:
+    client = served.client()
+    reference = {p: client.completions.create(model=MODEL, prompt=p, max_tokens=4, temperature=0).choices[0].text
+                 for p in PROMPTS}
+    assert len(set(reference.values())) == len(PROMPTS)   # a mix-up could not go unseen
+
+    def stream(prompt: str) -> str:
+        chunks = client.completions.create(model=MODEL, prompt=prompt, max_tokens=4, temperature=0, stream=True)
+        return "".join(chunk.choices[0].text for chunk in chunks)
+
+    prompts = [PROMPTS[i % len(PROMPTS)] for i in range(64)]   # eight streams of each, interleaved
+    with ThreadPoolExecutor(64) as pool:
+        texts = list(pool.map(stream, prompts))
+    assert [reference[p] for p in prompts] == texts
+    assert _wait_idle(engine).running == 0
