@@ -69,7 +69,7 @@ class Server:
         grace = self.appliance.config.server.shutdown_grace_seconds
         if not self._wait_idle(grace):
             log.warning("requests still running after %.1f s; aborting them", grace)
-            self.appliance.models.close()   # aborts running requests; their streams end
+            self.appliance.models.shutdown()   # aborts running requests; their streams end
             self._wait_idle(5.0)
         ledger = self.appliance.ledger
         if ledger is not None:

@@ -6,6 +6,7 @@ the engines and flushes the ledger. Tests build one per session on a temporary d
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -35,22 +36,31 @@ class Appliance:
     metrics: ServingMetrics = field(default_factory=ServingMetrics)
     started: float = field(default_factory=time.time)
     draining: bool = False
+    _embedder_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_config(cls, config: Config, *, load_default: bool = True) -> Appliance:
-        from appliance.ledger.database import make_engine
+        """Open the ledger (migrating its database), the key store on the same database and the
+        model manager; load the default model unless told not to."""
+        from appliance.ledger.ledger import Ledger
+        from appliance.models.manager import ModelManager
 
-        db = make_engine(config.database_url)
-        keys = KeyStore(db)
+        ledger = Ledger.open(config.database_url, flush_interval=config.ledger.flush_interval_seconds,
+                             tco=config.tco, host_watts=config.ledger.host_watts)
+        keys = KeyStore(ledger.engine)
         keys.create_tables()
-        appliance = cls(config=config, models=EngineSet(config), keys=keys, admin_token=admin_token(config))
+        appliance = cls(config=config, models=ModelManager(config, ledger=ledger), keys=keys,
+                        admin_token=admin_token(config), ledger=ledger)
         appliance.limits = RateLimiter(budget_source=appliance._tokens_used)
         if load_default:
-            appliance.models.load_default()
+            appliance.models.ensure_default()
         return appliance
 
     def model_names(self) -> list[str]:
-        return [getattr(m, "name", m) for m in self.models.loaded()]
+        return [info.name for info in self.models.loaded()]
+
+    def quantization_of(self, model: str) -> str:
+        return next((i.quantization for i in self.models.loaded() if i.name == model), "unknown")
 
     def engine_stats(self) -> dict[str, Any]:
         stats = {}
@@ -74,13 +84,28 @@ class Appliance:
         record = UsageRecord.from_metrics(
             job.stream.metrics, key_id=key.id if key else None, key_name=key.spec.name if key else None,
             tenant=key.spec.tenant if key else None, model=job.model,
-            quantization=self.models.quantization_of(job.model), endpoint=job.endpoint,
+            quantization=self.quantization_of(job.model), endpoint=job.endpoint,
             finish_reason=finish_reason)
         record.completion_tokens = job.delivered_tokens   # bill only what reached the client
         self.ledger.record(record)
 
     def embedder(self) -> Any:
-        return self.embedding_model
+        """The sentence-embedding model, loaded from the store on first use (None if absent)."""
+        with self._embedder_lock:
+            if self.embedding_model is None:
+                path = self._embedding_path()
+                if path is not None:
+                    from appliance.caching.embeddings import EmbeddingModel
+
+                    self.embedding_model = EmbeddingModel(path)
+            return self.embedding_model
+
+    def _embedding_path(self) -> Path | None:
+        name = self.config.models.embedding_model
+        store = getattr(self.models, "store", None)
+        if store is not None and name in store:
+            return store.get(name).model_path
+        return None
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         vectors = self.embedding_model.embed(texts)
@@ -88,75 +113,14 @@ class Appliance:
         return [list(map(float, v)) for v in vectors], tokens
 
     def close(self) -> None:
-        self.models.close()
+        self.models.shutdown()
         if self.ledger is not None:
             self.ledger.close()
 
     def _tokens_used(self, key: Any) -> int:
         if self.ledger is None:
             return 0
-        return int(self.ledger.tokens_used(key.id, since=None))
-
-
-class EngineSet:
-    """The resident engines by name: the ModelManager's serving surface (get, loaded, close)."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self._engines: dict[str, Any] = {}
-        self._quantization: dict[str, str] = {}
-
-    def add(self, name: str, engine: Any, quantization: str = "none") -> None:
-        self._engines[name] = engine
-        self._quantization[name] = quantization
-
-    def remove(self, name: str) -> Any:
-        self._quantization.pop(name, None)
-        return self._engines.pop(name)
-
-    def get(self, name: str) -> Any:
-        engine = self._engines.get(name)
-        if engine is None:
-            from appliance.models.errors import ModelNotLoaded
-
-            raise ModelNotLoaded(name, list(self._engines))
-        return engine
-
-    def loaded(self) -> list[str]:
-        return list(self._engines)
-
-    def quantization_of(self, name: str) -> str:
-        return self._quantization.get(name, "none")
-
-    def load_default(self) -> None:
-        """The configured default model: the GGUF file in the store directory named like it."""
-        from engine.config import EngineConfig
-        from engine.llm_engine import Engine
-        from engine.loader import load_model
-
-        models = self.config.models
-        path = _default_model_file(self.config)
-        quantization = "int8" if models.default_quantization == "auto" else models.default_quantization
-        device = "cpu" if models.device == "auto" else models.device
-        model = load_model(path, device=device, quantization=quantization)
-        engine = Engine(model, EngineConfig(kv_cache_bytes=models.kv_cache_bytes,
-                                            max_waiting=self.config.server.max_waiting))
-        self.add(models.default_model, engine, quantization)
-
-    def close(self) -> None:
-        for engine in self._engines.values():
-            engine.shutdown(abort_running=True)
-        self._engines.clear()
-
-
-def _default_model_file(config: Config) -> Path:
-    wanted = config.models.default_model.lower()
-    for folder in (config.store_path, Path("var/models")):
-        for path in sorted(folder.glob("*.gguf")) if folder.is_dir() else []:
-            if path.name.lower().startswith(wanted):
-                return path
-    raise FileNotFoundError(f"no GGUF file for the default model {config.models.default_model!r} "
-                            f"in {config.store_path} or var/models")
+        return int(self.ledger.tokens_used(key.id))
 
 
 def current_appliance() -> Appliance:

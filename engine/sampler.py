@@ -173,16 +173,8 @@ def _package(token_ids: torch.Tensor, raw_logprobs: torch.Tensor | None,
     if raw_logprobs is None:
         return [SampledToken(t) for t in ids]
     chosen = raw_logprobs.gather(1, token_ids.unsqueeze(1)).squeeze(1).tolist()
-    k = max(c.params.logprobs or 0 for c in contexts)
-    top_values, top_ids = raw_logprobs.topk(k, dim=-1) if k else (None, None)
-    top_values = top_values.tolist() if k else None
-    top_ids = top_ids.tolist() if k else None
-    tokens = []
-    for row, (ctx, token) in enumerate(zip(contexts, ids)):
-        wanted = ctx.params.logprobs
-        if wanted is None:
-            tokens.append(SampledToken(token))
-            continue
-        top = list(zip(top_ids[row][:wanted], top_values[row][:wanted])) if wanted else []
-        tokens.append(SampledToken(token, chosen[row], top))
-    return tokens
+    k = max(1, max(c.params.logprobs or 0 for c in contexts))
+    top_values, top_ids = (t.tolist() for t in raw_logprobs.topk(k, dim=-1))
+    return [SampledToken(t) if c.params.logprobs is None
+            else SampledToken(t, chosen[r], list(zip(top_ids[r], top_values[r]))[:c.params.logprobs])
+            for r, (c, t) in enumerate(zip(contexts, ids))]

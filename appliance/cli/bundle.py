@@ -39,6 +39,9 @@ def run_build(args: argparse.Namespace) -> int:
     except (TargetError, BundleError, WheelhouseError) as exc:
         print(f"airlock bundle: {exc}")
         return 2
+    except OSError as exc:
+        print(f"airlock bundle: cannot write the bundle into {args.output}: {exc}")
+        return 1
     print(f"airlock bundle: wrote {archive} ({archive.stat().st_size / 1e6:.0f} MB)")
     return 0
 

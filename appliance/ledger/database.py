@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -87,8 +88,13 @@ def _run(engine: Engine, action, revision: str) -> None:
 
 
 def _resolve(revision: str) -> str | None:
-    script = ScriptDirectory.from_config(alembic_config())
-    return script.get_revision(revision).revision if revision != "base" else None
+    """The revision id `revision` names; a relative one ("+1") resolves to "?" (not current)."""
+    if revision == "base":
+        return None
+    try:
+        return ScriptDirectory.from_config(alembic_config()).get_revision(revision).revision
+    except Exception:  # relative or unknown: alembic's own upgrade call reports what is wrong
+        return "?"
 
 
 def _known(revision: str) -> bool:
@@ -110,7 +116,7 @@ def backup_sqlite(engine: Engine) -> Path | None:
     revision = current_revision(engine) or "base"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     target = Path(f"{path}.{revision}.{stamp}.bak")
-    with sqlite3.connect(path) as source, sqlite3.connect(target) as copy:
+    with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(target)) as copy:
         source.backup(copy)
     log.info("copied the ledger database aside to %s before upgrading", target)
     return target

@@ -25,20 +25,16 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 @pytest.fixture(scope="session")
-def engine(smollm2_path: Path):
-    from engine.config import EngineConfig
-    from engine.llm_engine import Engine
-    from engine.loader import load_model
-
-    model = load_model(smollm2_path, device="cpu", quantization="none")   # fp32: batch-invariant greedy text
-    engine = Engine(model, EngineConfig(kv_cache_bytes=64 * 1024**2, max_waiting=256))
-    yield engine
-    engine.shutdown(abort_running=True)
+def served(live: Live, smollm2_path: Path) -> Live:
+    """The live server with SmolLM2 imported into its store and loaded (fp32: greedy text does
+    not depend on what else is in the batch, which the concurrency test relies on)."""
+    models = live.appliance.models
+    if MODEL not in models.store:
+        models.store.import_path(smollm2_path, name=MODEL)
+    models.load(MODEL, "fp32")
+    return live
 
 
 @pytest.fixture(scope="session")
-def served(live: Live, engine) -> Live:
-    """The live server with SmolLM2 loaded under the name MODEL."""
-    if MODEL not in live.appliance.model_names():
-        live.appliance.models.add(MODEL, engine, "int8")
-    return live
+def engine(served: Live):
+    return served.appliance.models.get(MODEL)

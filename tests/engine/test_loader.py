@@ -61,7 +61,7 @@ def test_missing_path(tmp_path: Path) -> None:
 def test_truncated_gguf_is_refused(tmp_path: Path, smollm2_path: Path) -> None:
     truncated = tmp_path / "SmolLM2-truncated.gguf"
     with smollm2_path.open("rb") as f:
-        truncated.write_bytes(f.read(5_000_000))
+        truncated.write_bytes(f.read(200_000))  # cut inside the metadata
     with pytest.raises(ModelLoadError) as info:
         load_model(truncated)
     assert info.value.path == str(truncated) and str(truncated) in str(info.value)

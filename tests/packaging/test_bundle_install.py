@@ -114,7 +114,10 @@ def test_serves_a_chat_completion_offline(installed: dict[str, Path], tmp_path: 
 secret=$({airlock(installed, 'keys create e2e')} | sed -n 's/^secret.*: //p')
 {airlock(installed, 'serve')} > {tmp_path}/serve.log 2>&1 &
 pid=$!
-{sys.executable} {wait} $pid 480 && {sys.executable} {client} "$secret" {MODEL} || {{ kill $pid; exit 1; }}
+trap 'kill $pid 2>/dev/null || true' EXIT
+{sys.executable} {wait} $pid 480
+{sys.executable} {client} "$secret" {MODEL}
+{airlock(installed, 'doctor')} | grep -E "^OK +port"
 kill -TERM $pid
 rc=0; wait $pid || rc=$?; echo "serve exited $rc"
 """
@@ -122,7 +125,8 @@ rc=0; wait $pid || rc=$?; echo "serve exited $rc"
     assert result.returncode == 0, result.stdout + result.stderr + (tmp_path / "serve.log").read_text()
     answer = json.loads(result.stdout.splitlines()[0])
     assert answer["content"].strip() and answer["tokens"] > 0
-    assert "serve exited 0" in result.stdout
+    assert "is held by Airlock (it answers /health)" in result.stdout   # doctor, while it serves
+    assert "serve exited 0" in result.stdout                           # SIGTERM drains, exits cleanly
 
 
 def test_reinstall_upgrades_in_place_keeping_the_database(installed: dict[str, Path]) -> None:

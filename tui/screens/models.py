@@ -1,12 +1,15 @@
 """Models: the store and what is loaded; load with a quantization, unload, import."""
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Label
 
+from tui.client import Reply
 from tui.figures import as_list, first
 from tui.screens.base import ConsoleScreen
 from tui.widgets.common.busy import Busy
@@ -79,7 +82,8 @@ class ModelsScreen(ConsoleScreen):
             await self._slow(f"importing {path} (copying and hashing)", self.client.import_model(path, name),
                              f"{path} imported")
 
-    async def _slow(self, what: str, call, done: str) -> None:
+    async def _slow(self, what: str, call: Awaitable[Reply], done: str) -> None:
+        """Run a slow admin call with the progress line showing, then refresh the tables."""
         busy = self.query_one(Busy)
         busy.start(what)
         try:

@@ -1,0 +1,49 @@
+"""/admin/usage and /admin/tco: usage reports from the ledger, TCO inputs and figures."""
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from appliance.api.admin import admin_blueprint
+from appliance.api.errors import ApiError
+from appliance.api.fields import json_body
+
+bp = admin_blueprint("admin_usage")
+CHOICES = {"period": ("day", "week", "month"), "group": ("key", "tenant", "model"), "format": ("json", "csv")}
+
+
+def _ledger():
+    from appliance.services import current_appliance
+
+    ledger = current_appliance().ledger
+    if ledger is None:
+        raise ApiError(503, "The usage ledger is not open.", code="ledger_unavailable")
+    return ledger
+
+
+def _arg(name: str, default: str) -> str:
+    value = request.args.get(name, default)
+    if value not in CHOICES[name]:
+        raise ApiError(400, f"'{name}' must be one of {', '.join(CHOICES[name])}, got {value!r}.", param=name,
+                       code="invalid_value")
+    return value
+
+
+@bp.get("/usage")
+def usage() -> Response:
+    period, group, fmt = _arg("period", "day"), _arg("group", "key"), _arg("format", "json")
+    if fmt == "csv":
+        return Response(_ledger().report_csv(period, group), mimetype="text/csv")
+    return jsonify({"period": period, "group": group, "rows": _ledger().report(period, group)})
+
+
+@bp.get("/tco")
+def tco() -> Response:
+    return jsonify(_ledger().tco().to_dict())
+
+
+@bp.put("/tco")
+def set_tco() -> Response:
+    try:
+        return jsonify(_ledger().set_tco(json_body()).to_dict())
+    except (ValueError, TypeError) as exc:
+        raise ApiError(400, str(exc), code="invalid_value") from None

@@ -1,0 +1,103 @@
+"""int8 weights on CPU (fbgemm) against fp32; bitsandbytes int8/nf4 where a GPU is present."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+
+from engine.loader import LoadedModel, load_model, wrap
+from engine.model_runner import ForwardBatch, ModelRunner
+from engine.quantization import Int8Embedding, Int8Linear, quantize_rows
+
+PROMPT = "Here is a short story about a robot who learns to paint:"
+
+
+@pytest.fixture(scope="module")
+def smollm2_int8(smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel:
+    hf_model, tokenizer = smollm2_hf
+    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32,
+                quantization="int8")
+
+
+def greedy(model: LoadedModel, prompt: list[int], new_tokens: int) -> tuple[list[int], list[torch.Tensor]]:
+    runner = ModelRunner(model, num_blocks=16, block_size=16)
+    table = list(range(16))
+    logits = runner.forward(ForwardBatch([prompt], [0], [table]))
+    tokens, all_logits = [], [logits[0]]
+    for position in range(len(prompt), len(prompt) + new_tokens - 1):
+        tokens.append(int(logits[0].argmax()))
+        logits = runner.forward(ForwardBatch([[tokens[-1]]], [position], [table]))
+        all_logits.append(logits[0])
+    tokens.append(int(logits[0].argmax()))
+    return tokens, all_logits
+
+
+def test_int8_follows_fp32(smollm2_model: LoadedModel, smollm2_int8: LoadedModel) -> None:
+    prompt = smollm2_model.tokenizer(PROMPT).input_ids
+    fp32_tokens, fp32_logits = greedy(smollm2_model, prompt, 8)
+    int8_tokens, int8_logits = greedy(smollm2_int8, prompt, 8)
+    assert int8_tokens[:6] == fp32_tokens[:6]
+    # the distributions stay close: small KL divergence at the first position
+    p = torch.log_softmax(fp32_logits[0], -1)
+    q = torch.log_softmax(int8_logits[0], -1)
+    assert float((p.exp() * (p - q)).sum()) < 0.05
+
+
+def test_int8_holds_about_a_quarter_of_fp32(smollm2_model: LoadedModel, smollm2_int8: LoadedModel) -> None:
+    fp32, int8 = smollm2_model.weight_bytes(), smollm2_int8.weight_bytes()
+    # every linear (LM head included) 1 byte/weight, embedding as int8 rows: about 163 MB of 538 MB
+    assert 0.25 * fp32 < int8 < 0.33 * fp32
+    assert smollm2_int8.quantization == "int8"
+    assert any(isinstance(m, Int8Linear) for m in smollm2_int8.module.modules())
+    assert not any(isinstance(m, nn.Linear) for m in smollm2_int8.module.modules())
+
+
+def test_int8_linear_close_to_fp32() -> None:
+    torch.manual_seed(0)
+    linear = nn.Linear(256, 96, bias=True)
+    x = torch.randn(5, 256)
+    expected = linear(x).detach()
+    got = Int8Linear(linear)(x)
+    assert got.shape == expected.shape
+    assert float((got - expected).norm() / expected.norm()) < 0.02
+
+
+def test_int8_embedding_rows() -> None:
+    torch.manual_seed(0)
+    weight = torch.randn(50, 32)
+    embed = Int8Embedding(weight, torch.float32)
+    ids = torch.tensor([0, 7, 49, 7])
+    torch.testing.assert_close(embed(ids), weight[ids], atol=weight.abs().max().item() / 127, rtol=0)
+    qweight, scale = quantize_rows(weight)
+    assert qweight.dtype == torch.int8 and scale.shape == (50,)
+
+
+def test_int8_batched_equals_alone(smollm2_int8: LoadedModel) -> None:
+    rng = random.Random(3)
+    prompts = [[rng.randrange(49152) for _ in range(n)] for n in (4, 13, 1)]
+    runner = ModelRunner(smollm2_int8, num_blocks=8, block_size=16)
+    batched = runner.forward(ForwardBatch(prompts, [0, 0, 0], [[0], [1], [2]]))
+    for i, prompt in enumerate(prompts):
+        alone = runner.forward(ForwardBatch([prompt], [0], [[3 + i]]))[0]
+        assert int(alone.argmax()) == int(batched[i].argmax())
+        # activations are quantized per call (dynamic), so batch-mates shift the scale slightly
+        torch.testing.assert_close(batched[i], alone, atol=0.5, rtol=0.05)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("quantization", ["none", "int8", "nf4"])
+def test_cuda_quantized_follows_full_precision(smollm2_path: Path, smollm2_model: LoadedModel,
+                                               quantization: str) -> None:
+    model = load_model(smollm2_path, device="cuda", quantization=quantization)
+    assert model.dtype in (torch.float16, torch.bfloat16)
+    prompt = model.tokenizer(PROMPT).input_ids
+    reference, _ = greedy(smollm2_model, prompt, 4)
+    tokens, _ = greedy(model, prompt, 4)
+    assert tokens[:2] == reference[:2]
+    fp16_bytes = smollm2_model.weight_bytes() // 2
+    limit = {"none": 1.01, "int8": 0.75, "nf4": 0.6}[quantization]  # embedding/head stay 16-bit
+    assert model.weight_bytes() <= limit * fp16_bytes
