@@ -16,6 +16,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Pretra
 
 from engine.errors import InvalidParameter, ModelLoadError
 from engine.models import MODEL_TYPES, SUPPORTED, build_model
+from engine.smoothing import CALIBRATION_TEXT
 from engine.quantization import QUANTIZATIONS, quantize, weight_bytes
 
 _QUANT_SUFFIX = re.compile(r"[.-](i?q\d[\w]*|f16|f32|bf16|fp16|fp32)$", re.IGNORECASE)
@@ -90,7 +91,8 @@ def wrap(hf_model: nn.Module, tokenizer: PreTrainedTokenizerBase, path: str | Pa
     """Our module built from a transformers model (sharing its tensors where it can), quantized and placed."""
     config = hf_model.config
     module = build_model(hf_model).to(dtype).eval()
-    module = quantize(module, quantization, device)
+    calibration = tokenizer(CALIBRATION_TEXT).input_ids if quantization == "int8" else None
+    module = quantize(module, quantization, device, calibration)
     return LoadedModel(
         name=model_name(Path(path), name), path=Path(path), arch=module.arch, hf_config=config,
         tokenizer=tokenizer, module=module, device=device, dtype=dtype, quantization=quantization,

@@ -16,6 +16,8 @@ import warnings
 import torch
 from torch import nn
 
+from engine.smoothing import smooth
+
 QUANTIZATIONS = ("none", "int8", "nf4")
 
 
@@ -64,8 +66,11 @@ def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return qweight, scale.float()
 
 
-def quantize(module: nn.Module, method: str, device: torch.device) -> nn.Module:
-    """Quantize `module` (an engine.models.CausalLM) in place with `method` and move it to `device`."""
+def quantize(module: nn.Module, method: str, device: torch.device,
+             calibration_ids: list[int] | None = None) -> nn.Module:
+    """Quantize `module` (an engine.models.CausalLM) in place with `method` and move it to `device`.
+
+    On CPU, int8 first smooths activation outliers into the weights using `calibration_ids`."""
     if method == "none":
         return module.to(device)
     if device.type == "cuda":
@@ -75,6 +80,8 @@ def quantize(module: nn.Module, method: str, device: torch.device) -> nn.Module:
     if method != "int8":
         raise ValueError(f"{method} quantization needs an NVIDIA GPU")
     dtype = module.lm_head.weight.dtype
+    if calibration_ids:
+        smooth(module, calibration_ids)
     module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype)
     _replace_linears(module, Int8Linear)
     return module

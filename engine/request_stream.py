@@ -122,6 +122,7 @@ class RequestState:
         if not self.scheduled:
             self.scheduled = True
             self.metrics.queue_time = now - self.metrics.arrival_time
+            self.metrics.cached_tokens = self.seqs[0].cached_tokens or 0
 
     def on_token(self, seq: Sequence, sampled: SampledToken, now: float) -> str | None:
         """Emit the delta of a newly appended token; returns the finish reason, if it ends the choice."""
@@ -182,7 +183,7 @@ class RequestState:
         params = seq.params
         generator = None
         if params.seed is not None:
-            generator = torch.Generator().manual_seed(params.seed + seq.index)
+            generator = torch.Generator().manual_seed((params.seed + seq.index) % 2**64)
         return ChoiceState(
             seq.index, IncrementalDetokenizer(self._tokenizer, seq.token_ids[:seq.num_prompt_tokens]),
             StopMatcher(params.stop, params.include_stop_str_in_output), SamplingContext(params, generator))

@@ -18,6 +18,7 @@ PYTHON=${AIRLOCK_PYTHON:-}
 UNIT_DIR=${AIRLOCK_UNIT_DIR:-/etc/systemd/system}
 START=1
 READY_TIMEOUT=300
+UNIT_INSTALLED=0
 
 say() { printf 'airlock install: %s\n' "$*"; }
 die() { printf 'airlock install: error: %s\n' "$*" >&2; exit 1; }
@@ -163,13 +164,13 @@ install_unit() {
     if ! systemd_running; then
         say "systemd is not running here: the unit was not installed (it is at $unit)"
         say "start the service by hand: $PREFIX/venv/bin/airlock serve --config $CONF_DIR/airlock.toml"
-        return 1
+        return 0
     fi
     install -m 0644 "$unit" "$UNIT_DIR/airlock.service"
     systemctl daemon-reload
     systemctl enable airlock.service
-    [ "$START" = 1 ] && systemctl restart airlock.service
-    return 0
+    UNIT_INSTALLED=1
+    if [ "$START" = 1 ]; then systemctl restart airlock.service; fi
 }
 
 wait_ready() {
@@ -203,7 +204,8 @@ main() {
     install_files
     migrate_database
     import_models
-    if install_unit && [ "$START" = 1 ]; then wait_ready; fi
+    install_unit
+    if [ "$UNIT_INSTALLED" = 1 ] && [ "$START" = 1 ]; then wait_ready; fi
     say "done: airlock $(bundle_field version) ($(bundle_field target)) in $PREFIX; check it with: $PREFIX/venv/bin/airlock doctor --config $CONF_DIR/airlock.toml"
 }
 

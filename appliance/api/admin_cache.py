@@ -20,7 +20,7 @@ def _appliance():
 
 def _engines(model: str | None) -> dict:
     appliance = _appliance()
-    names = [model] if model else appliance.model_names()
+    names = appliance.model_names() if model is None else [model]
     return {name: appliance.models.get(name) for name in names}   # ModelNotLoaded -> 404
 
 
@@ -72,7 +72,7 @@ def pin() -> Response:
     body = Fields(json_body())
     model = body.string("model", required=True)
     prompt = body.string("prompt", required=True)
-    engine = _engines(model)[model]
+    engine = _appliance().models.get(model)   # ModelNotLoaded -> 404
     token_ids = list(engine.tokenizer(prompt)["input_ids"])
     pin = engine.pin_prefix(token_ids, tenant=body.string("tenant"), ttl_seconds=body.number("ttl_seconds"))
     response = jsonify({"model": model, "pin_id": pin.pin_id, "num_tokens": pin.num_tokens,

@@ -7,12 +7,14 @@ the CUDA target takes the default build from the index with its NVIDIA libraries
 """
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -27,14 +29,29 @@ class WheelhouseError(RuntimeError):
 
 
 def build_project_wheel(dest: Path) -> Path:
-    """`pip wheel` Airlock itself (no dependencies) into dest."""
-    if not (PROJECT_ROOT / "pyproject.toml").exists():
-        raise WheelhouseError(f"bundle build needs the Airlock source tree; no pyproject.toml in {PROJECT_ROOT}")
-    _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(dest), str(PROJECT_ROOT))
+    """`pip wheel` Airlock itself (no dependencies) into dest, from a clean copy of the
+    sources so that no stale build/ folder in the tree can add files that no longer exist."""
+    with tempfile.TemporaryDirectory() as scratch:
+        source = _copy_sources(Path(scratch) / "src")
+        _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(dest), str(source))
     wheels = sorted(dest.glob("airlock-*.whl"))
     if not wheels:
         raise WheelhouseError(f"pip wheel wrote no airlock wheel into {dest}")
     return wheels[-1]
+
+
+def _copy_sources(dest: Path) -> Path:
+    """pyproject.toml and the packages it includes, without caches."""
+    pyproject = PROJECT_ROOT / "pyproject.toml"
+    if not pyproject.exists():
+        raise WheelhouseError(f"bundle build needs the Airlock source tree; no pyproject.toml in {PROJECT_ROOT}")
+    include = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    dest.mkdir(parents=True)
+    shutil.copy(pyproject, dest)
+    for folder in sorted(p for p in PROJECT_ROOT.iterdir() if p.is_dir()):
+        if any(fnmatch.fnmatch(folder.name, pattern.split(".")[0]) for pattern in include):
+            shutil.copytree(folder, dest / folder.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return dest
 
 
 def dependency_wheels(project_wheel: Path, target: Target, cache_root: Path) -> Path:

@@ -59,6 +59,9 @@ def check_torch(probe: GpuProbe, config: Config | None) -> CheckResult:
     wants_cuda = config is not None and config.models.device.startswith("cuda")
     if torch.cuda.is_available():
         return ok("torch", f"{build}; {torch.cuda.device_count()} CUDA device(s) visible")
+    if probe.gpus and torch.version.cuda:
+        return fail("torch", f"{build} cannot use the GPU(s) NVML sees with driver {probe.driver}",
+                    f"install an NVIDIA driver that supports CUDA {torch.version.cuda} (nvidia-smi shows the newest CUDA it supports)")
     if probe.gpus:
         return fail("torch", f"{build} cannot use the {len(probe.gpus)} GPU(s) NVML sees",
                     "install the CUDA bundle (airlock bundle build --target cuda), or set models.device = \"cpu\"")

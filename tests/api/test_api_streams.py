@@ -5,6 +5,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from api_support import MODEL
+from appliance.auth.keys import KeySpec
 
 
 def _wait_idle(engine, seconds: float = 10.0):
@@ -19,8 +20,8 @@ def _wait_idle(engine, seconds: float = 10.0):
 
 def test_disconnect_aborts_the_engine_request(served, engine) -> None:
     baseline = _wait_idle(engine).blocks_used
-    aborted_before = served.appliance.metrics.finished.get((MODEL, "abort"), 0)
-    client = served.client()
+    key, secret = served.appliance.keys.create(KeySpec(name="hangs-up"))
+    client = served.client(secret)
     stream = client.chat.completions.create(
         model=MODEL, messages=[{"role": "user", "content": "Tell me a long story."}], max_tokens=400,
         stream=True, extra_body={"ignore_eos": True})
@@ -30,10 +31,13 @@ def test_disconnect_aborts_the_engine_request(served, engine) -> None:
     stats = _wait_idle(engine, 5.0)
     assert stats.running == 0 and stats.blocks_used == baseline
     assert len(received) == 4
-    deadline = time.monotonic() + 5
-    while served.appliance.metrics.finished.get((MODEL, "abort"), 0) == aborted_before:
-        assert time.monotonic() < deadline, "the aborted request was never accounted"
-        time.sleep(0.05)
+    deadline = time.monotonic() + 10
+    while not (rows := served.appliance.ledger.export_json(key_id=key.id)):
+        assert time.monotonic() < deadline, "the aborted request was never billed"
+        time.sleep(0.1)
+    [row] = rows
+    assert row["finish_reason"] == "abort"
+    assert 3 <= row["completion_tokens"] < 100   # what was delivered, not the 400 asked for
 
 
 PROMPTS = ["1, 2, 3, 4,", "A, B, C, D,", "Monday, Tuesday, Wednesday,", "January, February, March,",

@@ -34,9 +34,9 @@ def test_import_list_show_verify_remove(data_dir: Path, tiny_hf: Path, capsys: p
     assert capsys.readouterr().out.strip().endswith("[]")
 
 
-def test_errors_are_one_line_not_a_traceback(data_dir: Path, smollm2_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_errors_are_one_line_not_a_traceback(data_dir: Path, tiny_gguf: Path, capsys: pytest.CaptureFixture) -> None:
     cut = data_dir / "cut.gguf"
-    cut.write_bytes(smollm2_path.read_bytes()[:10_000_000])
+    cut.write_bytes(tiny_gguf.read_bytes()[:-100])
     assert main(["models", "import", str(cut)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"airlock models: {cut}: truncated") and "Traceback" not in err

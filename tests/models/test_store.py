@@ -34,33 +34,34 @@ def test_import_gguf_records_facts_and_sha256(tmp_path, smollm2_path) -> None:
     assert store.verify(entry.name) == []
 
 
-def test_verify_finds_a_changed_byte(tmp_path, smollm2_path) -> None:
+def test_verify_finds_a_changed_byte(tmp_path, tiny_gguf) -> None:
     store = ModelStore(tmp_path)
-    entry = store.import_path(smollm2_path, name="smol")
+    entry = store.import_path(tiny_gguf, name="smol")
     with entry.model_path.open("r+b") as f:
-        f.seek(50_000_000)
+        f.seek(-1000, 2)
         byte = f.read(1)
-        f.seek(50_000_000)
+        f.seek(-1000, 2)
         f.write(bytes([byte[0] ^ 0xFF]))
     [problem] = store.verify("smol")
     assert "sha256 differs" in problem and str(entry.model_path) in problem
 
 
-def test_truncated_gguf_is_refused_and_nothing_is_kept(tmp_path, smollm2_path) -> None:
+def test_truncated_gguf_is_refused_and_nothing_is_kept(tmp_path, tiny_gguf) -> None:
     bad = tmp_path / "media" / "Cut.Q4_1.gguf"
     bad.parent.mkdir()
-    bad.write_bytes(smollm2_path.read_bytes()[:60_000_000])
+    size = tiny_gguf.stat().st_size
+    bad.write_bytes(tiny_gguf.read_bytes()[:size - 4096])
     store = ModelStore(tmp_path / "store")
     with pytest.raises(StoreError) as err:
         store.import_path(bad)
     assert str(bad) in str(err.value)
-    assert "truncated: tensor data ends at byte 98,362,432 but the file has 60,000,000 bytes" in str(err.value)
+    assert f"truncated: tensor data ends at byte {size:,} but the file has {size - 4096:,} bytes" in str(err.value)
     assert store.list() == [] and not (tmp_path / "store").exists()
 
 
-def test_corrupt_gguf_is_refused(tmp_path, smollm2_path) -> None:
+def test_corrupt_gguf_is_refused(tmp_path, tiny_gguf) -> None:
     bad = tmp_path / "garbled.gguf"
-    bad.write_bytes(b"XXXX" + smollm2_path.read_bytes()[4:3_000_000])
+    bad.write_bytes(b"XXXX" + tiny_gguf.read_bytes()[4:])
     with pytest.raises(StoreError, match=r"garbled.gguf: not a valid GGUF file .*GGUF magic invalid"):
         ModelStore(tmp_path / "store").import_path(bad)
     text = tmp_path / "notes.txt"
@@ -103,17 +104,19 @@ def test_hf_directory_problems_are_named(tmp_path, tiny_hf, minilm_path) -> None
     assert store.list() == []
 
 
-def test_duplicate_remove_and_unknown_names(tmp_path, smollm2_path) -> None:
+def test_duplicate_remove_and_unknown_names(tmp_path, tiny_gguf) -> None:
     store = ModelStore(tmp_path)
-    store.import_path(smollm2_path)
+    entry = store.import_path(tiny_gguf)
+    assert (entry.name, entry.parameters, entry.context_length) == ("tiny-llama", 256 * 64 + 2 * 64 * 64
+                                                                    + 2 * 32 * 64 + 3 * 64 * 128 + 3 * 64, 512)
     with pytest.raises(StoreError, match="already in the store"):
-        store.import_path(smollm2_path)
-    with pytest.raises(ModelNotFound, match=r"'nope' is not in the store \(available: smollm2-135m-instruct\)"):
+        store.import_path(tiny_gguf)
+    with pytest.raises(ModelNotFound, match=r"'nope' is not in the store \(available: tiny-llama\)"):
         store.get("nope")
     with pytest.raises(ModelNotFound):
         store.get("../etc")
-    store.remove("smollm2-135m-instruct")
-    assert store.list() == [] and not (tmp_path / "smollm2-135m-instruct").exists()
+    store.remove("tiny-llama")
+    assert store.list() == [] and not (tmp_path / "tiny-llama").exists()
 
 
 def test_slug_drops_quantization_tags() -> None:

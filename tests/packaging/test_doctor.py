@@ -131,3 +131,21 @@ def test_gpu_host_lists_its_devices(config: Path) -> None:
     results = by_name(run_doctor(str(config), env={}))
     assert results["gpu"].status is Status.OK and "driver" in results["gpu"].message
     assert results["torch"].status is Status.OK and "CUDA device(s) visible" in results["torch"].message
+
+
+def test_gpu_and_torch_verdicts_from_what_nvml_reports() -> None:
+    import torch
+
+    from appliance.config import Config
+    from appliance.doctor.hardware import GpuProbe, check_gpu, check_torch
+    broken = check_gpu(GpuProbe((), error="NVML: Driver Not Loaded"))
+    assert broken.status is Status.FAIL and "Driver Not Loaded" in broken.message and "nvidia-smi" in broken.fix
+    h100 = GpuProbe(("NVIDIA H100 80GB HBM3 (79.6 GiB)",), driver="550.54.15")
+    assert check_gpu(h100).message == "driver 550.54.15; 0: NVIDIA H100 80GB HBM3 (79.6 GiB)"
+    cuda_config = Config()
+    cuda_config.models.device = "cuda"
+    if not torch.cuda.is_available():
+        cpu_build_on_gpu_host = check_torch(h100, None)
+        assert cpu_build_on_gpu_host.status is Status.FAIL and "--target cuda" in cpu_build_on_gpu_host.fix
+        wants_cuda = check_torch(GpuProbe(()), cuda_config)
+        assert wants_cuda.status is Status.FAIL and "models.device" in wants_cuda.message

@@ -17,7 +17,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> Service:
-    svc = Service(tmp_path_factory.mktemp("appliance"))
+    svc = Service(tmp_path_factory.mktemp("appliance"), smollm2_path)
     svc.start()
     yield svc
     svc.stop()

@@ -27,6 +27,7 @@ def free_port() -> int:
 @dataclass
 class Service:
     data_dir: Path
+    model_file: Path = ROOT / "var" / "models" / "SmolLM2-135M-Instruct.Q4_1.gguf"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
 
@@ -45,7 +46,7 @@ class Service:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         config = self.data_dir / "airlock.toml"
         config.write_text(f'[server]\nport = {self.port}\nadmin_token = "{TOKEN}"\nthreads = 8\n'
-                          f'shutdown_grace_seconds = 2.0\n')
+                          f'shutdown_grace_seconds = 2.0\n\n[models]\ndefault_model_file = "{self.model_file}"\n')
         env = dict(os.environ, AIRLOCK_DATA_DIR=str(self.data_dir), HF_HUB_OFFLINE="1",
                    TRANSFORMERS_OFFLINE="1", TQDM_DISABLE="1")
         with self.log.open("ab") as log:

@@ -30,6 +30,13 @@ def _short(value: object) -> str:
     return text if len(text) <= 30 else text[:29] + "…"
 
 
+def _pins(data: object) -> list[dict]:
+    """GET /admin/cache/pins answers {model: [pins]}; one row per pin, naming its model."""
+    if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
+        return [dict(pin, model=model) for model, pins in data.items() for pin in pins]
+    return as_list(data, "data", "pins")
+
+
 class CachesScreen(ConsoleScreen):
     HEADING = "Caches"
     BINDINGS = [Binding("ctrl+s", "apply", "Apply"), Binding("p", "pin", "Pin"),
@@ -57,7 +64,7 @@ class CachesScreen(ConsoleScreen):
             self.query_one(CacheFigures).show(reply.data)
         reply = await self.client.pins()
         if reply.ok:
-            self.query_one(PinsTable).show(as_list(reply.data, "data", "pins"))
+            self.query_one(PinsTable).show(_pins(reply.data))
 
     def action_apply(self) -> None:
         self.query_one(PolicyForm).apply()

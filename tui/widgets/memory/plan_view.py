@@ -44,6 +44,7 @@ class PlanView(Vertical):
             verdict += " [yellow](not beside the models loaded now)[/]"
         self.query_one("#verdict", Label).update(f"Plan: {verdict}")
         self.query_one("#device", Label).update(
-            f"{fmt_any(first(report, 'device', default=''))} memory {fmt_bytes(device)}, budget "
-            f"{fmt_bytes(first(report, 'budget_bytes', 'plan.budget_bytes'))}, free {fmt_bytes(first(report, 'free_bytes'))}")
+            f"{fmt_any(first(report, 'device', default=''))} memory {fmt_bytes(device)}\n"
+            f"budget {fmt_bytes(first(report, 'budget_bytes', 'plan.budget_bytes'))}, "
+            f"free {fmt_bytes(first(report, 'free_bytes'))}")
         self.query_one(RowsTable).show(as_list(report, "what_if", "options", "per_quantization"))

@@ -1,0 +1,61 @@
+"""`airlock serve` as a real process: SIGTERM stops accepting, drains within the grace period,
+aborts what is left, flushes the ledger and exits 0."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def serve(tmp_path: Path, smollm2_path: Path):
+    env = {**os.environ, "AIRLOCK_DATA_DIR": str(tmp_path), "AIRLOCK_SERVER_SHUTDOWN_GRACE_SECONDS": "1",
+           "AIRLOCK_MODELS_DEFAULT_MODEL_FILE": str(smollm2_path), "AIRLOCK_SERVER_ADMIN_TOKEN": "adm-test-token",
+           "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; raise SystemExit(main())",
+                                "serve", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    url = None
+    for line in process.stdout:
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            url = match.group(1)
+            break
+    assert url, "airlock serve did not report its address"
+    threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()   # keep the pipe drained
+    yield process, url, tmp_path
+    if process.poll() is None:
+        process.kill()
+
+
+def test_sigterm_drains_aborts_flushes_and_exits_0(serve) -> None:
+    process, url, data_dir = serve
+    client = openai.OpenAI(base_url=url + "/v1", api_key="adm-test-token", max_retries=0)
+    model = client.models.list().data[0].id
+    assert client.completions.create(model=model, prompt="Hi", max_tokens=2).usage.completion_tokens >= 1
+    stream = client.completions.create(model=model, prompt="Once upon a time", max_tokens=1000, stream=True,
+                                       extra_body={"ignore_eos": True})
+    next(iter(stream))
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    reasons = [chunk.choices[0].finish_reason for chunk in stream if chunk.choices]
+    assert reasons[-1] == "abort"                      # cut at the end of the 1 s grace period
+    assert process.wait(timeout=30) == 0
+    assert time.monotonic() - started < 20
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/health", timeout=2)
+    with sqlite3.connect(data_dir / "airlock.db") as db:
+        rows = db.execute("SELECT finish_reason FROM usage_records ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["length", "abort"]   # both requests billed before exit
