@@ -47,8 +47,7 @@ class Appliance:
 
         ledger = Ledger.open(config.database_url, flush_interval=config.ledger.flush_interval_seconds,
                              tco=config.tco, host_watts=config.ledger.host_watts)
-        keys = KeyStore(ledger.engine)
-        keys.create_tables()
+        keys = KeyStore(ledger.engine)   # api_keys is made by the ledger's migrations
         appliance = cls(config=config, models=ModelManager(config, ledger=ledger), keys=keys,
                         admin_token=admin_token(config), ledger=ledger)
         appliance.limits = RateLimiter(budget_source=appliance._tokens_used)

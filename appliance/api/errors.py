@@ -6,6 +6,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from appliance.models.errors import ModelNotLoaded
 from engine.errors import EngineStopped, InvalidParameter, QueueFull
 
 log = logging.getLogger("airlock.api")
@@ -52,16 +53,16 @@ def to_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, EngineStopped):
         return ApiError(503, f"The model stopped while serving this request: {exc}",
                         code="engine_stopped", retry_after=1)
-    if type(exc).__name__ == "ModelNotLoaded":
-        return model_not_found(getattr(exc, "name", "?"), getattr(exc, "loaded", []))
+    if isinstance(exc, ModelNotLoaded):
+        return model_not_found(exc.name, exc.loaded)
     if isinstance(exc, HTTPException):
         return _http_error(exc)
     log.exception("unhandled error", exc_info=exc)
     return ApiError(500, "Internal server error; the details are in the server log.", code="internal_error")
 
 
-def model_not_found(name: str, loaded: list) -> ApiError:
-    names = ", ".join(str(getattr(m, "name", m)) for m in loaded) or "none"
+def model_not_found(name: str, loaded: list[str]) -> ApiError:
+    names = ", ".join(loaded) or "none"
     return ApiError(404, f"The model '{name}' does not exist or is not loaded; loaded models: {names}.",
                     param="model", code="model_not_found")
 

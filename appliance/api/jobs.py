@@ -47,11 +47,11 @@ class Job:
     _done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def collect(self) -> list[Choice]:
-        """Run to the end; the choices in index order."""
+    def collect(self, disconnected: Callable[[], bool] = lambda: False) -> list[Choice]:
+        """Run to the end (or until the client goes away); the choices in index order."""
         choices = [Choice(i) for i in range(self.params.n)]
         try:
-            for delta in self.stream:
+            for delta in self.deltas(disconnected):
                 _apply(choices[delta.index], delta)
                 self.delivered_tokens += len(delta.token_ids)
         finally:

@@ -36,7 +36,7 @@ def chat_completions() -> Response:
                  sampling_params(body, max_tokens=limit, logprobs=top))
     if stream:
         return sse_response(job, _chunks(job, include_usage, top is not None, disconnect_check()))
-    return jsonify(_completion(job, top is not None))
+    return jsonify(_completion(job, top is not None, disconnect_check()))
 
 
 def _top_logprobs(body: Fields) -> int | None:
@@ -48,8 +48,8 @@ def _top_logprobs(body: Fields) -> int | None:
     return (top or 0) if wanted else None
 
 
-def _completion(job: Job, with_logprobs: bool) -> dict:
-    choices = job.collect()
+def _completion(job: Job, with_logprobs: bool, disconnected: Callable[[], bool]) -> dict:
+    choices = job.collect(disconnected)
     return {"id": job.id, "object": "chat.completion", "created": job.created, "model": job.model,
             "system_fingerprint": None,
             "choices": [{"index": c.index, "message": {"role": "assistant", "content": c.text},

@@ -39,7 +39,7 @@ def completions() -> Response:
                  sampling_params(body, max_tokens=limit, logprobs=logprobs))
     if stream:
         return sse_response(job, _chunks(job, include_usage, logprobs is not None, disconnect_check()))
-    return jsonify(_completion(job, logprobs is not None))
+    return jsonify(_completion(job, logprobs is not None, disconnect_check()))
 
 
 def _reject_unsupported(body: Fields) -> None:
@@ -71,8 +71,8 @@ def _prompt_ids(tokenizer: Any, prompt: Any) -> list[int]:
                    "(one prompt per request).", param="prompt", code="invalid_value")
 
 
-def _completion(job: Job, with_logprobs: bool) -> dict:
-    choices = job.collect()
+def _completion(job: Job, with_logprobs: bool, disconnected: Callable[[], bool]) -> dict:
+    choices = job.collect(disconnected)
     return {"id": job.id, "object": "text_completion", "created": job.created, "model": job.model,
             "system_fingerprint": None,
             "choices": [{"index": c.index, "text": c.text, "finish_reason": c.finish_reason,

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
-from appliance.auth.key_table import ApiKeyRow, KeyBase
+from appliance.auth.key_table import ApiKeyRow
 
 SECRET_PREFIX = "ak-"
 PREFIX_LEN = 8
@@ -75,11 +75,6 @@ class KeyStore:
         self.db = create_engine(db) if isinstance(db, str) else db
         self._lock = threading.Lock()
         self._active: dict[str, tuple[str, ApiKey]] = {}   # prefix -> (sha256, key)
-        self._reload()
-
-    def create_tables(self) -> None:
-        """Create `api_keys` where no migration has made it (a fresh test database)."""
-        KeyBase.metadata.create_all(self.db)
         self._reload()
 
     def create(self, spec: KeySpec) -> tuple[ApiKey, str]:

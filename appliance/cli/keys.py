@@ -31,11 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from appliance.auth.keys import KeySettingError, KeySpec, KeyStore
     from appliance.config import ConfigError, load_config
-    from appliance.ledger.database import make_engine
+    from appliance.ledger.database import make_engine, upgrade
 
     try:
-        store = KeyStore(make_engine(load_config(args.config).database_url))
-        store.create_tables()
+        db = make_engine(load_config(args.config).database_url)
+        upgrade(db)   # the schema, api_keys included, comes from the migrations
+        store = KeyStore(db)
         if args.keys_command == "create":
             spec = KeySpec(args.name, args.tenant, [m for m in args.models.split(",") if m],
                            args.rpm, args.tpm, args.budget)

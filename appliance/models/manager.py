@@ -50,7 +50,7 @@ class ModelManager:
         _check_models_config(config)
         self.config = config
         self.store = store or ModelStore(config.store_path)
-        self.ledger = ledger
+        self.ledger = ledger            # held for the services; the manager itself records nothing
         self.device = resolve_device(config.models.device)
         self.device_memory = total_memory(self.device)
         self.budget_bytes = config.models.memory_budget_bytes or self._device_budget()
@@ -137,7 +137,9 @@ class ModelManager:
         """Import the embedded default model if the store lacks it, then load it."""
         name = self.config.models.default_model
         if name not in self.store:
-            self.store.import_path(self.default_model_file(), name=name)
+            with self._load_lock:
+                if name not in self.store:
+                    self.store.import_path(self.default_model_file(), name=name)
         return self.load(name)
 
     def default_model_file(self) -> Path:
@@ -157,8 +159,8 @@ class ModelManager:
         engine_config = self._engine_config()
         request = planner.PlanRequest(
             quantization=quantization, kv_dtype=kv_dtype or self.kv_dtype(quantization),
-            context_length=shape.max_context if context_length is None else context_length, concurrency=concurrency,
-            budget_bytes=self.budget_bytes, device=self.device, block_size=engine_config.block_size,
+            context_length=shape.max_context if context_length is None else context_length,
+            concurrency=concurrency, budget_bytes=self.budget_bytes, device=self.device, block_size=engine_config.block_size,
             step_tokens=engine_config.max_num_batched_tokens)
         return PlanReport.build(shape, request, model=model, device_memory=self.device_memory,
                                 free_bytes=self.free_bytes)

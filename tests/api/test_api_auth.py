@@ -9,10 +9,17 @@ import pytest
 
 from appliance.auth.admin import AuthSettingError, admin_token, check_auth_setting
 from appliance.auth.keys import KeySettingError, KeySpec, KeyStore
+from appliance.ledger.database import make_engine, upgrade
 from appliance.auth.limits import LimitExceeded, RateLimiter
 from appliance.server import start_in_thread
 from appliance.services import Appliance
 from api_support import MODEL, make_config
+
+
+def _store(url: str) -> KeyStore:
+    db = make_engine(url)
+    upgrade(db)
+    return KeyStore(db)
 
 
 def test_missing_key_is_401(live) -> None:
@@ -72,8 +79,7 @@ def test_token_budget_is_429(served) -> None:
 
 def test_rate_limiter_windows() -> None:
     now = [0.0]
-    key = KeyStore("sqlite://")
-    key.create_tables()
+    key = _store("sqlite://")
     requests = key.create(KeySpec(name="r", requests_per_minute=1))[0]
     tokens = key.create(KeySpec(name="t", tokens_per_minute=100))[0]
     limiter = RateLimiter(clock=lambda: now[0])
@@ -94,8 +100,7 @@ def test_rate_limiter_windows() -> None:
 
 
 def test_secret_is_stored_only_as_hash(tmp_path) -> None:
-    store = KeyStore(f"sqlite:///{tmp_path / 'k.db'}")
-    store.create_tables()
+    store = _store(f"sqlite:///{tmp_path / 'k.db'}")
     key, secret = store.create(KeySpec(name="x", tenant="t"))
     assert store.verify(secret) == key
     assert store.verify(secret + "x") is None and store.verify(secret[:-1] + "?") is None

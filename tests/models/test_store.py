@@ -123,3 +123,14 @@ def test_slug_drops_quantization_tags() -> None:
     assert slug(Path("SmolLM2-135M-Instruct.Q4_1.gguf")) == "smollm2-135m-instruct"
     assert slug(Path("gemma-3-270m-q4_k_m.gguf")) == "gemma-3-270m"
     assert slug(Path("Mistral-7B-Instruct-v0.3.f16.gguf")) == "mistral-7b-instruct-v0.3"
+
+
+def test_gemma3_facts_from_metadata_match_the_planner(gemma3_path) -> None:
+    from appliance.models.facts import read_facts
+    from engine.planner import ModelShape
+
+    facts = read_facts(gemma3_path)
+    assert (facts.format, facts.architecture, facts.context_length, facts.license) == \
+        ("gguf", "gemma3_text", 32768, "gemma")
+    assert facts.config["head_dim"] == 256 and facts.config["tie_word_embeddings"] is True
+    assert facts.parameters == ModelShape.from_config(facts.config).parameters() == 268_098_176

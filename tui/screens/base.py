@@ -36,7 +36,10 @@ class ConsoleScreen(Screen):
         self.run_worker(self.load, exclusive=True, group="load", exit_on_error=False)
 
     def poll_data(self) -> None:
-        self.run_worker(self.poll, exclusive=True, group="load", exit_on_error=False)
+        """Start a periodic refresh unless a load or the previous refresh is still running
+        (a slow service must not pile up requests, nor have a full load cancelled)."""
+        if not any(w.node is self and w.group in ("load", "poll") and w.is_running for w in self.workers):
+            self.run_worker(self.poll, group="poll", exit_on_error=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A failing worker is reported, never fatal: the console keeps running."""

@@ -1,0 +1,127 @@
+"""HTTP-layer benchmark: concurrent streams through the API against the in-process engine in the
+same run, and the per-request overhead of the HTTP layer (paired p50).
+
+Both sides drive the same loaded engine with the same greedy prompts, so the ratio isolates
+what Flask, waitress, SSE and JSON cost on top of generation.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+import httpx
+
+from appliance.config import Config
+from appliance.server import start_in_thread
+from appliance.services import Appliance
+from engine.sampling_params import SamplingParams
+
+PROMPT = "Write a short story about a lighthouse keeper."
+
+
+@dataclass(slots=True)
+class BenchConfig:
+    streams: int = 32
+    max_tokens: int = 64
+    pairs: int = 30
+    model_file: str = ""
+    quantization: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name in ("streams", "max_tokens", "pairs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(slots=True)
+class BenchResult:
+    engine_tokens_per_s: float
+    http_tokens_per_s: float
+    throughput_ratio: float
+    engine_latency_p50_ms: float
+    http_latency_p50_ms: float
+    http_overhead_p50_ms: float
+
+
+def run(config: BenchConfig) -> BenchResult:
+    with tempfile.TemporaryDirectory(prefix="airlock-bench-") as data_dir:
+        return _run(config, data_dir)
+
+
+def _run(config: BenchConfig, data_dir: str) -> BenchResult:
+    settings = Config(data_dir=data_dir)
+    settings.server.auth = False
+    settings.models.default_quantization = config.quantization
+    if config.model_file:
+        settings.models.default_model_file = config.model_file
+    appliance = Appliance.from_config(settings)
+    server, thread = start_in_thread(appliance)
+    try:
+        model = appliance.model_names()[0]
+        engine = appliance.models.get(model)
+        prompt = engine.tokenizer(PROMPT)["input_ids"]
+        with httpx.Client(base_url=server.url, timeout=600) as http:
+            _http_stream(http, model, 4)   # warm up both paths
+            _engine_stream(engine, prompt, 4)
+            engine_tps = _throughput(lambda: _engine_stream(engine, prompt, config.max_tokens), config)
+            http_tps = _throughput(lambda: _http_stream(http, model, config.max_tokens), config)
+            engine_lat, http_lat, overhead = _overhead(engine, prompt, http, model, config.pairs)
+    finally:
+        server.stop()
+        thread.join(timeout=60)
+    return BenchResult(engine_tps, http_tps, http_tps / engine_tps, engine_lat, http_lat, overhead)
+
+
+def _engine_stream(engine, prompt: list[int], max_tokens: int) -> int:
+    params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
+    return sum(len(delta.token_ids) for delta in engine.submit(prompt, params))
+
+
+def _http_stream(http: httpx.Client, model: str, max_tokens: int) -> int:
+    body = {"model": model, "prompt": PROMPT, "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True,
+            "stream": True, "stream_options": {"include_usage": True}}
+    usage = 0
+    with http.stream("POST", "/v1/completions", json=body) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith("data: {") and '"usage":{' in line:
+                usage = json.loads(line[6:])["usage"]["completion_tokens"]
+    return usage
+
+
+def _throughput(one_stream, config: BenchConfig) -> float:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(config.streams) as pool:
+        tokens = sum(pool.map(lambda _: one_stream(), range(config.streams)))
+    return tokens / (time.perf_counter() - started)
+
+
+def _overhead(engine, prompt: list[int], http: httpx.Client, model: str, pairs: int) -> tuple[float, float, float]:
+    """p50 of one-token requests each way, taken in alternation, and the p50 of the paired gaps."""
+    body = {"model": model, "prompt": PROMPT, "max_tokens": 1, "temperature": 0}
+    engine_ms, http_ms = [], []
+    for _ in range(pairs):
+        started = time.perf_counter()
+        _engine_stream(engine, prompt, 1)
+        engine_ms.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        http.post("/v1/completions", json=body).raise_for_status()
+        http_ms.append((time.perf_counter() - started) * 1000)
+    gaps = [h - e for h, e in zip(http_ms, engine_ms)]
+    return statistics.median(engine_ms), statistics.median(http_ms), statistics.median(gaps)
+
+
+def report(config: BenchConfig, result: BenchResult) -> str:
+    rows = [("in-process engine", f"{result.engine_tokens_per_s:8.1f}", f"{result.engine_latency_p50_ms:8.2f}"),
+            ("HTTP API (SSE)", f"{result.http_tokens_per_s:8.1f}", f"{result.http_latency_p50_ms:8.2f}")]
+    lines = [f"{config.streams} concurrent streams x {config.max_tokens} tokens; {config.pairs} paired 1-token requests",
+             f"{'path':20} {'tokens/s':>8} {'p50 ms':>8}"]
+    lines += [f"{name:20} {tps} {lat}" for name, tps, lat in rows]
+    lines.append(f"throughput ratio (HTTP / engine): {result.throughput_ratio:.3f}")
+    lines.append(f"HTTP overhead per request, p50: {result.http_overhead_p50_ms:.2f} ms")
+    lines.append(json.dumps({"config": asdict(config), "result": asdict(result)}))
+    return "\n".join(lines)

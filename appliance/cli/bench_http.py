@@ -1,0 +1,31 @@
+"""`airlock bench-http`: API streams vs the in-process engine, and the HTTP overhead p50."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from appliance.cli import add_config_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench-http", help="benchmark the HTTP layer against the in-process engine")
+    add_config_argument(parser)
+    parser.add_argument("--streams", type=int, default=32)
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--pairs", type=int, default=30, help="paired 1-token requests for the overhead p50")
+    parser.add_argument("--model-file", default="var/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    parser.add_argument("--quantization", default="auto")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from appliance.bench_http import BenchConfig, report
+    from appliance.bench_http import run as bench
+
+    try:
+        config = BenchConfig(args.streams, args.max_tokens, args.pairs, args.model_file, args.quantization)
+    except ValueError as exc:
+        print(f"airlock bench-http: {exc}", file=sys.stderr)
+        return 2
+    print(report(config, bench(config)))
+    return 0
