@@ -6,9 +6,13 @@ import json
 import socket
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance.config import Config
 from appliance.doctor.result import CheckResult, fail, ok, warn
+
+if TYPE_CHECKING:
+    from appliance.models.store import ModelStore
 
 
 def check_port(config: Config) -> CheckResult:
@@ -82,7 +86,7 @@ def check_models(config: Config) -> list[CheckResult]:
     return results
 
 
-def _check_model(store, name: str) -> CheckResult:
+def _check_model(store: ModelStore, name: str) -> CheckResult:
     problems = store.verify(name)
     if problems:
         return fail(f"model {name}", "; ".join(problems),

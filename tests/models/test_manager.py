@@ -14,7 +14,6 @@ import pytest
 from appliance.config import Config
 from appliance.models.errors import InsufficientMemory, ModelNotLoaded
 from appliance.models.manager import ModelManager
-from appliance.models.store import ModelStore
 from engine import planner
 from engine.errors import EngineStopped
 from engine.sampling_params import SamplingParams

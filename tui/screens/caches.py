@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label
 
-from tui.figures import as_list, first, fmt_any
+from tui.figures import as_list, first, fmt_any, fmt_seconds
 from tui.screens.base import ConsoleScreen
 from tui.widgets.caches.cache_figures import CacheFigures
 from tui.widgets.caches.pin_dialog import PinDialog
@@ -21,13 +21,10 @@ from tui.widgets.common.table import RowsTable
 class PinsTable(RowsTable):
     def __init__(self, **kwargs) -> None:
         super().__init__([("id", "pin_id|id", fmt_any), ("model", "model", fmt_any), ("tenant", "tenant", fmt_any),
-                          ("tokens", "num_tokens|tokens", fmt_any), ("cached", "cached_blocks", fmt_any),
-                          ("text", "text|preview", _short)], key="pin_id|id", **kwargs)
-
-
-def _short(value: object) -> str:
-    text = fmt_any(value).replace("\n", " ")
-    return text if len(text) <= 30 else text[:29] + "…"
+                          ("tokens", "num_tokens|tokens", fmt_any), ("blocks", "blocks", fmt_any),
+                          ("cached", "cached_blocks", fmt_any),
+                          ("expires in", "expires_in", lambda v: fmt_seconds(v) if v is not None else "never")],
+                         key="pin_id|id", **kwargs)
 
 
 def _pins(data: object) -> list[dict]:
