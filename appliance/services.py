@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import current_app
@@ -18,7 +18,13 @@ from appliance.api.serving_metrics import ServingMetrics
 from appliance.auth.admin import admin_token
 from appliance.auth.keys import KeyStore
 from appliance.auth.limits import RateLimiter
+from appliance.caching.answer import ResponseCacheConfig
+from appliance.caching.response_cache import ResponseCache
 from appliance.config import Config
+from appliance.ledger.ledger import Ledger
+from appliance.ledger.record import UsageRecord
+from appliance.models.errors import ModelNotLoaded
+from appliance.models.manager import ModelManager
 
 log = logging.getLogger("airlock")
 
@@ -26,11 +32,11 @@ log = logging.getLogger("airlock")
 @dataclass
 class Appliance:
     config: Config
-    models: Any                       # ModelManager: get(name) -> Engine, loaded(), load, unload
+    models: ModelManager
     keys: KeyStore
     admin_token: str
-    ledger: Any = None                # Ledger, once its database is there
-    response_cache: Any = None
+    ledger: Ledger | None = None
+    response_cache: ResponseCache | None = None
     embedding_model: Any = None
     limits: RateLimiter = field(default_factory=RateLimiter)
     metrics: ServingMetrics = field(default_factory=ServingMetrics)
@@ -42,14 +48,11 @@ class Appliance:
     def from_config(cls, config: Config, *, load_default: bool = True) -> Appliance:
         """Open the ledger (migrating its database), the key store on the same database and the
         model manager; load the default model unless told not to."""
-        from appliance.ledger.ledger import Ledger
-        from appliance.models.manager import ModelManager
-
         ledger = Ledger.open(config.database_url, flush_interval=config.ledger.flush_interval_seconds,
                              tco=config.tco, host_watts=config.ledger.host_watts)
         keys = KeyStore(ledger.engine)   # api_keys is made by the ledger's migrations
         appliance = cls(config=config, models=ModelManager(config, ledger=ledger), keys=keys,
-                        admin_token=admin_token(config), ledger=ledger)
+                        admin_token=admin_token(config), ledger=ledger, response_cache=_response_cache(config))
         appliance.limits = RateLimiter(budget_source=appliance._tokens_used)
         if load_default:
             appliance.models.ensure_default()
@@ -66,19 +69,16 @@ class Appliance:
         for name in self.model_names():
             try:
                 stats[name] = self.models.get(name).stats()
-            except Exception:   # unloaded between the listing and the read
+            except ModelNotLoaded:   # unloaded between the listing and the read
                 continue
         return stats
 
     def ledger_backlog(self) -> int:
-        backlog = getattr(self.ledger, "backlog", None)
-        return int(backlog() if callable(backlog) else backlog or 0)
+        return self.ledger.backlog() if self.ledger is not None else 0
 
     def record_usage(self, job: Any, finish_reason: str) -> None:
         if self.ledger is None:
             return
-        from appliance.ledger.record import UsageRecord
-
         key = job.key
         record = UsageRecord.from_metrics(
             job.stream.metrics, key_id=key.id if key else None, key_name=key.spec.name if key else None,
@@ -101,10 +101,8 @@ class Appliance:
 
     def _embedding_path(self) -> Path | None:
         name = self.config.models.embedding_model
-        store = getattr(self.models, "store", None)
-        if store is not None and name in store:
-            return store.get(name).model_path
-        return None
+        store = self.models.store
+        return store.get(name).model_path if name in store else None
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         vectors = self.embedding_model.embed(texts)
@@ -120,6 +118,14 @@ class Appliance:
         if self.ledger is None:
             return 0
         return int(self.ledger.tokens_used(key.id))
+
+
+def _response_cache(config: Config) -> ResponseCache:
+    cache = config.cache
+    return ResponseCache(ResponseCacheConfig(
+        enabled=cache.response_cache, ttl_seconds=cache.response_cache_ttl_seconds,
+        max_entries=cache.response_cache_max_entries, isolate_tenants=cache.tenant_isolation,
+        semantic_threshold=cache.semantic_threshold))
 
 
 def current_appliance() -> Appliance:

@@ -23,7 +23,7 @@ def test_keys_create_list_revoke(data_dir, capsys) -> None:
     assert main(["keys", "list"]) == 0
     listing = capsys.readouterr().out
     assert key_id in listing and "ci-bot" in listing and secret not in listing
-    assert main(["keys", "revoke", key_id]) == 0
+    assert main(["keys", "revoke", key_id]) == 0 and f"revoked {key_id}" in capsys.readouterr().out
     assert main(["keys", "list"]) == 0 and key_id not in capsys.readouterr().out
     assert main(["keys", "list", "--all", "--json"]) == 0 and '"revoked_at": "' in capsys.readouterr().out
 

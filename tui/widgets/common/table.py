@@ -5,7 +5,7 @@ from typing import Any, Callable
 
 from textual.widgets import DataTable
 
-from tui.figures import first, fmt_any
+from tui.figures import first
 
 Column = tuple[str, str, Callable[[Any], str]]   # (heading, field path, formatter)
 
@@ -40,7 +40,3 @@ class RowsTable(DataTable):
             return None
         key = self.coordinate_to_cell_key((self.cursor_row, 0)).row_key.value
         return self.rows_data.get(key)
-
-
-def plain(value: Any) -> str:
-    return fmt_any(value)
