@@ -70,7 +70,15 @@ def dependency_wheels(project_wheel: Path, target: Target, cache_root: Path) -> 
         partial.rename(folder)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+    _drop_stale(folder, target)
     return folder
+
+
+def _drop_stale(current: Path, target: Target) -> None:
+    """Earlier wheelhouses of this target (for an older dependency list) are not needed again."""
+    for stale in current.parent.glob(f"{target.slug}-*"):
+        if stale != current and (stale / _COMPLETE).exists():
+            shutil.rmtree(stale, ignore_errors=True)
 
 
 def requirements(project_wheel: Path) -> list[str]:
