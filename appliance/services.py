@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import current_app
 
+from appliance.api.response_caches import ResponseCaches
 from appliance.api.serving_metrics import ServingMetrics
 from appliance.auth.admin import admin_token
 from appliance.auth.keys import KeyStore
 from appliance.auth.limits import RateLimiter
-from appliance.caching.answer import ResponseCacheConfig
 from appliance.caching.response_cache import ResponseCache
 from appliance.config import Config
 from appliance.ledger.ledger import Ledger
@@ -36,7 +36,7 @@ class Appliance:
     keys: KeyStore
     admin_token: str
     ledger: Ledger | None = None
-    response_cache: ResponseCache | None = None
+    response_caches: ResponseCaches | None = None
     embedding_model: Any = None
     limits: RateLimiter = field(default_factory=RateLimiter)
     metrics: ServingMetrics = field(default_factory=ServingMetrics)
@@ -52,11 +52,18 @@ class Appliance:
                              tco=config.tco, host_watts=config.ledger.host_watts)
         keys = KeyStore(ledger.engine)   # api_keys is made by the ledger's migrations
         appliance = cls(config=config, models=ModelManager(config, ledger=ledger), keys=keys,
-                        admin_token=admin_token(config), ledger=ledger, response_cache=_response_cache(config))
+                        admin_token=admin_token(config), ledger=ledger)
         appliance.limits = RateLimiter(budget_source=appliance._tokens_used)
+        appliance.response_caches = ResponseCaches(config.cache, appliance.embedder)
         if load_default:
             appliance.models.ensure_default()
+            appliance.models.ensure_embedding()
         return appliance
+
+    @property
+    def response_cache(self) -> ResponseCache | None:
+        """The exact-match response cache."""
+        return self.response_caches.exact if self.response_caches is not None else None
 
     def model_names(self) -> list[str]:
         return [info.name for info in self.models.loaded()]
@@ -86,6 +93,7 @@ class Appliance:
             quantization=self.quantization_of(job.model), endpoint=job.endpoint,
             finish_reason=finish_reason)
         record.completion_tokens = job.delivered_tokens   # bill only what reached the client
+        record.response_cached = bool(getattr(job.stream, "response_cached", False))
         self.ledger.record(record)
 
     def embedder(self) -> Any:
@@ -100,9 +108,7 @@ class Appliance:
             return self.embedding_model
 
     def _embedding_path(self) -> Path | None:
-        name = self.config.models.embedding_model
-        store = self.models.store
-        return store.get(name).model_path if name in store else None
+        return self.models.embedding_model_path()
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         vectors = self.embedding_model.embed(texts)
@@ -118,14 +124,6 @@ class Appliance:
         if self.ledger is None:
             return 0
         return int(self.ledger.tokens_used(key.id))
-
-
-def _response_cache(config: Config) -> ResponseCache:
-    cache = config.cache
-    return ResponseCache(ResponseCacheConfig(
-        enabled=cache.response_cache, ttl_seconds=cache.response_cache_ttl_seconds,
-        max_entries=cache.response_cache_max_entries, isolate_tenants=cache.tenant_isolation,
-        semantic_threshold=cache.semantic_threshold))
 
 
 def current_appliance() -> Appliance:

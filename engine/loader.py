@@ -16,8 +16,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Pretra
 
 from engine.errors import InvalidParameter, ModelLoadError
 from engine.models import MODEL_TYPES, SUPPORTED, build_model
-from engine.smoothing import CALIBRATION_TEXT
-from engine.quantization import QUANTIZATIONS, quantize, weight_bytes
+from engine.quantization import CALIBRATION_TEXT, QUANTIZATIONS, quantize, weight_bytes
 
 _QUANT_SUFFIX = re.compile(r"[.-](i?q\d[\w]*|f16|f32|bf16|fp16|fp32)$", re.IGNORECASE)
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")

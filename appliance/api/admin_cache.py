@@ -1,4 +1,5 @@
-"""/admin/cache: prefix-cache policy, statistics, pins and flush, per loaded model."""
+"""/admin/cache: prefix-cache policy (per loaded model) and response-cache policy (for all),
+statistics, pins and flush."""
 from __future__ import annotations
 
 from dataclasses import asdict, fields, replace
@@ -8,6 +9,7 @@ from flask import Response, jsonify
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
+from appliance.api.response_caches import SETTINGS
 
 bp = admin_blueprint("admin_cache")
 
@@ -26,7 +28,8 @@ def _engines(model: str | None) -> dict:
 
 @bp.get("/cache/policy")
 def get_policy() -> Response:
-    return jsonify({name: asdict(engine.cache_policy) for name, engine in _engines(None).items()})
+    response = _appliance().response_caches.policy()
+    return jsonify({name: asdict(engine.cache_policy) | response for name, engine in _engines(None).items()})
 
 
 @bp.put("/cache/policy")
@@ -37,19 +40,21 @@ def set_policy() -> Response:
     model = Fields(body).string("model")
     changes = {k: v for k, v in body.items() if k != "model"}
     known = {f.name for f in fields(CachePolicy)}
-    unknown = sorted(set(changes) - known)
+    unknown = sorted(set(changes) - known - set(SETTINGS))
     if unknown:
-        raise ApiError(400, f"unknown cache setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}.",
+        raise ApiError(400, f"unknown cache setting(s): {', '.join(unknown)}; "
+                       f"known: {', '.join(sorted(known | set(SETTINGS)))}.",
                        param=unknown[0], code="invalid_value")
-    result = {}
-    for name, engine in _engines(model).items():
-        try:
-            policy = replace(engine.cache_policy, **changes)   # CachePolicy validates itself
-        except ValueError as exc:
-            raise ApiError(400, str(exc), param=str(exc).split()[0], code="invalid_value") from None
-        engine.set_cache_policy(policy)
-        result[name] = asdict(engine.cache_policy)
-    return jsonify(result)
+    engines = _engines(model)
+    prefix = {k: v for k, v in changes.items() if k in known}
+    try:
+        policies = {name: replace(engine.cache_policy, **prefix) for name, engine in engines.items()}
+        response = _appliance().response_caches.configure(changes)   # applied only if all are valid
+    except ValueError as exc:   # CachePolicy and the response settings validate themselves
+        raise ApiError(400, str(exc), param=str(exc).split()[0], code="invalid_value") from None
+    for name, engine in engines.items():
+        engine.set_cache_policy(policies[name])
+    return jsonify({name: asdict(engine.cache_policy) | response for name, engine in engines.items()})
 
 
 @bp.get("/cache/stats")
@@ -57,9 +62,7 @@ def stats() -> Response:
     appliance = _appliance()
     prefix = {name: asdict(s.cache) | {"blocks_total": s.blocks_total, "blocks_used": s.blocks_used}
               for name, s in appliance.engine_stats().items()}
-    response_cache = appliance.response_cache
-    return jsonify({"prefix": prefix,
-                    "response": asdict(response_cache.stats()) if response_cache is not None else None})
+    return jsonify({"prefix": prefix, "response": appliance.response_caches.stats()})
 
 
 @bp.get("/cache/pins")
@@ -94,6 +97,5 @@ def flush() -> Response:
     body = Fields(json_body())
     model = body.string("model")
     flushed = {name: engine.flush_prefix_cache() for name, engine in _engines(model).items()}
-    cache = _appliance().response_cache
     return jsonify({"prefix_blocks_flushed": flushed,
-                    "response_entries_flushed": cache.flush(model) if cache is not None else 0})
+                    "response_entries_flushed": _appliance().response_caches.flush(model)})

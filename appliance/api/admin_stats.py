@@ -22,6 +22,7 @@ def stats() -> Response:
                     "queue": {"running": sum(s["running"] for s in engines.values()),
                               "waiting": sum(s["waiting"] for s in engines.values()),
                               "max_waiting": appliance.config.server.max_waiting},
+                    "response_cache": appliance.response_caches.stats(),
                     "ledger_backlog_rows": appliance.ledger_backlog(), "machine": machine()})
 
 

@@ -9,9 +9,10 @@ from appliance.api.chat_prompt import chat_prompt_ids, parse_messages
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
 from appliance.api.guard import current_key, require_api_key
-from appliance.api.jobs import Job, submit
+from appliance.api.jobs import Job
 from appliance.api.logprobs import chat_logprobs
 from appliance.api.models_access import engine_for, max_model_len
+from appliance.api.response_caching import chat_query, serve
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
 from appliance.api.sse import disconnect_check, sse_response
 
@@ -32,8 +33,8 @@ def chat_completions() -> Response:
     engine = engine_for(appliance, model, current_key())
     prompt = chat_prompt_ids(engine.tokenizer, messages)
     limit = max_tokens(body, ("max_completion_tokens", "max_tokens"), len(prompt), max_model_len(engine), None)
-    job = submit(appliance, engine, model, "chat", current_key(), prompt,
-                 sampling_params(body, max_tokens=limit, logprobs=top))
+    params = sampling_params(body, max_tokens=limit, logprobs=top)
+    job = serve(appliance, engine, chat_query(model, current_key(), messages, prompt, params), current_key())
     if stream:
         return sse_response(job, _chunks(job, include_usage, top is not None, disconnect_check()))
     return jsonify(_completion(job, top is not None, disconnect_check()))

@@ -9,9 +9,10 @@ from flask import Blueprint, Response, jsonify
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
 from appliance.api.guard import current_key, require_api_key
-from appliance.api.jobs import Job, submit
+from appliance.api.jobs import Job
 from appliance.api.logprobs import completion_logprobs
 from appliance.api.models_access import engine_for, max_model_len
+from appliance.api.response_caching import completion_query, serve
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
 from appliance.api.sse import disconnect_check, sse_response
 
@@ -35,8 +36,9 @@ def completions() -> Response:
     engine = engine_for(appliance, model, current_key())
     prompt = _prompt_ids(engine.tokenizer, body.data.get("prompt"))
     limit = max_tokens(body, ("max_tokens",), len(prompt), max_model_len(engine), 16)
-    job = submit(appliance, engine, model, "completions", current_key(), prompt,
-                 sampling_params(body, max_tokens=limit, logprobs=logprobs))
+    params = sampling_params(body, max_tokens=limit, logprobs=logprobs)
+    query = completion_query(model, current_key(), prompt, params, engine.tokenizer)
+    job = serve(appliance, engine, query, current_key())
     if stream:
         return sse_response(job, _chunks(job, include_usage, logprobs is not None, disconnect_check()))
     return jsonify(_completion(job, logprobs is not None, disconnect_check()))

@@ -24,8 +24,20 @@ class ServingMetrics:
         self.finished: Counter[tuple[str, str]] = Counter()
         self._prompt_tokens: Counter[str] = Counter()
         self._generation_tokens: Counter[str] = Counter()
+        self._response_queries: Counter[str] = Counter()
+        self._response_hits: Counter[str] = Counter()
+
+    def response_lookup(self, model: str, hit: bool) -> None:
+        """A deterministic request asked the response caches (exact, then semantic)."""
+        with self._lock:
+            self._response_queries[model] += 1
+            self._response_hits[model] += hit
 
     def observe(self, model: str, metrics: RequestMetrics, finish_reason: str | None) -> None:
+        if getattr(metrics, "response_cached", False):   # replayed: the engine computed nothing
+            with self._lock:
+                self.finished[(model, finish_reason or "unknown")] += 1
+            return
         if metrics.ttft is not None:
             self.ttft.observe(metrics.ttft, model_name=model)
         self.itl.observe_many(list(metrics.inter_token_latencies), model_name=model)
@@ -41,9 +53,15 @@ class ServingMetrics:
             success = [({"model_name": m, "finished_reason": r}, v) for (m, r), v in self.finished.items()]
             prompt = [({"model_name": m}, v) for m, v in self._prompt_tokens.items()]
             generation = [({"model_name": m}, v) for m, v in self._generation_tokens.items()]
+            queries = [({"model_name": m}, v) for m, v in self._response_queries.items()]
+            hits = [({"model_name": m}, self._response_hits[m]) for m in self._response_queries]
         lines = family(PREFIX + "request_success_total", "counter", "Finished requests by finish reason.", success)
         lines += family(PREFIX + "prompt_tokens_total", "counter", "Prompt tokens processed.", prompt)
         lines += family(PREFIX + "generation_tokens_total", "counter", "Output tokens generated.", generation)
+        lines += family(PREFIX + "response_cache_queries_total", "counter",
+                        "Deterministic requests looked up in the response caches.", queries)
+        lines += family(PREFIX + "response_cache_hits_total", "counter",
+                        "Requests answered from the response caches.", hits)
         for histogram in (self.ttft, self.itl, self.queue, self.e2e):
             lines += histogram.render()
         return lines

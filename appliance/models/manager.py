@@ -10,6 +10,7 @@ while another model loads.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.config import Config
-from appliance.models.errors import InsufficientMemory, ModelNotLoaded
+from appliance.models.errors import InsufficientMemory, ModelNotLoaded, StoreError
 from appliance.models.memory import resolve_device, total_memory
 from appliance.models.plan_report import PlanReport
 from appliance.models.store import ModelStore
@@ -25,6 +26,8 @@ from engine import planner
 
 QUANTIZATION_CHOICES = ("auto",) + planner.QUANTIZATIONS
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDING_MODEL_DIR = "all-MiniLM-L6-v2"
+log = logging.getLogger("airlock")
 
 
 @dataclass(slots=True)
@@ -141,6 +144,29 @@ class ModelManager:
                 if name not in self.store:
                     self.store.import_path(self.default_model_file(), name=name)
         return self.load(name)
+
+    def ensure_embedding(self) -> Path | None:
+        """Import the sentence-embedding model shipped beside the default model, if the store
+        lacks it; the path it is served from (the shipped directory where the store refuses
+        it), or None when neither holds it."""
+        name, shipped = self.config.models.embedding_model, self.embedding_model_dir()
+        if name not in self.store and (shipped / "config.json").is_file():
+            with self._load_lock:
+                try:
+                    if name not in self.store:
+                        self.store.import_path(shipped, name=name)
+                except StoreError as exc:
+                    log.info("serving embeddings from %s (not imported: %s)", shipped, exc)
+        return self.embedding_model_path()
+
+    def embedding_model_path(self) -> Path | None:
+        name, shipped = self.config.models.embedding_model, self.embedding_model_dir()
+        if name in self.store:
+            return self.store.get(name).model_path
+        return shipped if (shipped / "config.json").is_file() else None
+
+    def embedding_model_dir(self) -> Path:
+        return Path(self.config.data_dir) / "models" / EMBEDDING_MODEL_DIR
 
     def default_model_file(self) -> Path:
         configured = self.config.models.default_model_file

@@ -107,7 +107,7 @@ def test_cuda_quantized_follows_full_precision(smollm2_path: Path, smollm2_model
 
 def test_smoothing_keeps_the_fp32_function(smollm2_hf: tuple[Any, Any], smollm2_path: Path,
                                            smollm2_model: LoadedModel) -> None:
-    from engine.smoothing import CALIBRATION_TEXT, smooth
+    from engine.quantization import CALIBRATION_TEXT, smooth
     hf_model, tokenizer = smollm2_hf
     smoothed = wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32)
     smooth(smoothed.module, tokenizer(CALIBRATION_TEXT).input_ids)
