@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from appliance.caching import CachedAnswer, ResponseCacheConfig
 from appliance.caching.embeddings import EmbeddingModel
 from appliance.caching.semantic_cache import SemanticCache, prompt_text
