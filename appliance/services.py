@@ -44,6 +44,10 @@ class Appliance:
     draining: bool = False
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.response_caches is None:
+            self.response_caches = ResponseCaches(self.config.cache, self.embedder)
+
     @classmethod
     def from_config(cls, config: Config, *, load_default: bool = True) -> Appliance:
         """Open the ledger (migrating its database), the key store on the same database and the
@@ -54,7 +58,6 @@ class Appliance:
         appliance = cls(config=config, models=ModelManager(config, ledger=ledger), keys=keys,
                         admin_token=admin_token(config), ledger=ledger)
         appliance.limits = RateLimiter(budget_source=appliance._tokens_used)
-        appliance.response_caches = ResponseCaches(config.cache, appliance.embedder)
         if load_default:
             appliance.models.ensure_default()
             appliance.models.ensure_embedding()
@@ -97,7 +100,8 @@ class Appliance:
         self.ledger.record(record)
 
     def embedder(self) -> Any:
-        """The sentence-embedding model, loaded from the store on first use (None if absent)."""
+        """The sentence-embedding model (from the store, else the shipped directory), loaded on
+        first use; None if absent."""
         with self._embedder_lock:
             if self.embedding_model is None:
                 path = self._embedding_path()

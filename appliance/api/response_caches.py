@@ -50,7 +50,7 @@ class ResponseCaches:
                 exact = ResponseCacheConfig.from_settings(settings)
                 semantic = ResponseCacheConfig.from_settings(settings, semantic=True)
             except ValueError as exc:
-                raise PolicyError(str(exc).replace("enabled", "response_cache")) from None
+                raise PolicyError(_renamed(str(exc))) from None
             if semantic.enabled:
                 self._semantic_on(semantic)
             elif self.semantic is not None:
@@ -99,6 +99,14 @@ class ResponseCaches:
             self.semantic = SemanticCache(embedder, config)
         else:
             self.semantic.configure(config)
+
+
+def _renamed(message: str) -> str:
+    """ResponseCacheConfig's message, with the setting named as the admin API calls it."""
+    first = message.split()[0]
+    names = {"enabled": "response_cache", "ttl_seconds": "response_cache_ttl_seconds",
+             "max_entries": "response_cache_max_entries"}
+    return names.get(first, first) + message[len(first):]
 
 
 def _checked(name: str, value: Any) -> Any:

@@ -36,8 +36,14 @@ class CacheQuery:
     tenant: str | None
     prompt_ids: list[int]
     params: SamplingParams
-    text: str
-    context: Any = None      # chat: the messages other than the last user one
+    source: str | Callable[[], str]   # the text to embed, or how to get it (asked only when needed)
+    context: Any = None               # chat: the messages other than the last user one
+
+    @property
+    def text(self) -> str:
+        if callable(self.source):
+            self.source = self.source()
+        return self.source
 
     @property
     def exact_input(self) -> dict:
@@ -61,7 +67,7 @@ def chat_query(model: str, key: ApiKey | None, messages: list[dict], prompt_ids:
 
 def completion_query(model: str, key: ApiKey | None, prompt_ids: list[int], params: SamplingParams,
                      tokenizer: Any) -> CacheQuery:
-    return CacheQuery(model, "completions", _tenant(key), prompt_ids, params, tokenizer.decode(prompt_ids))
+    return CacheQuery(model, "completions", _tenant(key), prompt_ids, params, lambda: tokenizer.decode(prompt_ids))
 
 
 def serve(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None) -> Job:

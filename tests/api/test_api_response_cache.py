@@ -68,6 +68,19 @@ def test_repeated_greedy_chat_is_replayed_without_the_engine(caching: Live, engi
     assert rows[1]["cached_tokens"] == rows[1]["prompt_tokens"]
 
 
+def test_completions_replay_streamed_and_not(caching: Live, engine) -> None:
+    client = caching.client()
+    first = client.completions.create(model=MODEL, prompt="1, 2, 3, 4,", max_tokens=5, temperature=0)
+    before = _generated(engine)
+    again = client.completions.create(model=MODEL, prompt="1, 2, 3, 4,", max_tokens=5, temperature=0)
+    chunks = list(client.completions.create(model=MODEL, prompt="1, 2, 3, 4,", max_tokens=5, temperature=0,
+                                            stream=True, stream_options={"include_usage": True}))
+    assert _generated(engine) == before
+    assert again.choices[0].text == "".join(c.choices[0].text for c in chunks if c.choices) == first.choices[0].text
+    assert again.usage.prompt_tokens_details.cached_tokens == again.usage.prompt_tokens
+    assert chunks[-1].usage.completion_tokens == first.usage.completion_tokens
+
+
 def test_sampled_unseeded_requests_are_never_cached_but_seeded_ones_are(caching: Live, engine) -> None:
     client = caching.client()
     for _ in range(2):
@@ -139,11 +152,13 @@ def _response_counters(metrics: str) -> tuple[int, int]:
 def test_bad_response_settings_are_refused_by_name(caching: Live) -> None:
     http, admin = caching.http(), caching.admin()
     for body, name in (({"response_cache": "yes"}, "response_cache"),
-                       ({"response_cache_ttl_seconds": -1}, "ttl_seconds"),
+                       ({"response_cache_ttl_seconds": -1}, "response_cache_ttl_seconds"),
+                       ({"response_cache_max_entries": 0}, "response_cache_max_entries"),
                        ({"semantic_threshold": 1.5}, "semantic_threshold"),
                        ({"response_cache_max_entries": 2.5}, "response_cache_max_entries")):
         reply = http.put("/admin/cache/policy", json=body, headers=admin)
-        assert reply.status_code == 400 and name in reply.json()["error"]["message"], reply.text
+        error = reply.json()["error"]
+        assert reply.status_code == 400 and error["param"] == name and name in error["message"], reply.text
     assert http.get("/admin/cache/policy", headers=admin).json()[MODEL]["response_cache"] is True
 
 
@@ -167,3 +182,15 @@ def test_semantic_cache_answers_a_paraphrase_not_an_unrelated_question(semantic:
     assert paraphrase.usage.prompt_tokens_details.cached_tokens == paraphrase.usage.prompt_tokens
     _ask(client, [{"role": "user", "content": "How do I bake sourdough bread at home?"}])
     assert _generated(engine) > before
+
+
+def test_shipped_embedding_model_is_found_beside_the_default_model(tmp_path, minilm_path) -> None:
+    from appliance.config import Config
+    from appliance.models.manager import ModelManager
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "all-MiniLM-L6-v2").symlink_to(minilm_path.resolve(), target_is_directory=True)
+    manager = ModelManager(Config(data_dir=str(tmp_path)))
+    path = manager.ensure_embedding()
+    assert path is not None and (path / "config.json").is_file()
+    assert ModelManager(Config(data_dir=str(tmp_path / "empty"))).ensure_embedding() is None
