@@ -6,6 +6,7 @@ engine/models/ takes over its weight tensors and the transformers model is dropp
 from __future__ import annotations
 
 import gc
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +15,13 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
+from engine import conversion_cache
 from engine.errors import InvalidParameter, ModelLoadError
 from engine.models import MODEL_TYPES, SUPPORTED, build_model
 from engine.quantization import CALIBRATION_TEXT, QUANTIZATIONS, quantize, weight_bytes
 
 _QUANT_SUFFIX = re.compile(r"[.-](i?q\d[\w]*|f16|f32|bf16|fp16|fp32)$", re.IGNORECASE)
+log = logging.getLogger(__name__)
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "vocab.json")
 
 
@@ -70,9 +73,26 @@ def check_quantization(quantization: str, device: torch.device) -> None:
 
 
 def load_hf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, PreTrainedTokenizerBase]:
-    """The transformers model (on CPU, in `dtype`) and tokenizer of a GGUF file or HF directory."""
+    """The transformers model (on CPU, in `dtype`) and tokenizer of a GGUF file or HF directory.
+
+    A GGUF file is converted once and read from engine.conversion_cache afterwards."""
     path = Path(path)
     directory, kwargs = _source(path)
+    if not kwargs:
+        return _read_hf(path, directory, kwargs, dtype)
+    converted = conversion_cache.cached(path, dtype)
+    if converted is not None:
+        try:
+            return _read_hf(converted, converted, {}, dtype)
+        except ModelLoadError as exc:
+            log.warning("ignoring the conversion cache of %s: %s", path, exc)
+    hf_model, tokenizer = _read_hf(path, directory, kwargs, dtype)
+    conversion_cache.store(path, dtype, hf_model, tokenizer)
+    return hf_model, tokenizer
+
+
+def _read_hf(path: Path, directory: Path, kwargs: dict,
+             dtype: torch.dtype) -> tuple[nn.Module, PreTrainedTokenizerBase]:
     config = _read_config(path, directory, kwargs)
     tokenizer = _read_tokenizer(path, directory, kwargs)
     if not kwargs and not any(path.glob("*.safetensors")) and not any(path.glob("pytorch_model*.bin")):
