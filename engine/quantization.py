@@ -20,6 +20,7 @@ from one pass over a short calibration text.
 """
 from __future__ import annotations
 
+import functools
 import warnings
 
 import torch
@@ -43,15 +44,33 @@ class Int8Linear(nn.Module):
             warnings.simplefilter("ignore")
             q = torch.quantize_per_channel(weight, scale, torch.zeros(weight.shape[0], dtype=torch.long), 0,
                                            torch.qint8)
-        self._packed = torch.ops.quantized.linear_prepack(q, bias)
-        self.packed_bytes = weight.numel() + 4 * weight.shape[0] * (1 if bias is None else 2)
+        self._packed = torch.ops.quantized.linear_prepack(q, None)
+        self.register_buffer("bias", bias)
+        self.packed_bytes = weight.numel() + 4 * weight.shape[0]   # the bias buffer is counted as a buffer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """fbgemm quantizes activations with one scale per call. Each row is first divided by its
+        own absolute maximum and an anchor row holding +1 and -1 is appended, so that scale is
+        the same for every batch: per-token precision (one outlier token no longer coarsens the
+        others) and a row's result does not depend on what else is in the batch."""
+        rows = x.reshape(-1, self.in_features)
+        peak = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12)
+        anchored = torch.cat([rows / peak, _anchor(self.in_features, x.dtype)])
         # reduce_range: 7-bit activations, so AVX2's int16 pair sums cannot saturate
-        return torch.ops.quantized.linear_dynamic(x, self._packed, True)
+        out = torch.ops.quantized.linear_dynamic(anchored, self._packed, True)[:-1] * peak
+        if self.bias is not None:
+            out = out + self.bias
+        return out.reshape(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 fbgemm"
+
+
+@functools.cache
+def _anchor(width: int, dtype: torch.dtype) -> torch.Tensor:
+    anchor = torch.zeros(1, width, dtype=dtype)
+    anchor[0, 0], anchor[0, 1] = 1.0, -1.0
+    return anchor
 
 
 class Int8Embedding(nn.Module):
