@@ -47,5 +47,6 @@ def _gpus() -> list[dict]:
         gpus.append({"index": i, "name": pynvml.nvmlDeviceGetName(handle),
                      "memory_total_bytes": memory.total, "memory_used_bytes": memory.used,
                      "utilization_percent": pynvml.nvmlDeviceGetUtilizationRates(handle).gpu,
-                     "power_watts": pynvml.nvmlDeviceGetPowerUsage(handle) / 1000})
+                     "power_watts": pynvml.nvmlDeviceGetPowerUsage(handle) / 1000,
+                     "temperature_c": pynvml.nvmlDeviceGetTemperature(handle, pynvml.NVML_TEMPERATURE_GPU)})
     return gpus
