@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -70,11 +71,15 @@ class ApiKey:
                 "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None}
 
 
+REFRESH_SECONDS = 2.0   # the longest a revocation made by another process goes unseen
+
+
 class KeyStore:
     def __init__(self, db: Engine | str) -> None:
         self.db = create_engine(db) if isinstance(db, str) else db
         self._lock = threading.Lock()
         self._active: dict[str, tuple[str, ApiKey]] = {}   # prefix -> (sha256, key)
+        self._loaded_at = 0.0
         self._reload()
 
     def create(self, spec: KeySpec) -> tuple[ApiKey, str]:
@@ -126,12 +131,35 @@ class KeyStore:
         """The active key whose secret this is, or None."""
         if not secret.startswith(SECRET_PREFIX):
             return None
-        entry = self._active.get(secret[len(SECRET_PREFIX):len(SECRET_PREFIX) + PREFIX_LEN])
+        prefix = secret[len(SECRET_PREFIX):len(SECRET_PREFIX) + PREFIX_LEN]
+        self._refresh_if_older_than(REFRESH_SECONDS)
+        entry = self._active.get(prefix) or self._read_prefix(prefix)
         if entry is None:
             hmac.compare_digest(_sha256(secret), _sha256(""))   # same work either way
             return None
         digest, key = entry
         return key if hmac.compare_digest(_sha256(secret), digest) else None
+
+    def _read_prefix(self, prefix: str) -> tuple[str, ApiKey] | None:
+        """An active key unknown here may have been made by another process (`airlock keys`)."""
+        try:
+            with Session(self.db) as session:
+                row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.prefix == prefix,
+                                                              ApiKeyRow.revoked_at.is_(None))).first()
+                entry = (row.secret_sha256, _to_key(row)) if row is not None else None
+        except Exception:   # the table does not exist yet (no migration run)
+            return None
+        if entry is not None:
+            with self._lock:
+                self._active = {**self._active, prefix: entry}
+        return entry
+
+    def _refresh_if_older_than(self, seconds: float) -> bool:
+        """Revocations made by another process (`airlock keys`) are seen within seconds."""
+        if time.monotonic() - self._loaded_at < seconds:
+            return False
+        self._reload()
+        return True
 
     def _reload(self) -> None:
         try:
@@ -142,6 +170,7 @@ class KeyStore:
             active = {}
         with self._lock:
             self._active = active
+            self._loaded_at = time.monotonic()
 
 
 def _sha256(secret: str) -> str:
