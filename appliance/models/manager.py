@@ -87,7 +87,8 @@ class ModelManager:
         if quantization == "auto":
             quantization = self.config.models.default_quantization
         if quantization == "auto":
-            return "fp16" if self.device.startswith("cuda") else "int8"
+            # fp32 on CPU: int8 is faster but measurably less accurate (BENCHMARKS.md), so opt-in
+            return "fp16" if self.device.startswith("cuda") else "fp32"
         if quantization not in planner.QUANTIZATIONS:
             raise ValueError(f"quantization must be one of {', '.join(QUANTIZATION_CHOICES)}, got {quantization!r}")
         if quantization == "nf4" and not self.device.startswith("cuda"):

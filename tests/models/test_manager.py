@@ -29,6 +29,7 @@ def manager(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path, tiny_h
     config.models.device = "cpu"
     config.models.kv_cache_bytes = 32 * MiB
     config.models.memory_budget_bytes = 768 * MiB
+    config.models.default_quantization = "int8"     # the fast CPU path; fp32 is the plain default
     manager = ModelManager(config)
     manager.store.import_path(tiny_hf)
     manager.ensure_default()
@@ -89,6 +90,10 @@ def test_bad_requests_are_named(manager: ModelManager) -> None:
         manager.load(DEFAULT, "int3")
     with pytest.raises(ValueError, match="nf4 needs an NVIDIA GPU"):
         manager.load(DEFAULT, "nf4")
+    assert manager.resolve_quantization("auto") == "int8"       # the configured default
+    manager.config.models.default_quantization = "auto"
+    assert manager.resolve_quantization("auto") == "fp32"       # CPU: full precision unless asked
+    manager.config.models.default_quantization = "int8"
     with pytest.raises(ValueError, match="loaded as int8; unload it first"):
         manager.load(DEFAULT, "fp32")
 
