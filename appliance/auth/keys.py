@@ -154,12 +154,10 @@ class KeyStore:
                 self._active = {**self._active, prefix: entry}
         return entry
 
-    def _refresh_if_older_than(self, seconds: float) -> bool:
+    def _refresh_if_older_than(self, seconds: float) -> None:
         """Revocations made by another process (`airlock keys`) are seen within seconds."""
-        if time.monotonic() - self._loaded_at < seconds:
-            return False
-        self._reload()
-        return True
+        if time.monotonic() - self._loaded_at >= seconds:
+            self._reload()
 
     def _reload(self) -> None:
         try:

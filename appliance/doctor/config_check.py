@@ -1,8 +1,7 @@
 """The configuration: it loads, and its values are sane."""
 from __future__ import annotations
 
-import ipaddress
-
+from appliance.auth.admin import is_loopback
 from appliance.config import Config, ConfigError, load_config
 from appliance.doctor.result import CheckResult, fail, ok
 from engine import planner
@@ -31,7 +30,7 @@ def insane_values(config: Config) -> list[str]:
         (s.threads >= 1, f"server.threads must be at least 1, got {s.threads}"),
         (s.shutdown_grace_seconds > 0, f"server.shutdown_grace_seconds must be positive, got {s.shutdown_grace_seconds}"),
         (s.max_waiting >= 1, f"server.max_waiting must be at least 1, got {s.max_waiting}"),
-        (s.auth or _loopback(s.host), f"server.auth = false is allowed only on a loopback host, not {s.host!r}"),
+        (s.auth or is_loopback(s.host), f"server.auth = false is allowed only on a loopback host, not {s.host!r}"),
         (0 < m.memory_budget_fraction <= 1, f"models.memory_budget_fraction must be in (0, 1], got {m.memory_budget_fraction}"),
         (m.kv_cache_bytes > 0, f"models.kv_cache_bytes must be positive, got {m.kv_cache_bytes}"),
         (m.device in ("auto", "cpu", "cuda") or m.device.startswith("cuda:"), f"models.device must be auto, cpu or cuda, got {m.device!r}"),
@@ -43,11 +42,3 @@ def insane_values(config: Config) -> list[str]:
     ]
     return [message for good, message in rules if not good]
 
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
