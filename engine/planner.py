@@ -6,7 +6,8 @@ from GGUF metadata). Assumptions, stated once:
 - Weights are counted tensor by tensor: the token embedding, per layer q/k/v/o (plus q/k/v
   biases for qwen2, q/k norms for gemma3), gate/up/down of the MLP and the layer norms, the
   final norm, and the LM head unless it is tied to the embedding.
-- fp32/fp16/bf16: every tensor in that precision.
+- fp32/fp16/bf16: every tensor in that precision. fp32 on CPU holds a tied LM head twice: the
+  embedding table and a copy prepacked for oneDNN (engine/packed_linear.py).
 - int8: each linear weight of the layers is 1 byte per parameter plus one fp32 scale per
   output row (bitsandbytes LLM.int8 and fbgemm per-channel both keep one per row).
 - nf4: 0.5 byte per parameter plus one 8-bit absmax per block of 64 (bitsandbytes' default
@@ -126,7 +127,9 @@ def compute_dtype(device: str) -> str:
 
 def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu") -> int:
     if quantization in ("fp32", "fp16", "bf16"):
-        return shape.parameters() * DTYPE_BYTES[quantization]
+        packed_head = quantization == "fp32" and not device.startswith("cuda") and shape.tied_embeddings
+        extra = shape.vocab_size * shape.hidden_size if packed_head else 0
+        return (shape.parameters() + extra) * DTYPE_BYTES[quantization]
     if quantization not in ("int8", "nf4"):
         raise PlanError(f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}")
     compute = DTYPE_BYTES[compute_dtype(device)]

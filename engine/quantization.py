@@ -26,6 +26,7 @@ import warnings
 import torch
 from torch import nn
 
+from engine import packed_linear
 from engine.attention import build_metadata
 
 QUANTIZATIONS = ("none", "int8", "nf4")
@@ -100,7 +101,10 @@ def quantize(module: nn.Module, method: str, device: torch.device,
 
     On CPU, int8 first smooths activation outliers into the weights using `calibration_ids`."""
     if method == "none":
-        return module.to(device)
+        module = module.to(device)
+        if device.type == "cpu" and module.lm_head.weight.dtype == torch.float32 and packed_linear.available():
+            packed_linear.pack_linears(module)
+        return module
     if device.type == "cuda":
         _replace_linears(module, lambda linear: _bnb_linear(linear, method, next(module.parameters()).dtype),
                          skip=("lm_head",))
@@ -144,7 +148,8 @@ def _bnb_linear(linear: nn.Linear, method: str, dtype: torch.dtype) -> nn.Module
 
 
 def weight_bytes(module: nn.Module) -> int:
-    """Bytes held by the weights: parameters and buffers (shared tensors once) plus packed layers."""
+    """Bytes held by the weights: parameters and buffers (shared tensors once) plus packed layers
+    (Int8Linear, PackedLinear: their packed copies are not parameters)."""
     seen: set[int] = set()
     total = 0
     for tensor in list(module.parameters()) + list(module.buffers()):
@@ -154,7 +159,7 @@ def weight_bytes(module: nn.Module) -> int:
         state = getattr(tensor, "quant_state", None)  # bitsandbytes 4-bit absmax
         if state is not None and getattr(state, "absmax", None) is not None:
             total += state.absmax.numel() * state.absmax.element_size()
-    return total + sum(m.packed_bytes for m in module.modules() if isinstance(m, Int8Linear))
+    return total + sum(getattr(m, "packed_bytes", 0) for m in module.modules())
 
 
 # --- smoothing: activation outliers folded into the weights before int8 ---

@@ -1,6 +1,7 @@
 """int8 weights on CPU (fbgemm) against fp32; bitsandbytes int8/nf4 where a GPU is present."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ from torch import nn
 
 from engine.loader import LoadedModel, load_model, wrap
 from engine.model_runner import ForwardBatch, ModelRunner
+from engine.models import build_model
 from engine.quantization import Int8Embedding, Int8Linear, quantize_rows
 
 PROMPT = "Here is a short story about a robot who learns to paint:"
@@ -109,8 +111,9 @@ def test_smoothing_keeps_the_fp32_function(smollm2_hf: tuple[Any, Any], smollm2_
                                            smollm2_model: LoadedModel) -> None:
     from engine.quantization import CALIBRATION_TEXT, smooth
     hf_model, tokenizer = smollm2_hf
-    smoothed = wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32)
-    smooth(smoothed.module, tokenizer(CALIBRATION_TEXT).input_ids)
+    module = build_model(hf_model).float().eval()   # plain nn.Linear layers, as int8 loading smooths them
+    smooth(module, tokenizer(CALIBRATION_TEXT).input_ids)
+    smoothed = dataclasses.replace(smollm2_model, module=module)
     prompt = tokenizer(PROMPT).input_ids
     table = [[0, 1, 2, 3]]
     before = ModelRunner(smollm2_model, 4, 16).forward(ForwardBatch([prompt], [0], table))

@@ -63,6 +63,9 @@ def test_smollm2_135m_int8_and_nf4() -> None:
     assert 30 * linear + embed + norms == 134_515_008
     shape = ModelShape.from_config(SMOLLM2_135M)
     assert shape.parameters() == 134_515_008
+    # CPU fp32: every tensor in fp32, and the tied head a second time, prepacked for oneDNN.
+    assert weight_bytes(shape, "fp32", "cpu") == 4 * (134_515_008 + embed)
+    assert weight_bytes(shape, "fp32", "cuda") == 4 * 134_515_008
     # CPU int8: layers int8 + row scales; embedding and LM head as two int8 tables with row scales.
     assert weight_bytes(shape, "int8", "cpu") == 30 * linear + 4 * 30 * rows + 2 * (embed + 4 * 49152) + 4 * norms
     # CUDA int8 / nf4: embedding (shared with the head) and norms in fp16.
