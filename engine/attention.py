@@ -8,8 +8,9 @@ the new K/V, and for each sequence which slots to read and which of them each qu
 Decode steps (one new token per sequence) are batched: every sequence's K/V is gathered into a
 padded [B, L] block and one scaled_dot_product_attention call covers the whole batch, with a
 mask for the padding. Prefill chunks are attended one sequence at a time (they are few, and
-each is already a large matrix product). Grouped-query attention folds the query heads that
-share a KV head into the query-length axis, so K/V are never repeated.
+each is already a large matrix product). In decode, grouped-query attention folds the query
+heads that share a KV head into the query-length axis; prefill uses SDPA's own GQA. Either
+way K/V are never repeated.
 """
 from __future__ import annotations
 
@@ -133,15 +134,13 @@ def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group
 
 def _prefill(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, chunk: PrefillChunk,
              window: Window, scale: float, group: int) -> torch.Tensor:
-    count, heads, dim = q.shape
-    kv_heads = heads // group
-    keys = _gather(k_cache, chunk.gather, q.dtype).transpose(0, 1)        # [kv_heads, L, d]
-    values = _gather(v_cache, chunk.gather, q.dtype).transpose(0, 1)
-    # [count, kv_heads, group, d] -> [kv_heads, group * count, d]: row g * count + i is query i
-    queries = q.view(count, kv_heads, group, dim).permute(1, 2, 0, 3).reshape(kv_heads, group * count, dim)
-    mask = chunk.masks[window].repeat(group, 1)
-    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=mask, scale=scale)
-    return out.view(kv_heads, group, count, dim).permute(2, 0, 1, 3).reshape(count, heads, dim)
+    """One sequence's chunk; 4-D inputs, which the fused CPU kernel needs (3-D falls back to math)."""
+    keys = _gather(k_cache, chunk.gather, q.dtype).transpose(0, 1).unsqueeze(0)   # [1, kv_heads, L, d]
+    values = _gather(v_cache, chunk.gather, q.dtype).transpose(0, 1).unsqueeze(0)
+    queries = q.transpose(0, 1).unsqueeze(0)                                      # [1, heads, count, d]
+    out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=chunk.masks[window][None, None],
+                                         scale=scale, enable_gqa=group > 1)
+    return out[0].transpose(0, 1)
 
 
 def _gather(cache: torch.Tensor, slots: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
