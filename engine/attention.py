@@ -5,9 +5,10 @@ V); a sequence's position p lives in slot `block_table[p // block_size] * block_
 block_size`. Each forward builds one `AttentionMetadata` shared by every layer: where to write
 the new K/V, and for each sequence which slots to read and which of them each query may see.
 
-Decode steps (one new token per sequence) are batched: every sequence's K/V is gathered into a
-padded [B, L] block and one scaled_dot_product_attention call covers the whole batch, with a
-mask for the padding. Prefill chunks are attended one sequence at a time (they are few, and
+Decode steps (one new token per sequence) are batched. On CPU in fp32 one call of our kernel
+(engine/csrc/decode_attention.cpp) covers the whole batch, reading K/V rows in place. Elsewhere
+every sequence's K/V is gathered into a padded [B, L] block and one scaled_dot_product_attention
+call covers the batch, with a mask for the padding. Prefill chunks are attended one sequence at a time (they are few, and
 each is already a large matrix product). In decode, grouped-query attention folds the query
 heads that share a KV head into the query-length axis; prefill uses SDPA's own GQA. Either
 way K/V are never repeated.
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from engine.kernels import cpu_kernels
+
 Window = int | None  # a sliding window in tokens, or None for full attention
 
 
@@ -26,6 +29,7 @@ Window = int | None  # a sliding window in tokens, or None for full attention
 class DecodeGroup:
     rows: torch.Tensor | None              # [B] token rows in the flat batch; None: rows 0..B-1
     gather: torch.Tensor                   # [B, L] cache slots of positions 0..L-1 (padding reads slot 0)
+    lengths: torch.Tensor                  # [B] positions each sequence attends, its new token included
     masks: dict[Window, torch.Tensor]      # [B, 1, 1, L], True where the query may attend
 
 
@@ -89,7 +93,7 @@ def _decode_group(ids: list[int], last_rows: torch.Tensor, starts: list[int], ta
     masks = {w: _window_mask(key_pos[None, :], query_pos[:, None], w)[:, None, None, :].to(device)
              for w in windows}
     rows = None if ids == list(range(len(ids))) else last_rows[idx].to(device)
-    return DecodeGroup(rows, gather.to(device), masks)
+    return DecodeGroup(rows, gather.to(device), (query_pos + 1).to(device), masks)
 
 
 def _prefill_chunk(begin: int, count: int, start: int, table: torch.Tensor, block_size: int,
@@ -123,6 +127,16 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
 
 def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group_meta: DecodeGroup,
             window: Window, scale: float, group: int) -> torch.Tensor:
+    kernels = cpu_kernels() if q.device.type == "cpu" and q.dtype == k_cache.dtype == torch.float32 else None
+    if kernels is not None:  # reads K/V in place, no gather
+        return kernels.decode_attention(q, k_cache, v_cache, group_meta.gather, group_meta.lengths, scale,
+                                        window or 0)
+    return decode_gathered(q, k_cache, v_cache, group_meta, window, scale, group)
+
+
+def decode_gathered(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group_meta: DecodeGroup,
+                    window: Window, scale: float, group: int) -> torch.Tensor:
+    """The torch path: gather K/V into a padded batch, then one SDPA call."""
     batch, heads, dim = q.shape
     keys = _gather(k_cache, group_meta.gather, q.dtype).transpose(1, 2)   # [B, kv_heads, L, d]
     values = _gather(v_cache, group_meta.gather, q.dtype).transpose(1, 2)

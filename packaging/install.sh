@@ -121,8 +121,14 @@ as_service_user() {
 
 airlock() {
     as_service_user env AIRLOCK_CONFIG="$CONF_DIR/airlock.toml" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
-        PYTHONPYCACHEPREFIX="$DATA_DIR/.cache/python" \
+        PYTHONPYCACHEPREFIX="$DATA_DIR/.cache/python" TORCH_EXTENSIONS_DIR="$DATA_DIR/.cache/torch_extensions" \
         "$PREFIX/venv/bin/airlock" "$@"
+}
+
+build_kernels() {
+    say "compiling the CPU kernels for this machine"
+    # without a compiler the engine falls back to its torch path: slower, still correct
+    (cd "$DATA_DIR" && airlock kernels) || say "CPU kernels not built; the torch fallback will be used"
 }
 
 has_command() { "$PREFIX/venv/bin/airlock" "$1" --help >/dev/null 2>&1; }
@@ -203,6 +209,7 @@ main() {
     install_venv
     install_files
     migrate_database
+    build_kernels
     import_models
     install_unit
     if [ "$UNIT_INSTALLED" = 1 ] && [ "$START" = 1 ]; then wait_ready; fi

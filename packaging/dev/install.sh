@@ -16,3 +16,4 @@ else
     EXTRAS="test"
 fi
 $PIP install -q -e ".[$EXTRAS]"
+.venv/bin/airlock kernels || echo "CPU kernels not built: the engine will use its torch path"

@@ -1,0 +1,18 @@
+"""`airlock kernels`: compile Airlock's CPU kernels for this machine (or find them cached)."""
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("kernels", help="compile the CPU kernels for this machine (install does it)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.kernels import cpu_kernels
+    if cpu_kernels() is None:
+        print("CPU kernels unavailable: the engine uses its torch path (see the warning above)")
+        return 1
+    print("CPU kernels ready")
+    return 0

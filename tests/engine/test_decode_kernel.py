@@ -1,0 +1,49 @@
+"""The CPU decode-attention kernel against the torch path it replaces (gather + SDPA)."""
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from engine.attention import build_metadata, decode_gathered
+from engine.kernels import cpu_kernels
+
+pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
+
+
+@pytest.mark.parametrize("heads,kv_heads,window", [(9, 3, None), (4, 4, None), (8, 2, 5), (4, 1, 40)])
+def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int | None) -> None:
+    rng = random.Random(heads * 100 + kv_heads)
+    block_size, dim = 4, 64
+    lengths = [1, 3, 17, 40, 9, 64]                       # ragged, block edges and a lone token
+    ids = list(range(1, 64))
+    rng.shuffle(ids)                                       # scattered blocks, block 0 never used
+    tables, next_id = [], 0
+    for n in lengths:
+        count = -(-n // block_size)
+        tables.append(ids[next_id:next_id + count])
+        next_id += count
+    meta = build_metadata([1] * len(lengths), [n - 1 for n in lengths], tables, block_size, {window},
+                          torch.device("cpu"))
+    torch.manual_seed(len(lengths) + heads)
+    k_cache = torch.randn(64 * block_size, kv_heads, dim)
+    v_cache = torch.randn(64 * block_size, kv_heads, dim)
+    q = torch.randn(len(lengths), heads, dim)
+    scale = dim ** -0.5
+    expected = decode_gathered(q, k_cache, v_cache, meta.decode, window, scale, heads // kv_heads)
+    got = cpu_kernels().decode_attention(q, k_cache, v_cache, meta.decode.gather, meta.decode.lengths,
+                                         scale, window or 0)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_kernel_ignores_positions_past_each_length() -> None:
+    """Changing K/V beyond a sequence's length (padding, other sequences' slots) changes nothing."""
+    q = torch.randn(2, 4, 64)
+    k_cache, v_cache = torch.randn(32, 2, 64), torch.randn(32, 2, 64)
+    slots = torch.arange(32).view(2, 16)
+    lengths = torch.tensor([5, 16])
+    before = cpu_kernels().decode_attention(q, k_cache, v_cache, slots, lengths, 0.125, 0)
+    k_cache[5:16], v_cache[5:16] = 1e4, -1e4              # the first sequence's unused slots
+    after = cpu_kernels().decode_attention(q, k_cache, v_cache, slots, lengths, 0.125, 0)
+    assert torch.equal(before[0], after[0])
