@@ -46,8 +46,8 @@ def test_int8_perplexity_close_to_fp32(smollm2_hf_pair, smollm2_path: Path, text
     int8 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32,
                            quantization="int8"), text_ids)
     assert 1.0 < fp32 < 50.0                 # a real language model on plain English
-    # Measured: fp32 28.16, int8 29.61 (+5.1%). The target is 3%; this bound keeps what is reached.
-    assert abs(int8 - fp32) / fp32 < 0.06, (fp32, int8)
+    # Measured: fp32 28.16, int8 28.96 (+2.8%).
+    assert abs(int8 - fp32) / fp32 < 0.03, (fp32, int8)
 
 
 @pytest.mark.cuda
