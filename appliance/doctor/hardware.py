@@ -1,4 +1,5 @@
-"""The machine: NVIDIA GPU and driver (NVML), torch's CUDA, disk at the data dir, memory."""
+"""The machine: NVIDIA GPU and driver (NVML), torch's CUDA, Airlock's CPU kernels, disk at the
+data dir, memory."""
 from __future__ import annotations
 
 import shutil
@@ -69,6 +70,15 @@ def check_torch(probe: GpuProbe, config: Config | None) -> CheckResult:
         return fail("torch", f"{build}; models.device is {config.models.device!r} but no CUDA device is usable",
                     "set models.device = \"auto\" or \"cpu\", or install an NVIDIA GPU and the CUDA bundle")
     return ok("torch", f"{build}; running on CPU")
+
+
+def check_cpu_kernels() -> CheckResult:
+    """Airlock's compiled CPU kernels (built at install); without them decode attention is slower."""
+    from engine.kernels import cpu_kernels
+    if cpu_kernels() is None:
+        return warn("cpu kernels", "not built: the engine uses its slower torch path for decode attention",
+                    "install gcc (build-essential) and run: airlock kernels")
+    return ok("cpu kernels", "built for this CPU")
 
 
 def check_disk(config: Config) -> CheckResult:

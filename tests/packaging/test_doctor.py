@@ -126,6 +126,20 @@ def test_cpu_host_is_cpu_mode_not_an_error(config: Path) -> None:
         assert "running on CPU" in results["torch"].message
 
 
+def test_cpu_kernels_verdict_follows_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.doctor.hardware import check_cpu_kernels
+    from engine import kernels
+    built = kernels.cpu_kernels() is not None
+    assert check_cpu_kernels().status is (Status.OK if built else Status.WARN)
+    monkeypatch.setenv("AIRLOCK_TORCH_ONLY", "1")             # what a machine without gcc gets
+    kernels.cpu_kernels.cache_clear()
+    try:
+        result = check_cpu_kernels()
+        assert result.status is Status.WARN and "airlock kernels" in result.fix
+    finally:
+        kernels.cpu_kernels.cache_clear()
+
+
 @pytest.mark.cuda
 def test_gpu_host_lists_its_devices(config: Path) -> None:
     results = by_name(run_doctor(str(config), env={}))
