@@ -52,7 +52,7 @@ class Job:
         choices = [Choice(i) for i in range(self.params.n)]
         try:
             for delta in self.deltas(disconnected):
-                _apply(choices[delta.index], delta)
+                apply_delta(choices[delta.index], delta)
                 self.delivered_tokens += len(delta.token_ids)
         finally:
             self.finish()
@@ -102,15 +102,30 @@ def usage_body(prompt: int, completion: int, cached: int) -> dict:
 def submit(appliance: Any, engine: Any, model: str, endpoint: str, key: ApiKey | None,
            prompt_ids: list[int], params: SamplingParams) -> Job:
     """Admit the request against the key's limits and hand it to the engine."""
-    if key is not None:
-        try:
-            appliance.limits.admit(key)
-        except LimitExceeded as exc:
-            raise ApiError(429, exc.message, code="rate_limit_exceeded", retry_after=exc.retry_after) from None
-    request_id = ("chatcmpl-" if endpoint == "chat" else "cmpl-") + secrets.token_hex(12)
+    admit(appliance, key)
+    return start(appliance, engine, model, endpoint, key, prompt_ids, params, new_request_id(endpoint))
+
+
+def admit(appliance: Any, key: ApiKey | None) -> None:
+    """Count one HTTP request against the key's limits, or raise a 429 saying when to retry."""
+    if key is None:
+        return
+    try:
+        appliance.limits.admit(key)
+    except LimitExceeded as exc:
+        raise ApiError(429, exc.message, code="rate_limit_exceeded", retry_after=exc.retry_after) from None
+
+
+def start(appliance: Any, engine: Any, model: str, endpoint: str, key: ApiKey | None,
+          prompt_ids: list[int], params: SamplingParams, request_id: str) -> Job:
+    """Hand an admitted request to the engine."""
     stream = engine.submit(prompt_ids, params, request_id=request_id,
                            tenant=key.spec.tenant if key else None)
     return Job(appliance, model, endpoint, key, stream, params, request_id)
+
+
+def new_request_id(endpoint: str) -> str:
+    return ("chatcmpl-" if endpoint == "chat" else "cmpl-") + secrets.token_hex(12)
 
 
 def _overall_reason(reasons: list[str]) -> str:
@@ -123,7 +138,8 @@ def _overall_reason(reasons: list[str]) -> str:
     return "stop"
 
 
-def _apply(choice: Choice, delta: RequestDelta) -> None:
+def apply_delta(choice: Choice, delta: RequestDelta) -> None:
+    """Add one delta to the choice it belongs to."""
     choice.text += delta.text
     choice.token_ids += delta.token_ids
     if delta.logprobs:

@@ -1,4 +1,9 @@
-"""POST /v1/completions: one prompt (text or token ids), streamed and not."""
+"""POST /v1/completions: one prompt or a batch (text or token ids), streamed and not.
+
+A batch of P prompts with n choices each answers with P * n choices, prompt i's choice j at
+index i * n + j; usage is summed over the prompts. A single prompt may be answered from the
+response caches; a batch always runs in the engine, one engine request per prompt.
+"""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
@@ -6,15 +11,17 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from appliance.api.completion_prompts import check_context, prompt_batch
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
 from appliance.api.guard import current_key, require_api_key
-from appliance.api.jobs import Job
+from appliance.api.job_group import JobGroup, start_batch
 from appliance.api.logprobs import completion_logprobs
 from appliance.api.models_access import engine_for, max_model_len
 from appliance.api.response_caching import completion_query, serve
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
 from appliance.api.sse import disconnect_check, sse_response
+from engine.sampling_params import SamplingParams
 
 bp = Blueprint("openai_completions", __name__)
 bp.before_request(require_api_key)
@@ -34,14 +41,31 @@ def completions() -> Response:
         raise ApiError(400, f"logprobs must be between 0 and 5, got {logprobs}.", param="logprobs",
                        code="invalid_value")
     engine = engine_for(appliance, model, current_key())
-    prompt = _prompt_ids(engine.tokenizer, body.data.get("prompt"))
-    limit = max_tokens(body, ("max_tokens",), len(prompt), max_model_len(engine), 16)
+    prompts = prompt_batch(engine.tokenizer, _vocab_size(engine), body.data.get("prompt"))
+    longest = max(len(p) for p in prompts)
+    limit = max_tokens(body, ("max_tokens",), longest, max_model_len(engine), 16)
     params = sampling_params(body, max_tokens=limit, logprobs=logprobs)
-    query = completion_query(model, current_key(), prompt, params, engine.tokenizer)
-    job = serve(appliance, engine, query, current_key())
+    group = _serve(appliance, engine, model, prompts, params)
     if stream:
-        return sse_response(job, _chunks(job, include_usage, logprobs is not None, disconnect_check()))
-    return jsonify(_completion(job, logprobs is not None, disconnect_check()))
+        return sse_response(group, _chunks(group, include_usage, logprobs is not None, disconnect_check()))
+    return jsonify(_completion(group, logprobs is not None, disconnect_check()))
+
+
+def _serve(appliance: Any, engine: Any, model: str, prompts: list[list[int]], params: SamplingParams) -> JobGroup:
+    """A single prompt goes through the response caches as before; a batch, checked whole first,
+    goes to the engine."""
+    key = current_key()
+    if len(prompts) == 1:
+        job = serve(appliance, engine, completion_query(model, key, prompts[0], params, engine.tokenizer), key)
+        return JobGroup([job], job.id)
+    check_context(prompts, params.max_tokens, max_model_len(engine))
+    return start_batch(appliance, engine, model, "completions", key, prompts, params)
+
+
+def _vocab_size(engine: Any) -> int:
+    """The token ids both the tokenizer and the engine accept."""
+    size = len(engine.tokenizer)
+    return min(size, getattr(engine, "vocab_size", None) or size)
 
 
 def _reject_unsupported(body: Fields) -> None:
@@ -59,46 +83,32 @@ def _n(body: Fields) -> int:
     return body.integer("n") or 1
 
 
-def _prompt_ids(tokenizer: Any, prompt: Any) -> list[int]:
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], (str, list)):
-        prompt = prompt[0]
-    if isinstance(prompt, str) and prompt:
-        return list(tokenizer(prompt)["input_ids"])
-    if isinstance(prompt, list) and prompt and all(isinstance(t, int) and not isinstance(t, bool)
-                                                   and 0 <= t < len(tokenizer) for t in prompt):
-        return list(prompt)
-    if prompt is None:
-        raise ApiError(400, "'prompt' is required.", param="prompt", code="missing_required_parameter")
-    raise ApiError(400, "'prompt' must be a non-empty string or an array of token ids in the vocabulary "
-                   "(one prompt per request).", param="prompt", code="invalid_value")
-
-
-def _completion(job: Job, with_logprobs: bool, disconnected: Callable[[], bool]) -> dict:
-    choices = job.collect(disconnected)
-    return {"id": job.id, "object": "text_completion", "created": job.created, "model": job.model,
+def _completion(group: JobGroup, with_logprobs: bool, disconnected: Callable[[], bool]) -> dict:
+    choices = group.collect(disconnected)
+    return {"id": group.id, "object": "text_completion", "created": group.created, "model": group.model,
             "system_fingerprint": None,
             "choices": [{"index": c.index, "text": c.text, "finish_reason": c.finish_reason,
                          "logprobs": completion_logprobs(c.logprobs) if with_logprobs else None}
                         for c in choices],
-            "usage": job.usage}
+            "usage": group.usage}
 
 
-def _chunks(job: Job, include_usage: bool, with_logprobs: bool,
+def _chunks(group: JobGroup, include_usage: bool, with_logprobs: bool,
             disconnected: Callable[[], bool]) -> Iterator[dict]:
-    offsets = [0] * job.params.n
-    for delta in job.deltas(disconnected):
+    offsets = [0] * group.size
+    for job, index, delta in group.deltas(disconnected):
         logprobs = None
         if with_logprobs:
-            logprobs = completion_logprobs(delta.logprobs or [], offsets[delta.index])
-        offsets[delta.index] += len(delta.text)
-        event = {"id": job.id, "object": "text_completion", "created": job.created, "model": job.model,
+            logprobs = completion_logprobs(delta.logprobs or [], offsets[index])
+        offsets[index] += len(delta.text)
+        event = {"id": group.id, "object": "text_completion", "created": group.created, "model": group.model,
                  "system_fingerprint": None,
-                 "choices": [{"index": delta.index, "text": delta.text, "logprobs": logprobs,
+                 "choices": [{"index": index, "text": delta.text, "logprobs": logprobs,
                               "finish_reason": delta.finish_reason}]}
         if include_usage:
             event["usage"] = None
         yield event
         job.delivered_tokens += len(delta.token_ids)
     if include_usage:
-        yield {"id": job.id, "object": "text_completion", "created": job.created, "model": job.model,
-               "system_fingerprint": None, "choices": [], "usage": job.usage}
+        yield {"id": group.id, "object": "text_completion", "created": group.created, "model": group.model,
+               "system_fingerprint": None, "choices": [], "usage": group.usage}

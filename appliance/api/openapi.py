@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
+from appliance.api.completion_prompts import MAX_PROMPTS
+
 bp = Blueprint("openapi", __name__)
 
 
@@ -72,8 +74,13 @@ SCHEMAS = {
         "max_completion_tokens": {"type": "integer", "minimum": 1},
         "logprobs": {"type": "boolean"}, "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20}}},
     "CompletionRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
-        **SAMPLING, "prompt": {"oneOf": [{"type": "string", "minLength": 1},
-                                         {"type": "array", "items": {"type": "integer"}, "minItems": 1}]},
+        **SAMPLING, "prompt": {"oneOf": [
+            {"type": "string", "minLength": 1},
+            {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+            {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": MAX_PROMPTS},
+            {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
+             "minItems": 1, "maxItems": MAX_PROMPTS}],
+            "description": f"One prompt, or a batch of up to {MAX_PROMPTS}: prompt i's choice j is choice i * n + j."},
         "logprobs": {"type": "integer", "minimum": 0, "maximum": 5}}},
     "EmbeddingRequest": {"type": "object", "required": ["model", "input"], "properties": {
         "model": {"type": "string"},

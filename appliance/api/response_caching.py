@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.api.errors import ApiError
-from appliance.api.jobs import Job
+from appliance.api.jobs import Job, admit, new_request_id, submit
 from appliance.auth.keys import ApiKey
-from appliance.auth.limits import LimitExceeded
 from appliance.caching.answer import CachedAnswer, cacheable
 from engine.outputs import RequestDelta, RequestMetrics
 from engine.sampling_params import SamplingParams
@@ -72,8 +69,6 @@ def completion_query(model: str, key: ApiKey | None, prompt_ids: list[int], para
 
 def serve(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None) -> Job:
     """A Job answered from a cache when one holds the answer, else submitted to the engine."""
-    from appliance.api.jobs import submit
-
     caches = appliance.response_caches
     if not cacheable(query.params) or not caches.active:
         return submit(appliance, engine, query.model, query.endpoint, key, query.prompt_ids, query.params)
@@ -135,12 +130,8 @@ class RecordingStream:
 
 
 def _replay(appliance: Any, query: CacheQuery, key: ApiKey | None, answer: CachedAnswer) -> Job:
-    if key is not None:
-        try:
-            appliance.limits.admit(key)
-        except LimitExceeded as exc:
-            raise ApiError(429, exc.message, code="rate_limit_exceeded", retry_after=exc.retry_after) from None
-    request_id = ("chatcmpl-" if query.endpoint == "chat" else "cmpl-") + secrets.token_hex(12)
+    admit(appliance, key)
+    request_id = new_request_id(query.endpoint)
     stream = ReplayStream(request_id, answer, len(query.prompt_ids))
     return Job(appliance, query.model, query.endpoint, key, stream, query.params, request_id,
                delivered_tokens=answer.completion_tokens)

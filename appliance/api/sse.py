@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from flask import Response, request
 
 from appliance.api.errors import to_api_error
+from appliance.api.job_group import JobGroup
 from appliance.api.jobs import Job
 
 
@@ -16,7 +17,7 @@ def disconnect_check() -> Callable[[], bool]:
     return request.environ.get("waitress.client_disconnected", lambda: False)
 
 
-def sse_response(job: Job, events: Iterator[dict]) -> Response:
+def sse_response(job: Job | JobGroup, events: Iterator[dict]) -> Response:
     def generate() -> Iterator[str]:
         try:
             yield ": airlock\n\n"   # an SSE comment: sends the headers now, before the first token

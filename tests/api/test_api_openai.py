@@ -1,9 +1,12 @@
-"""The OpenAI endpoints through the official client: chat and completions, streamed and not."""
+"""The OpenAI endpoints through the official client: chat and completions (one prompt or a batch),
+streamed and not."""
 from __future__ import annotations
 
+import openai
 import pytest
 
 from api_support import MODEL
+from appliance.auth.keys import KeySpec
 
 FRANCE = [{"role": "user", "content": "What is the capital of France?"}]
 
@@ -101,3 +104,98 @@ def test_chat_logprobs(client) -> None:
     assert len(content) == reply.usage.completion_tokens
     assert "".join(t.token for t in content) == reply.choices[0].message.content
     assert all(len(t.top_logprobs) >= 2 and t.logprob <= 0 for t in content)
+
+
+BATCH = ["1, 2, 3, 4,", "Monday, Tuesday, Wednesday,", "red, orange, yellow,"]
+
+
+def _alone(client, prompts: list, **kwargs) -> list:
+    """Each prompt sent on its own, greedy."""
+    return [client.completions.create(model=MODEL, prompt=p, max_tokens=6, temperature=0, **kwargs)
+            for p in prompts]
+
+
+def _assert_summed(usage, replies: list) -> None:
+    assert usage.prompt_tokens == sum(r.usage.prompt_tokens for r in replies)
+    assert usage.completion_tokens == sum(r.usage.completion_tokens for r in replies)
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    assert 0 <= usage.prompt_tokens_details.cached_tokens <= usage.prompt_tokens
+
+
+def test_completions_batch_of_strings(client) -> None:
+    alone = _alone(client, BATCH)
+    reply = client.completions.create(model=MODEL, prompt=BATCH, max_tokens=6, temperature=0)
+    assert [c.index for c in reply.choices] == [0, 1, 2]
+    assert [c.text for c in reply.choices] == [a.choices[0].text for a in alone]
+    assert len({c.text for c in reply.choices}) == 3   # a mix-up of prompts could not go unseen
+    assert all(c.finish_reason in ("stop", "length") for c in reply.choices)
+    _assert_summed(reply.usage, alone)
+
+
+def test_completions_batch_of_token_arrays(client, engine) -> None:
+    ids = [list(engine.tokenizer(p)["input_ids"]) for p in BATCH]
+    alone = _alone(client, ids[:2])
+    reply = client.completions.create(model=MODEL, prompt=ids[:2], max_tokens=6, temperature=0)
+    assert [c.index for c in reply.choices] == [0, 1]
+    assert [c.text for c in reply.choices] == [a.choices[0].text for a in alone]
+    assert alone[0].choices[0].text == _alone(client, [BATCH[0]])[0].choices[0].text
+    _assert_summed(reply.usage, alone)
+
+
+def test_completions_batch_with_n(client) -> None:
+    alone = _alone(client, BATCH[:2])
+    reply = client.completions.create(model=MODEL, prompt=BATCH[:2], max_tokens=6, temperature=0, n=2)
+    assert [c.index for c in reply.choices] == [0, 1, 2, 3]
+    first, second = (a.choices[0].text for a in alone)
+    assert [c.text for c in reply.choices] == [first, first, second, second]   # prompt i's choice j: i * n + j
+    assert reply.usage.prompt_tokens == sum(a.usage.prompt_tokens for a in alone)   # each prompt once
+    assert reply.usage.completion_tokens == 2 * sum(a.usage.completion_tokens for a in alone)
+
+
+def test_completions_batch_streamed_with_usage(client) -> None:
+    whole = client.completions.create(model=MODEL, prompt=BATCH, max_tokens=6, temperature=0)
+    chunks = list(client.completions.create(model=MODEL, prompt=BATCH, max_tokens=6, temperature=0, stream=True,
+                                            stream_options={"include_usage": True}))
+    *deltas, last = chunks
+    texts, finished = {}, {}
+    for chunk in deltas:
+        [choice] = chunk.choices
+        texts[choice.index] = texts.get(choice.index, "") + choice.text
+        if choice.finish_reason:
+            finished[choice.index] = choice.finish_reason
+        assert chunk.usage is None and chunk.id == last.id
+    assert texts == {c.index: c.text for c in whole.choices}
+    assert finished == {c.index: c.finish_reason for c in whole.choices}
+    order = [chunk.choices[0].index for chunk in deltas]
+    assert order != sorted(order)   # the prompts ran side by side, not one after another
+    assert last.choices == []
+    assert last.usage.prompt_tokens == whole.usage.prompt_tokens
+    assert last.usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_completions_batch_rejects_a_bad_prompt_whole(served, engine) -> None:
+    key, secret = served.appliance.keys.create(KeySpec(name="batch-ledger"))
+    client = served.client(secret)
+    with pytest.raises(openai.BadRequestError, match=r"prompt\[1\]") as info:
+        client.completions.create(model=MODEL, prompt=["Hello", "", "World"], max_tokens=2)
+    assert info.value.param == "prompt[1]"
+    with pytest.raises(openai.BadRequestError, match=r"prompt\[1\]"):
+        client.completions.create(model=MODEL, prompt=[[1, 2], [3, 10**9]], max_tokens=2)
+    room = engine.max_model_len - 3
+    with pytest.raises(openai.BadRequestError, match=r"prompt\[2\]") as info:
+        client.completions.create(model=MODEL, prompt=["Hi", "Hi", "Once upon a time there was a dragon"],
+                                  max_tokens=room)
+    assert info.value.code == "context_length_exceeded" and str(engine.max_model_len) in info.value.message
+    reply = client.completions.create(model=MODEL, prompt=BATCH[:2], max_tokens=3, temperature=0)
+    rows = served.appliance.ledger.export_json(key_id=key.id)   # nothing ran for the rejected requests
+    assert sorted(r["request_id"] for r in rows) == [f"{reply.id}-0", f"{reply.id}-1"]
+    assert sum(r["completion_tokens"] for r in rows) == reply.usage.completion_tokens
+    assert sum(r["prompt_tokens"] for r in rows) == reply.usage.prompt_tokens
+
+
+def test_completions_batch_size_limit(client) -> None:
+    reply = client.completions.create(model=MODEL, prompt=["Hi"] * 64, max_tokens=1, temperature=0)
+    assert [c.index for c in reply.choices] == list(range(64)) and len({c.text for c in reply.choices}) == 1
+    with pytest.raises(openai.BadRequestError, match="at most 64 prompts") as info:
+        client.completions.create(model=MODEL, prompt=["Hi"] * 65, max_tokens=1)
+    assert info.value.param == "prompt" and info.value.status_code == 400

@@ -1,4 +1,5 @@
-"""Streams under stress: a client that hangs up mid-stream, and 64 simultaneous streams."""
+"""Streams under stress: a client that hangs up mid-stream (one prompt or a batch), and 64
+simultaneous streams."""
 from __future__ import annotations
 
 import time
@@ -38,6 +39,27 @@ def test_disconnect_aborts_the_engine_request(served, engine) -> None:
     [row] = rows
     assert row["finish_reason"] == "abort"
     assert 3 <= row["completion_tokens"] < 100   # what was delivered, not the 400 asked for
+
+
+def test_disconnect_aborts_every_prompt_of_a_batch(served, engine) -> None:
+    baseline = _wait_idle(engine).blocks_used
+    key, secret = served.appliance.keys.create(KeySpec(name="hangs-up-batch"))
+    stream = served.client(secret).completions.create(
+        model=MODEL, prompt=["Once upon a time", "The history of Rome", "A recipe for bread"], max_tokens=400,
+        stream=True, extra_body={"ignore_eos": True})
+    received = [chunk for _, chunk in zip(range(9), stream)]
+    assert engine.stats().running == 3
+    stream.close()
+    stats = _wait_idle(engine, 5.0)
+    assert stats.running == 0 and stats.blocks_used == baseline
+    assert {chunk.choices[0].index for chunk in received} == {0, 1, 2}
+    deadline = time.monotonic() + 10
+    while len(rows := served.appliance.ledger.export_json(key_id=key.id)) < 3:
+        assert time.monotonic() < deadline, "the aborted batch was never billed"
+        time.sleep(0.1)
+    assert len(rows) == 3 and all(row["finish_reason"] == "abort" for row in rows)
+    assert all(row["completion_tokens"] < 100 for row in rows)   # what was delivered, not the 400 asked for
+    assert sum(row["completion_tokens"] for row in rows) >= len(received)
 
 
 PROMPTS = ["1, 2, 3, 4,", "A, B, C, D,", "Monday, Tuesday, Wednesday,", "January, February, March,",
