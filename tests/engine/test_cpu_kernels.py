@@ -1,4 +1,5 @@
-"""The CPU decode-attention kernel against the torch path it replaces (gather + SDPA)."""
+"""Airlock's CPU kernels against the torch code they replace: decode attention (gather + SDPA)
+and the anchored rows of the int8 linear layers."""
 from __future__ import annotations
 
 import random
@@ -8,6 +9,7 @@ import torch
 
 from engine.attention import build_metadata, decode_gathered
 from engine.kernels import cpu_kernels
+from engine.quantization import _anchor
 
 pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
 
@@ -47,3 +49,13 @@ def test_kernel_ignores_positions_past_each_length() -> None:
     k_cache[5:16], v_cache[5:16] = 1e4, -1e4              # the first sequence's unused slots
     after = cpu_kernels().decode_attention(q, k_cache, v_cache, slots, lengths, 0.125, 0)
     assert torch.equal(before[0], after[0])
+
+
+@pytest.mark.parametrize("rows", [1, 7, 40])
+def test_anchored_rows_equal_the_torch_path(rows: int) -> None:
+    x = torch.randn(rows, 96) * torch.logspace(-3, 3, rows).unsqueeze(1)   # rows of very different scales
+    x[0] = 0.0                                                             # an all-zero row divides by 1e-12
+    anchored, peak = cpu_kernels().anchored_rows(x)
+    expected_peak = x.abs().amax(dim=1, keepdim=True).clamp(min=1e-12)
+    assert torch.equal(peak, expected_peak)
+    assert torch.equal(anchored, torch.cat([x / expected_peak, _anchor(96, x.dtype)]))

@@ -1,0 +1,14 @@
+// The Python module of Airlock's CPU kernels (engine/kernels.py builds and loads it).
+#include <torch/extension.h>
+
+#include <tuple>
+
+torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_cache,
+                               const torch::Tensor& v_cache, const torch::Tensor& slots,
+                               const torch::Tensor& lengths, double scale, int64_t window);
+std::tuple<torch::Tensor, torch::Tensor> anchored_rows(const torch::Tensor& x);
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("decode_attention", &decode_attention, "paged decode attention (CPU, float32)");
+  m.def("anchored_rows", &anchored_rows, "rows over their absolute maxima, plus the anchor row");
+}
