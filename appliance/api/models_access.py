@@ -1,10 +1,26 @@
-"""Finding the engine for a request's model, after checking the key may use it."""
+"""Reading the model a request names, and finding its engine after checking the key may use it."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from appliance.api.errors import ApiError
+from appliance.api.fields import Fields, json_body
 from appliance.auth.keys import ApiKey
+
+
+class ModelRequest(NamedTuple):
+    appliance: Any
+    body: Fields
+    model: str
+
+
+def model_request() -> ModelRequest:
+    """How chat, completions and embeddings start: the appliance, the JSON body, its required 'model'."""
+    from appliance.services import current_appliance
+
+    appliance = current_appliance()
+    body = Fields(json_body())
+    return ModelRequest(appliance, body, body.string("model", required=True))
 
 
 def engine_for(appliance: Any, model: str, key: ApiKey | None) -> Any:

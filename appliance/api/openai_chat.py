@@ -7,11 +7,11 @@ from flask import Blueprint, Response, jsonify
 
 from appliance.api.chat_prompt import chat_prompt_ids, parse_messages
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, json_body
+from appliance.api.fields import Fields
 from appliance.api.guard import current_key, require_api_key
 from appliance.api.jobs import Job
 from appliance.api.logprobs import chat_logprobs
-from appliance.api.models_access import engine_for, max_model_len
+from appliance.api.models_access import engine_for, max_model_len, model_request
 from appliance.api.response_caching import chat_query, serve
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
 from appliance.api.sse import disconnect_check, sse_response
@@ -22,11 +22,7 @@ bp.before_request(require_api_key)
 
 @bp.post("/v1/chat/completions")
 def chat_completions() -> Response:
-    from appliance.services import current_appliance
-
-    appliance = current_appliance()
-    body = Fields(json_body())
-    model = body.string("model", required=True)
+    appliance, body, model = model_request()
     messages = parse_messages(body.data.get("messages"))
     stream, include_usage = stream_flags(body)
     top = _top_logprobs(body)

@@ -13,11 +13,11 @@ from flask import Blueprint, Response, jsonify
 
 from appliance.api.completion_prompts import check_context, prompt_batch
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, json_body
+from appliance.api.fields import Fields
 from appliance.api.guard import current_key, require_api_key
 from appliance.api.job_group import JobGroup, start_batch
 from appliance.api.logprobs import completion_logprobs
-from appliance.api.models_access import engine_for, max_model_len
+from appliance.api.models_access import engine_for, max_model_len, model_request
 from appliance.api.response_caching import completion_query, serve
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
 from appliance.api.sse import disconnect_check, sse_response
@@ -29,11 +29,7 @@ bp.before_request(require_api_key)
 
 @bp.post("/v1/completions")
 def completions() -> Response:
-    from appliance.services import current_appliance
-
-    appliance = current_appliance()
-    body = Fields(json_body())
-    model = body.string("model", required=True)
+    appliance, body, model = model_request()
     stream, include_usage = stream_flags(body)
     _reject_unsupported(body)
     logprobs = body.integer("logprobs")

@@ -7,8 +7,8 @@ import struct
 from flask import Blueprint, Response, jsonify
 
 from appliance.api.errors import ApiError, model_not_found
-from appliance.api.fields import Fields, json_body
 from appliance.api.guard import current_key, require_api_key
+from appliance.api.models_access import model_request
 
 bp = Blueprint("openai_embeddings", __name__)
 bp.before_request(require_api_key)
@@ -17,11 +17,7 @@ MAX_INPUTS = 2048
 
 @bp.post("/v1/embeddings")
 def embeddings() -> Response:
-    from appliance.services import current_appliance
-
-    appliance = current_appliance()
-    body = Fields(json_body())
-    model = body.string("model", required=True)
+    appliance, body, model = model_request()
     texts = _inputs(body.data.get("input"))
     encoding = body.string("encoding_format", "float")
     if encoding not in ("float", "base64"):

@@ -8,30 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.caching.answer import CachedAnswer, CacheStats, ResponseCacheConfig, request_key
-from appliance.caching.lru import TtlLru
+from appliance.caching.answer import CachedAnswer, request_key
+from appliance.caching.answer_cache import AnswerCache
 from engine.sampling_params import SamplingParams
 
 
-class ResponseCache:
-    def __init__(self, config: ResponseCacheConfig | None = None) -> None:
-        self._config = config or ResponseCacheConfig()
-        self._store: TtlLru[CachedAnswer] = TtlLru(self._config.ttl_seconds, self._config.max_entries)
-        self._hits = 0
-        self._misses = 0
-
-    @property
-    def config(self) -> ResponseCacheConfig:
-        return self._config
-
-    def configure(self, config: ResponseCacheConfig) -> None:
-        """Applies a new policy at once; turning the cache off also empties it."""
-        with self._store.lock:
-            self._config = config
-            self._store.resize(config.ttl_seconds, config.max_entries)
-            if not config.enabled:
-                self._store.remove_if(lambda _: True)
-
+class ResponseCache(AnswerCache[CachedAnswer]):
     def key(self, model: str, request: Any, params: SamplingParams, tenant: str | None = None) -> str | None:
         """None when the cache is off or the request is not deterministic."""
         if not self._config.enabled:
@@ -42,22 +24,9 @@ class ResponseCache:
         if key is None or not self._config.enabled:
             return None
         answer = self._store.get(key)
-        with self._store.lock:
-            if answer is None:
-                self._misses += 1
-            else:
-                self._hits += 1
+        self._count_lookup(answer is not None)
         return answer
 
     def put(self, key: str | None, answer: CachedAnswer) -> None:
         if key is not None and self._config.enabled:
             self._store.put(key, answer)
-
-    def flush(self, model: str | None = None) -> int:
-        """Drops every entry, or those of one model; returns how many went."""
-        return self._store.remove_if(lambda a: model is None or a.model == model)
-
-    def stats(self) -> CacheStats:
-        with self._store.lock:
-            return CacheStats(self._config.enabled, len(self._store), self._config.max_entries,
-                              self._hits, self._misses, self._store.evictions, self._store.expirations)

@@ -11,9 +11,9 @@ from typing import Any
 
 import torch
 
-from appliance.caching.answer import CachedAnswer, CacheStats, ResponseCacheConfig, cacheable, params_fingerprint
+from appliance.caching.answer import CachedAnswer, ResponseCacheConfig, cacheable, params_fingerprint
+from appliance.caching.answer_cache import AnswerCache
 from appliance.caching.embeddings import EmbeddingModel
-from appliance.caching.lru import TtlLru
 from engine.sampling_params import SamplingParams
 
 
@@ -23,6 +23,10 @@ class _Entry:
     vector: torch.Tensor
     answer: CachedAnswer
 
+    @property
+    def model(self) -> str:
+        return self.answer.model
+
 
 @dataclass(slots=True)
 class SemanticHit:
@@ -30,33 +34,18 @@ class SemanticHit:
     similarity: float
 
 
-class SemanticCache:
+class SemanticCache(AnswerCache[_Entry]):
     def __init__(self, embedder: EmbeddingModel, config: ResponseCacheConfig | None = None) -> None:
+        super().__init__(config)
         self._embedder = embedder
-        self._config = config or ResponseCacheConfig()
-        self._store: TtlLru[_Entry] = TtlLru(self._config.ttl_seconds, self._config.max_entries)
-        self._hits = 0
-        self._misses = 0
         self._next_id = 0
-
-    @property
-    def config(self) -> ResponseCacheConfig:
-        return self._config
-
-    def configure(self, config: ResponseCacheConfig) -> None:
-        with self._store.lock:
-            self._config = config
-            self._store.resize(config.ttl_seconds, config.max_entries)
-            if not config.enabled:
-                self._store.remove_if(lambda _: True)
 
     def lookup(self, model: str, prompt: str, params: SamplingParams, tenant: str | None = None) -> SemanticHit | None:
         """The cached answer of the most similar prompt at or above the threshold, if any."""
         if not self._config.enabled or not cacheable(params):
             return None
         hit = self._nearest(self._scope(model, params, tenant), self._embedder.encode([prompt])[0])
-        with self._store.lock:
-            self._hits, self._misses = self._hits + (hit is not None), self._misses + (hit is None)
+        self._count_lookup(hit is not None)
         return hit
 
     def store(self, model: str, prompt: str, params: SamplingParams, answer: CachedAnswer,
@@ -67,14 +56,6 @@ class SemanticCache:
         with self._store.lock:
             self._next_id += 1
             self._store.put(str(self._next_id), entry)
-
-    def flush(self, model: str | None = None) -> int:
-        return self._store.remove_if(lambda e: model is None or e.answer.model == model)
-
-    def stats(self) -> CacheStats:
-        with self._store.lock:
-            return CacheStats(self._config.enabled, len(self._store), self._config.max_entries,
-                              self._hits, self._misses, self._store.evictions, self._store.expirations)
 
     def _nearest(self, scope: str, vector: torch.Tensor) -> SemanticHit | None:
         with self._store.lock:

@@ -3,20 +3,18 @@ the same run, through transformers baselines; prints a table (or JSON with --jso
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from appliance.cli import add_config_argument
+from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load
 
-DEFAULT_MODEL = Path("var/models/SmolLM2-135M-Instruct.Q4_1.gguf")
 SCENARIO_NAMES = ("single", "c32", "c128", "prefill")
 BASELINE_NAMES = ("sequential", "static", "continuous")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench", help="benchmark the engine against transformers baselines")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"GGUF file (default {DEFAULT_MODEL})")
+    add_model_argument(parser)
     parser.add_argument("--scenario", choices=SCENARIO_NAMES, default="c32",
                         help="single: 1 x 128 tokens; c32/c128: concurrent x 128 tokens; prefill: 1,300-token prompt")
     parser.add_argument("--quantization", choices=("none", "int8"), default="none",
@@ -24,18 +22,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baselines", default=",".join(BASELINE_NAMES),
                         help="comma-separated subset of " + ", ".join(BASELINE_NAMES) + " (empty: none)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--quick", action="store_true", help="a few requests of a few tokens (for tests)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    add_quick_and_json(parser, quick_help="a few requests of a few tokens (for tests)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.model.exists():
-        print(f"airlock bench: model file {args.model} does not exist", file=sys.stderr)
+    if not prepare_to_load("bench", args.model):
         return 2
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")      # the GGUF loader's progress bar; we print our own
     _quiet_transformers()
     from engine.bench import BenchOptions, run_bench
     from engine.errors import EngineError

@@ -2,33 +2,25 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
-from pathlib import Path
 
 from appliance.cli import add_config_argument
-
-DEFAULT_MODEL = Path("var/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench-cache", help="benchmark prefix caching on versus off")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"GGUF file (default {DEFAULT_MODEL})")
+    add_model_argument(parser)
     parser.add_argument("--prefix-tokens", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=32, help="chat requests sharing the system prompt")
     parser.add_argument("--system-tokens", type=int, default=500)
-    parser.add_argument("--quick", action="store_true", help="a small workload (for tests)")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    add_quick_and_json(parser, quick_help="a small workload (for tests)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.model.exists():
-        print(f"airlock bench-cache: model file {args.model} does not exist", file=sys.stderr)
+    if not prepare_to_load("bench-cache", args.model):
         return 2
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TQDM_DISABLE", "1")
     from engine.bench.prefix import run_prefix_bench
     from engine.loader import load_model
 

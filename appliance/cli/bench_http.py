@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from appliance.cli import add_config_argument
+from appliance.cli._bench import DEFAULT_MODEL
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--streams", type=int, default=32)
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--pairs", type=int, default=30, help="paired 1-token requests for the overhead p50")
-    parser.add_argument("--model-file", default="var/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    parser.add_argument("--model-file", default=str(DEFAULT_MODEL))
     parser.add_argument("--quantization", default="auto")
     parser.set_defaults(func=run)
 

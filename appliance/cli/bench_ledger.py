@@ -5,9 +5,8 @@ import argparse
 import json
 from pathlib import Path
 
+from appliance.cli._bench import DEFAULT_MODEL
 from appliance.ledger.bench import BenchSettings, run, summary
-
-DEFAULT_MODEL = Path("var/models/SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from appliance.cli import add_config_argument
-
-DEFAULT_MODEL = Path("var/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+from appliance.cli._bench import add_model_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench-quant", help="benchmark quantized weights against full precision")
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"GGUF file (default {DEFAULT_MODEL})")
+    add_model_argument(parser)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--precisions", default=None,
                         help="comma-separated, baseline first (default: fp32,int8 on CPU; fp16,int8,nf4 on CUDA)")
