@@ -6,12 +6,12 @@ block_size`. Each forward builds one `AttentionMetadata` shared by every layer: 
 the new K/V, and for each sequence which slots to read and which of them each query may see.
 
 Decode steps (one new token per sequence) are batched. On CPU in fp32 one call of our kernel
-(engine/csrc/decode_attention.cpp) covers the whole batch, reading K/V rows in place. Elsewhere
-every sequence's K/V is gathered into a padded [B, L] block and one scaled_dot_product_attention
-call covers the batch, with a mask for the padding. Prefill chunks are attended one sequence at a time (they are few, and
-each is already a large matrix product). In decode, grouped-query attention folds the query
-heads that share a KV head into the query-length axis; prefill uses SDPA's own GQA. Either
-way K/V are never repeated.
+(engine/csrc/decode_attention.cpp) covers the whole batch, reading K/V rows in place.
+Elsewhere every sequence's K/V is gathered into a padded [B, L] block and one
+scaled_dot_product_attention call covers the batch, with a mask for the padding. Prefill
+chunks are attended one sequence at a time (they are few, and each is already a large matrix
+product). In decode, grouped-query attention folds the query heads that share a KV head into
+the query-length axis; prefill uses SDPA's own GQA. Either way K/V are never repeated.
 """
 from __future__ import annotations
 

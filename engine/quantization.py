@@ -1,10 +1,12 @@
 """Weight quantization at load time.
 
 CPU, int8: fbgemm's dynamic int8 linear layers (weights 7-bit in int8 per output channel,
-activations 8-bit, quantized per call), which read a quarter of the bytes fp32 does. Batch-1 decoding is bound by
-memory bandwidth, so this is what lifts single-stream speed. The LM head is quantized too
-(tied to the embedding it is a large share of the weights), and the embedding table keeps one
-int8 row per token with a scale.
+activations 8-bit, quantized per call), which read a quarter of the bytes fp32 does. Batch-1
+decoding is bound by memory bandwidth, so this is what lifts single-stream speed. The LM head
+is quantized too (tied to the embedding it is a large share of the weights), and the embedding
+table keeps one int8 row per token with a scale.
+
+CPU, full precision (fp32): the linear layers are prepacked for oneDNN (engine/packed_linear.py).
 
 CUDA, int8 and nf4: bitsandbytes' Linear8bitLt and Linear4bit for the decoder layers; the
 embedding and the LM head stay in the compute dtype.
