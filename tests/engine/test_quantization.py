@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from engine import planner
 from engine.loader import LoadedModel, load_model, wrap
 from engine.model_runner import ForwardBatch, ModelRunner
 from engine.models import build_model
@@ -102,7 +103,7 @@ def test_cuda_quantized_follows_full_precision(smollm2_path: Path, smollm2_model
     reference, _ = greedy(smollm2_model, prompt, 4)
     tokens, _ = greedy(model, prompt, 4)
     assert tokens[:2] == reference[:2]
-    fp16_bytes = smollm2_model.weight_bytes() // 2
+    fp16_bytes = planner.weight_bytes(planner.ModelShape.from_config(model.hf_config.to_dict()), "fp16", "cuda")
     limit = {"none": 1.01, "int8": 0.75, "nf4": 0.6}[quantization]  # embedding/head stay 16-bit
     assert model.weight_bytes() <= limit * fp16_bytes
 
