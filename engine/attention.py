@@ -109,8 +109,10 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
                     v_cache: torch.Tensor, meta: AttentionMetadata, window: Window,
                     scale: float) -> torch.Tensor:
     """q: [T, heads, d]; k, v: [T, kv_heads, d] (new tokens). Writes k/v, returns [T, heads * d]."""
-    k_cache.index_copy_(0, meta.slot_mapping, k.to(k_cache.dtype))
-    v_cache.index_copy_(0, meta.slot_mapping, v.to(v_cache.dtype))
+    if k.dtype != k_cache.dtype:
+        k, v = k.to(k_cache.dtype), v.to(v_cache.dtype)
+    k_cache.index_copy_(0, meta.slot_mapping, k)
+    v_cache.index_copy_(0, meta.slot_mapping, v)
     tokens, heads, dim = q.shape
     group = heads // k.shape[1]
     if meta.decode is not None and not meta.prefills and meta.decode.rows is None:

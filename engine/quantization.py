@@ -62,11 +62,12 @@ class Int8Linear(nn.Module):
         own absolute maximum and an anchor row holding +1 and -1 is appended, so that scale is
         the same for every batch: per-token precision (one outlier token no longer coarsens the
         others) and a row's result does not depend on what else is in the batch."""
-        anchored, peak = _anchored_rows(x.reshape(-1, self.in_features))
+        rows = x if x.dim() == 2 else x.reshape(-1, self.in_features)
+        anchored, peak = _anchored_rows(rows)
         out = torch.ops.quantized.linear_dynamic(anchored, self._packed, REDUCE_RANGE)[:-1].mul_(peak)
         if self.bias is not None:
-            out = out + self.bias
-        return out.reshape(*x.shape[:-1], self.out_features)
+            out += self.bias
+        return out if x.dim() == 2 else out.reshape(*x.shape[:-1], self.out_features)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 fbgemm"

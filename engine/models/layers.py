@@ -39,10 +39,11 @@ class Rotary(nn.Module):
         self.sin = torch.empty(0)
 
     def table(self, positions: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sign-folded sin at `positions`, [tokens, 1, head_dim] (broadcast over heads)."""
         needed = int(positions.max()) + 1 if positions.numel() else 1
         if self.cos.shape[0] < needed or self.cos.dtype != dtype or self.cos.device != positions.device:
             self._grow(max(needed, 2 * self.cos.shape[0], 256), positions.device, dtype)
-        return self.cos[positions], self.sin[positions]
+        return self.cos[positions].unsqueeze(1), self.sin[positions].unsqueeze(1)
 
     def _grow(self, length: int, device: torch.device, dtype: torch.dtype) -> None:
         t = torch.arange(length, device=device, dtype=torch.float32)
@@ -56,8 +57,8 @@ class Rotary(nn.Module):
 
 
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """x: [tokens, heads, head_dim]; cos and sign-folded sin from Rotary.table: [tokens, head_dim]."""
-    return torch.addcmul(x * cos.unsqueeze(1), x.roll(x.shape[-1] // 2, dims=-1), sin.unsqueeze(1))
+    """x: [tokens, heads, head_dim]; cos and sign-folded sin from Rotary.table: [tokens, 1, head_dim]."""
+    return torch.addcmul(x * cos, x.roll(x.shape[-1] // 2, dims=-1), sin)
 
 
 def rotary_for(config: PretrainedConfig, head_dim: int, layer_type: str | None = None) -> Rotary:
