@@ -15,8 +15,8 @@ from pathlib import Path
 from types import ModuleType
 
 log = logging.getLogger(__name__)
-_SOURCES = [Path(__file__).parent / "csrc" / name for name in ("bindings.cpp", "decode_attention.cpp",
-                                                                 "anchored_rows.cpp")]
+_SOURCES = [Path(__file__).parent / "csrc" / name
+            for name in ("bindings.cpp", "decode_attention.cpp", "anchored_rows.cpp", "rms_norm.cpp")]
 
 
 @functools.cache

@@ -18,7 +18,7 @@ std::tuple<torch::Tensor, torch::Tensor> anchored_rows(const torch::Tensor& x) {
   TORCH_CHECK(x.size(1) >= 2, "rows need at least two columns for the anchor");
   const auto rows = x.contiguous();
   const int64_t m = rows.size(0), k = rows.size(1);
-  auto anchored = torch::zeros({m + 1, k}, rows.options());
+  auto anchored = torch::empty({m + 1, k}, rows.options());
   auto peak = torch::empty({m, 1}, rows.options());
   const float* xp = rows.data_ptr<float>();
   float* ap = anchored.data_ptr<float>();
@@ -34,6 +34,7 @@ std::tuple<torch::Tensor, torch::Tensor> anchored_rows(const torch::Tensor& x) {
       for (int64_t j = 0; j < k; ++j) out[j] = row[j] / top;
     }
   });
+  std::fill(ap + m * k, ap + (m + 1) * k, 0.0f);
   ap[m * k] = 1.0f;
   ap[m * k + 1] = -1.0f;
   return {anchored, peak};

@@ -7,6 +7,8 @@ from torch import nn
 from transformers import PretrainedConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
+from engine.kernels import cpu_kernels
+
 
 class RMSNorm(nn.Module):
     """RMSNorm; `offset=1.0` gives Gemma's (1 + w) scaling."""
@@ -18,7 +20,10 @@ class RMSNorm(nn.Module):
         self.offset = offset
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.float32:  # one fused kernel; same math as below
+        kernels = cpu_kernels() if x.dtype == torch.float32 and x.device.type == "cpu" else None
+        if kernels is not None:  # one pass per row, one call
+            return kernels.rms_norm(x, self.weight, self.eps, self.offset)
+        if x.dtype == torch.float32:  # torch's fused op; same math as below
             return F.rms_norm(x, self.weight.shape, self.offset + self.weight if self.offset else self.weight,
                               self.eps)
         x32 = x.float()

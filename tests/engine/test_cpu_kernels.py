@@ -1,5 +1,5 @@
-"""Airlock's CPU kernels against the torch code they replace: decode attention (gather + SDPA)
-and the anchored rows of the int8 linear layers."""
+"""Airlock's CPU kernels against the torch code they replace: decode attention (gather + SDPA),
+the anchored rows of the int8 linear layers, RMSNorm."""
 from __future__ import annotations
 
 import random
@@ -59,3 +59,13 @@ def test_anchored_rows_equal_the_torch_path(rows: int) -> None:
     expected_peak = x.abs().amax(dim=1, keepdim=True).clamp(min=1e-12)
     assert torch.equal(peak, expected_peak)
     assert torch.equal(anchored, torch.cat([x / expected_peak, _anchor(96, x.dtype)]))
+
+
+@pytest.mark.parametrize("offset", [0.0, 1.0])                  # Llama's w, Gemma's (1 + w)
+def test_rms_norm_matches_torch(offset: float) -> None:
+    x = torch.randn(5, 7, 576) * 30
+    weight = torch.randn(576)
+    expected = torch.nn.functional.rms_norm(x, (576,), offset + weight, 1e-6)
+    got = cpu_kernels().rms_norm(x, weight, 1e-6, offset)
+    assert got.shape == x.shape
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
