@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from engine.kernels import cpu_kernels
+from engine.kernels import kernels_for
 
 Window = int | None  # a sliding window in tokens, or None for full attention
 
@@ -129,7 +129,7 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
 
 def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group_meta: DecodeGroup,
             window: Window, scale: float, group: int) -> torch.Tensor:
-    kernels = cpu_kernels() if q.device.type == "cpu" and q.dtype == k_cache.dtype == torch.float32 else None
+    kernels = kernels_for(q, k_cache)
     if kernels is not None:  # reads K/V in place, no gather
         return kernels.decode_attention(q, k_cache, v_cache, group_meta.gather, group_meta.lengths, scale,
                                         window or 0)

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from types import ModuleType
 
+import torch
+
 log = logging.getLogger(__name__)
 _SOURCES = [Path(__file__).parent / "csrc" / name
             for name in ("bindings.cpp", "decode_attention.cpp", "anchored_rows.cpp", "rms_norm.cpp")]
@@ -34,3 +36,10 @@ def cpu_kernels() -> ModuleType | None:
                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         return None
 
+
+
+def kernels_for(*tensors: torch.Tensor) -> ModuleType | None:
+    """The kernels when every tensor is float32 on the CPU (all they handle), else None."""
+    if all(t.dtype == torch.float32 and t.device.type == "cpu" for t in tensors):
+        return cpu_kernels()
+    return None

@@ -30,7 +30,7 @@ from torch import nn
 
 from engine import packed_linear
 from engine.attention import build_metadata
-from engine.kernels import cpu_kernels
+from engine.kernels import kernels_for
 
 QUANTIZATIONS = ("none", "int8", "nf4")
 # AVX2 multiplies uint8 activations by int8 weights and sums pairs into int16, which saturates
@@ -75,7 +75,7 @@ class Int8Linear(nn.Module):
 
 def _anchored_rows(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(rows / their absolute maxima with the anchor row appended, the maxima [M, 1])."""
-    kernels = cpu_kernels() if rows.dtype == torch.float32 else None
+    kernels = kernels_for(rows)
     if kernels is not None:  # one pass instead of five torch calls
         return kernels.anchored_rows(rows)
     peak = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-12)

@@ -7,7 +7,7 @@ from torch import nn
 from transformers import PretrainedConfig
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
-from engine.kernels import cpu_kernels
+from engine.kernels import kernels_for
 
 
 class RMSNorm(nn.Module):
@@ -20,7 +20,7 @@ class RMSNorm(nn.Module):
         self.offset = offset
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kernels = cpu_kernels() if x.dtype == torch.float32 and x.device.type == "cpu" else None
+        kernels = kernels_for(x)
         if kernels is not None:  # one pass per row, one call
             return kernels.rms_norm(x, self.weight, self.eps, self.offset)
         if x.dtype == torch.float32:  # torch's fused op; same math as below
