@@ -49,6 +49,11 @@ class AttentionMetadata:
     decode: DecodeGroup | None = None
     prefills: list[PrefillChunk] = field(default_factory=list)
 
+    @property
+    def pure_decode(self) -> bool:
+        """Every sequence decodes one token and row i is sequence i (no prefill in the batch)."""
+        return self.decode is not None and not self.prefills and self.decode.rows is None
+
 
 def build_metadata(token_counts: list[int], starts: list[int], block_tables: list[list[int]],
                    block_size: int, windows: set[Window], device: torch.device) -> AttentionMetadata:
@@ -115,7 +120,7 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
     v_cache.index_copy_(0, meta.slot_mapping, v)
     tokens, heads, dim = q.shape
     group = heads // k.shape[1]
-    if meta.decode is not None and not meta.prefills and meta.decode.rows is None:
+    if meta.pure_decode:
         return _decode(q, k_cache, v_cache, meta.decode, window, scale, group).reshape(tokens, heads * dim)
     out = q.new_empty(tokens, heads, dim)
     if meta.decode is not None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
 
-from engine import conversion_cache
+from engine import conversion_cache, fused_decode
 from engine.errors import InvalidParameter, ModelLoadError
 from engine.models import MODEL_TYPES, SUPPORTED, build_model
 from engine.quantization import CALIBRATION_TEXT, QUANTIZATIONS, quantize, weight_bytes
@@ -112,6 +112,7 @@ def wrap(hf_model: nn.Module, tokenizer: PreTrainedTokenizerBase, path: str | Pa
     module = build_model(hf_model).to(dtype).eval()
     calibration = tokenizer(CALIBRATION_TEXT).input_ids if quantization == "int8" else None
     module = quantize(module, quantization, device, calibration)
+    module.fused_decode = fused_decode.build(module)
     return LoadedModel(
         name=model_name(Path(path), name), path=Path(path), arch=module.arch, hf_config=config,
         tokenizer=tokenizer, module=module, device=device, dtype=dtype, quantization=quantization,

@@ -53,7 +53,7 @@ class Int8Linear(nn.Module):
             warnings.simplefilter("ignore")
             q = torch.quantize_per_channel(weight, scale, torch.zeros(weight.shape[0], dtype=torch.long), 0,
                                            torch.qint8)
-        self._packed = torch.ops.quantized.linear_prepack(q, None)
+        self.packed = torch.ops.quantized.linear_prepack(q, None)  # fbgemm's own layout
         self.register_buffer("bias", bias)
         self.packed_bytes = weight.numel() + 4 * weight.shape[0]   # the bias buffer is counted as a buffer
 
@@ -64,7 +64,7 @@ class Int8Linear(nn.Module):
         others) and a row's result does not depend on what else is in the batch."""
         rows = x if x.dim() == 2 else x.reshape(-1, self.in_features)
         anchored, peak = _anchored_rows(rows)
-        out = torch.ops.quantized.linear_dynamic(anchored, self._packed, REDUCE_RANGE)[:-1].mul_(peak)
+        out = torch.ops.quantized.linear_dynamic(anchored, self.packed, REDUCE_RANGE)[:-1].mul_(peak)
         if self.bias is not None:
             out += self.bias
         return out if x.dim() == 2 else out.reshape(*x.shape[:-1], self.out_features)

@@ -1,6 +1,8 @@
 """What every model family shares: embed, a stack of layers over the paged KV cache, final norm, LM head."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -22,6 +24,8 @@ class CausalLM(nn.Module):
         self.num_kv_heads = num_kv_heads
         self.head_dim = head_dim
         self.embed_scale = embed_scale
+        # The decoder layers of a pure decode step as one call (engine/fused_decode.py), set at load
+        self.fused_decode: Callable[..., torch.Tensor] | None = None
 
     @property
     def windows(self) -> set[Window]:
@@ -34,6 +38,9 @@ class CausalLM(nn.Module):
         hidden = self.embed_tokens(input_ids)
         if self.embed_scale is not None:
             hidden = hidden * torch.tensor(self.embed_scale, dtype=hidden.dtype)
+        if self.fused_decode is not None and meta.pure_decode:
+            rope = self.layers[0].rotary.table(meta.positions, hidden.dtype)
+            return self.norm(self.fused_decode(hidden, meta, rope, kv_caches)[meta.last_rows])
         rope_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         for layer, (k_cache, v_cache) in zip(self.layers, kv_caches):
             key = id(layer.rotary)

@@ -36,3 +36,10 @@ def gemma3_hf(gemma3_path: Path) -> tuple[Any, Any]:
 def gemma3_model(gemma3_hf: tuple[Any, Any], gemma3_path: Path) -> LoadedModel:
     hf_model, tokenizer = gemma3_hf
     return wrap(hf_model, tokenizer, gemma3_path, device=torch.device("cpu"), dtype=torch.float32)
+
+
+@pytest.fixture(scope="session")
+def smollm2_int8(smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel:
+    hf_model, tokenizer = smollm2_hf
+    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32,
+                quantization="int8")

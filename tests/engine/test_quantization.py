@@ -18,13 +18,6 @@ from engine.quantization import Int8Embedding, Int8Linear, quantize_rows
 PROMPT = "Here is a short story about a robot who learns to paint:"
 
 
-@pytest.fixture(scope="module")
-def smollm2_int8(smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel:
-    hf_model, tokenizer = smollm2_hf
-    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32,
-                quantization="int8")
-
-
 def kl(reference: torch.Tensor, other: torch.Tensor) -> float:
     p, q = torch.log_softmax(reference, -1), torch.log_softmax(other, -1)
     return float((p.exp() * (p - q)).sum())

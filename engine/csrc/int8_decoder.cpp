@@ -1,0 +1,160 @@
+// The decode step of a Llama-family model with int8 linear layers, as one C++ call.
+//
+// At decode batch sizes each layer is about forty small torch calls around four fbgemm
+// matrix products, and on CPU their Python and dispatch overhead cost more than the products
+// themselves at batch 1. This runs the same layer (engine/models/llama.py, LlamaLayer, with
+// engine/quantization.py's Int8Linear) for every layer in C++: RMSNorm, the fused q|k|v
+// product, rotary embedding in place, K/V written to their cache slots, paged decode
+// attention, the output product, then the gated MLP, with both residual adds in place.
+// It is what CUDA graphs are to the GPU path: the same arithmetic without the launch cost.
+#include <torch/extension.h>
+#include <torch/csrc/jit/api/object.h>
+#include <ATen/native/quantized/PackedParams.h>
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_cache,
+                               const torch::Tensor& v_cache, const torch::Tensor& slots,
+                               const torch::Tensor& lengths, double scale, int64_t window);
+std::tuple<torch::Tensor, torch::Tensor> anchored_rows(const torch::Tensor& x);
+torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps, double offset);
+
+namespace {
+
+// Int8Linear.forward: rows over their maxima (plus the anchor row) through fbgemm, then each
+// output row times its maximum, plus the bias.
+struct Int8Projection {
+  c10::intrusive_ptr<LinearPackedParamsBase> packed;
+  std::optional<torch::Tensor> bias;
+
+  torch::Tensor operator()(const torch::Tensor& x) const {
+    auto [anchored, peak] = anchored_rows(x);
+    auto out = packed->apply_dynamic(anchored, /*reduce_range=*/false);
+    const int64_t m = x.size(0), n = out.size(1);
+    float* op = out.data_ptr<float>();
+    const float* pp = peak.data_ptr<float>();
+    const float* bp = bias ? bias->data_ptr<float>() : nullptr;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) op[i * n + j] = op[i * n + j] * pp[i] + (bp ? bp[j] : 0.0f);
+    return out.narrow(0, 0, m);  // the leading rows of a contiguous tensor: still contiguous
+  }
+};
+
+Int8Projection projection(const py::object& packed, std::optional<torch::Tensor> bias) {
+  auto object = packed.cast<torch::jit::Object>();
+  return {c10::IValue(object._ivalue()).toCustomClass<LinearPackedParamsBase>(),
+          bias ? std::optional<torch::Tensor>(bias->contiguous()) : std::nullopt};
+}
+
+struct Layer {
+  torch::Tensor input_norm, post_attention_norm;
+  Int8Projection qkv, o, gate_up, down;
+  int64_t window;  // <= 0: full attention
+};
+
+// x[i] * cos[i] + x[(i + d/2) % d] * sin[i] for each head of each row, in place; sin carries
+// rotate_half's sign (engine/models/layers.py, Rotary). Rounded as torch's addcmul rounds it
+// (x * cos first, then one fused multiply-add), so the K cache matches the Python layers.
+void rotate(float* rows, int64_t batch, int64_t row_stride, int64_t heads, int64_t dim,
+            const float* cos, const float* sin) {
+  const int64_t half = dim / 2;
+  std::vector<float> head(dim);
+  for (int64_t b = 0; b < batch; ++b) {
+    const float* c = cos + b * dim;
+    const float* s = sin + b * dim;
+    for (int64_t h = 0; h < heads; ++h) {
+      float* x = rows + b * row_stride + h * dim;
+      std::copy(x, x + dim, head.begin());
+      for (int64_t i = 0; i < dim; ++i) x[i] = std::fma(head[(i + half) % dim], s[i], head[i] * c[i]);
+    }
+  }
+}
+
+// cache[slots[b]] = rows[b, first : first + width] for each row b.
+void write_cache(const float* rows, int64_t batch, int64_t row_stride, int64_t first, int64_t width,
+                 const int64_t* slots, float* cache) {
+  for (int64_t b = 0; b < batch; ++b)
+    std::copy(rows + b * row_stride + first, rows + b * row_stride + first + width, cache + slots[b] * width);
+}
+
+// silu(gate) * up for [gate | up] rows -> [batch, n]; torch's silu (its vectorized exp), so the
+// result matches the Python layers bit for bit.
+torch::Tensor gated(const torch::Tensor& gate_up) {
+  const int64_t n = gate_up.size(1) / 2;
+  return at::silu(gate_up.narrow(1, 0, n)).mul_(gate_up.narrow(1, n, n));
+}
+
+}  // namespace
+
+class Int8Decoder {
+ public:
+  Int8Decoder(int64_t heads, int64_t kv_heads, int64_t head_dim, double eps, double scale)
+      : heads_(heads), kv_heads_(kv_heads), head_dim_(head_dim), eps_(eps), scale_(scale) {}
+
+  void add_layer(const torch::Tensor& input_norm, const py::object& qkv, std::optional<torch::Tensor> qkv_bias,
+                 const py::object& o, std::optional<torch::Tensor> o_bias, const torch::Tensor& post_attention_norm,
+                 const py::object& gate_up, std::optional<torch::Tensor> gate_up_bias, const py::object& down,
+                 std::optional<torch::Tensor> down_bias, int64_t window) {
+    layers_.push_back({input_norm.contiguous(), post_attention_norm.contiguous(), projection(qkv, qkv_bias),
+                       projection(o, o_bias), projection(gate_up, gate_up_bias), projection(down, down_bias),
+                       window});
+  }
+
+  // x [B, hidden]: one new token per sequence; caches [S, kv_heads, head_dim] per layer;
+  // slots [B] where each new token's K/V go; gather [B, L] and lengths [B] as decode_attention
+  // takes them; cos, sin [B, head_dim]. Returns the last layer's output [B, hidden].
+  torch::Tensor forward(const torch::Tensor& x, const std::vector<torch::Tensor>& k_caches,
+                        const std::vector<torch::Tensor>& v_caches, const torch::Tensor& slots,
+                        const torch::Tensor& gather, const torch::Tensor& lengths, const torch::Tensor& cos,
+                        const torch::Tensor& sin) const {
+    TORCH_CHECK(x.dim() == 2 && x.scalar_type() == at::kFloat, "x must be [batch, hidden] float32");
+    TORCH_CHECK(k_caches.size() == layers_.size() && v_caches.size() == layers_.size(), "one K and V cache per layer");
+    TORCH_CHECK(cos.numel() == x.size(0) * head_dim_ && sin.numel() == cos.numel(), "cos/sin must be [batch, head_dim]");
+    const auto slot = slots.contiguous();
+    const auto c = cos.contiguous(), s = sin.contiguous();
+    auto hidden = x.contiguous().clone();
+    for (size_t i = 0; i < layers_.size(); ++i)
+      step(layers_[i], hidden, k_caches[i], v_caches[i], slot, gather, lengths, c, s);
+    return hidden;
+  }
+
+  int64_t num_layers() const { return static_cast<int64_t>(layers_.size()); }
+
+ private:
+  void step(const Layer& layer, torch::Tensor& hidden, const torch::Tensor& k_cache, const torch::Tensor& v_cache,
+            const torch::Tensor& slots, const torch::Tensor& gather, const torch::Tensor& lengths,
+            const torch::Tensor& cos, const torch::Tensor& sin) const {
+    TORCH_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous() && k_cache.scalar_type() == at::kFloat,
+                "caches must be contiguous float32");
+    const int64_t batch = hidden.size(0), q_width = heads_ * head_dim_, kv_width = kv_heads_ * head_dim_;
+    auto qkv = layer.qkv(rms_norm(hidden, layer.input_norm, eps_, 0.0));
+    const int64_t row = qkv.size(1);
+    TORCH_CHECK(row == q_width + 2 * kv_width, "q|k|v width does not match the head shapes");
+    float* qp = qkv.data_ptr<float>();
+    rotate(qp, batch, row, heads_ + kv_heads_, head_dim_, cos.data_ptr<float>(), sin.data_ptr<float>());
+    write_cache(qp, batch, row, q_width, kv_width, slots.data_ptr<int64_t>(), k_cache.data_ptr<float>());
+    write_cache(qp, batch, row, q_width + kv_width, kv_width, slots.data_ptr<int64_t>(), v_cache.data_ptr<float>());
+    auto q = qkv.narrow(1, 0, q_width).reshape({batch, heads_, head_dim_});
+    auto attn = decode_attention(q, k_cache, v_cache, gather, lengths, scale_, layer.window);
+    hidden.add_(layer.o(attn.view({batch, q_width})));
+    auto gate_up = layer.gate_up(rms_norm(hidden, layer.post_attention_norm, eps_, 0.0));
+    hidden.add_(layer.down(gated(gate_up)));
+  }
+
+  int64_t heads_, kv_heads_, head_dim_;
+  double eps_, scale_;
+  std::vector<Layer> layers_;
+};
+
+void bind_int8_decoder(py::module& m) {
+  py::class_<Int8Decoder>(m, "Int8Decoder")
+      .def(py::init<int64_t, int64_t, int64_t, double, double>(), py::arg("heads"), py::arg("kv_heads"),
+           py::arg("head_dim"), py::arg("eps"), py::arg("scale"))
+      .def("add_layer", &Int8Decoder::add_layer)
+      .def("forward", &Int8Decoder::forward, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("num_layers", &Int8Decoder::num_layers);
+}

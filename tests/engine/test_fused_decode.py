@@ -1,0 +1,63 @@
+"""The fused int8 decode step (engine/fused_decode.py) against the Python layers it replaces.
+
+The C++ step calls the same fbgemm products, the same kernels and torch's own silu, and rounds
+the rotary embedding as torch does, so logits and the K/V cache must match bit for bit."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine import fused_decode
+from engine.kernels import cpu_kernels
+from engine.loader import LoadedModel
+from engine.model_runner import ForwardBatch, ModelRunner
+
+pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
+
+
+def greedy_steps(model: LoadedModel, fused: bool, prompts: list[list[int]], steps: int
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prefill `prompts` (Python layers), then `steps` greedy decode steps for all of them at once:
+    (logits of every step [steps, B, vocab], the KV cache)."""
+    module = model.module
+    saved = module.fused_decode
+    module.fused_decode = saved if fused else None
+    try:
+        runner = ModelRunner(model, num_blocks=64, block_size=4)
+        tables = [list(range(60 - 8 * i, 60 - 8 * i - 8, -1)) for i in range(len(prompts))]  # scattered, reversed
+        logits = runner.forward(ForwardBatch(prompts, [0] * len(prompts), tables))
+        positions = [len(p) for p in prompts]
+        steps_logits = []
+        for _ in range(steps):
+            tokens = [[int(t)] for t in logits.argmax(-1)]
+            logits = runner.forward(ForwardBatch(tokens, positions, tables))
+            steps_logits.append(logits)
+            positions = [p + 1 for p in positions]
+        return torch.stack(steps_logits), runner.kv_cache
+    finally:
+        module.fused_decode = saved
+
+
+def test_int8_llama_decodes_fused(smollm2_int8: LoadedModel) -> None:
+    assert smollm2_int8.module.fused_decode is not None
+
+
+def test_fused_matches_python_layers_bit_for_bit(smollm2_int8: LoadedModel) -> None:
+    tokenizer = smollm2_int8.tokenizer
+    texts = ["The capital of France is", "def fib(n):", "Once upon", "1, 2, 3, 4, 5,", "Hi"]
+    prompts = [tokenizer(t).input_ids for t in texts]           # ragged lengths, one batch
+    fused_logits, fused_cache = greedy_steps(smollm2_int8, True, prompts, steps=12)
+    python_logits, python_cache = greedy_steps(smollm2_int8, False, prompts, steps=12)
+    assert torch.equal(fused_logits, python_logits)
+    assert torch.equal(fused_cache, python_cache)
+
+
+def test_fused_single_sequence(smollm2_int8: LoadedModel) -> None:
+    prompt = [smollm2_int8.tokenizer("Water boils at").input_ids]
+    assert torch.equal(greedy_steps(smollm2_int8, True, prompt, 6)[0], greedy_steps(smollm2_int8, False, prompt, 6)[0])
+
+
+def test_only_int8_llama_layers_fuse(smollm2_model: LoadedModel, gemma3_model: LoadedModel) -> None:
+    """fp32 layers (oneDNN-packed) and Gemma 3's layers keep the Python path."""
+    assert smollm2_model.module.fused_decode is None and not fused_decode.supports(smollm2_model.module)
+    assert gemma3_model.module.fused_decode is None and not fused_decode.supports(gemma3_model.module)
