@@ -14,8 +14,9 @@ from GGUF metadata). Assumptions, stated once:
   double quantization; its second-level fp32 constants are negligible and not counted).
 - Norms and biases stay in the compute precision (fp32 on CPU, fp16/bf16 on CUDA). On CUDA the
   embedding and the LM head stay in it too (bitsandbytes leaves the output head alone). On CPU,
-  int8 also quantizes the embedding (int8 rows, one fp32 scale each) and the LM head, which is
-  a separate packed int8 copy even when tied to the embedding (fbgemm packs its own layout).
+  int8 also quantizes the embedding (int8 rows, one fp32 scale each) and the LM head. A tied
+  head reads the embedding's table itself, which adds one int32 row sum per token (its
+  kernel's offset correction); an untied head is its own packed int8 copy with row scales.
 - KV cache per token: 2 (K and V) x layers x kv_heads x head_dim x kv dtype bytes; a
   sequence holds whole blocks of `block_size` tokens.
 - Activation and workspace: one prefill chunk of `step_tokens` tokens holding its hidden
@@ -139,7 +140,8 @@ def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu") -> i
     else:
         layers = linear // 2 + math.ceil(linear / NF4_BLOCK)
     if quantization == "int8" and not device.startswith("cuda"):
-        tables = 2 * (shape.vocab_size * shape.hidden_size + 4 * shape.vocab_size)
+        table = shape.vocab_size * shape.hidden_size + 4 * shape.vocab_size   # int8 rows + fp32 scales
+        tables = table + 4 * shape.vocab_size if shape.tied_embeddings else 2 * table
     else:
         tables = (shape.embedding_params() + shape.head_params()) * compute
     norms = shape.num_layers * shape.layer_other_params() + shape.hidden_size

@@ -2,9 +2,11 @@
 
 CPU, int8: fbgemm's dynamic int8 linear layers (weights 7-bit in int8 per output channel,
 activations 8-bit, quantized per call), which read a quarter of the bytes fp32 does. Batch-1
-decoding is bound by memory bandwidth, so this is what lifts single-stream speed. The LM head
-is quantized too (tied to the embedding it is a large share of the weights), and the embedding
-table keeps one int8 row per token with a scale.
+decoding is bound by memory bandwidth, so this is what lifts single-stream speed. The embedding
+table keeps one int8 row per token with a scale. The LM head is quantized too: untied, it is
+an fbgemm layer like the others; tied (a large share of a small model's weights), it reads the
+embedding's own int8 table with Airlock's kernel (engine/csrc/int8_matmul.cpp), so the table
+is held once, in 7 bits like every other weight.
 
 CPU, full precision (fp32): the linear layers are prepacked for oneDNN (engine/packed_linear.py).
 
@@ -90,11 +92,11 @@ def _anchor(width: int, dtype: torch.dtype) -> torch.Tensor:
 
 
 class Int8Embedding(nn.Module):
-    """An embedding table held as int8 rows with one fp32 scale per row."""
+    """An embedding table held as int8 rows with one fp32 scale per row (`levels` each side of 0)."""
 
-    def __init__(self, weight: torch.Tensor, dtype: torch.dtype) -> None:
+    def __init__(self, weight: torch.Tensor, dtype: torch.dtype, levels: float = 127.0) -> None:
         super().__init__()
-        qweight, scale = quantize_rows(weight.detach().float())
+        qweight, scale = quantize_rows(weight.detach().float(), levels)
         self.register_buffer("qweight", qweight)
         self.register_buffer("scale", scale)
         self.dtype = dtype
@@ -103,11 +105,54 @@ class Int8Embedding(nn.Module):
         return (self.qweight[ids].float() * self.scale[ids].unsqueeze(-1)).to(self.dtype)
 
 
-def quantize_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric int8 per row: (int8 weight, fp32 scale per row)."""
-    scale = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-10)
-    qweight = torch.round(weight / scale.unsqueeze(1)).clamp(-127, 127).to(torch.int8)
+def quantize_rows(weight: torch.Tensor, levels: float = 127.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per row: (int8 weight in [-levels, levels], fp32 scale per row)."""
+    scale = (weight.abs().amax(dim=1) / levels).clamp(min=1e-10)
+    qweight = torch.round(weight / scale.unsqueeze(1)).clamp(-levels, levels).to(torch.int8)
     return qweight, scale.float()
+
+
+class Int8TiedHead(nn.Module):
+    """The LM head tied to an Int8Embedding: logits straight from its int8 table (shared, not
+    copied), activations quantized per row to 8 bits. The table must hold 7-bit values."""
+
+    def __init__(self, embedding: Int8Embedding) -> None:
+        super().__init__()
+        self.register_buffer("qweight", embedding.qweight)   # the same tensors: counted once
+        self.register_buffer("scale", embedding.scale)
+        self.register_buffer("row_sums", embedding.qweight.sum(dim=1, dtype=torch.int32))  # the kernel's offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, x.shape[-1]).float()
+        kernels = kernels_for(rows)
+        if kernels is not None:
+            out = kernels.int8_matmul(rows, self.qweight, self.scale, self.row_sums)
+        else:
+            out = int8_matmul_torch(rows, self.qweight, self.scale)
+        return out.to(x.dtype).reshape(*x.shape[:-1], self.qweight.shape[0])
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.qweight.shape[1]}, out_features={self.qweight.shape[0]}, int8 tied"
+
+
+def int8_matmul_torch(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tensor,
+                      chunk: int = 8192) -> torch.Tensor:
+    """The int8_matmul kernel's arithmetic in torch (x float32 [M, K]): each row of x rounded to
+    127 levels each side of zero, products of integers, one chunk of table rows at a time."""
+    peak = x.abs().amax(dim=1, keepdim=True)
+    inv = torch.where(peak > 0, 127.0 / peak, torch.zeros_like(peak))
+    xq = torch.round(x * inv)
+    x_scale = peak / 127.0
+    out = torch.cat([xq @ rows.float().T for rows in qweight.split(chunk)], dim=1)  # exact while K*127*63 < 2^24
+    return out * (x_scale * scale)
+
+
+def tied_head(module: nn.Module) -> bool:
+    """Whether the LM head is the embedding table (shared storage, or the same values)."""
+    head, table = module.lm_head, module.embed_tokens
+    if not isinstance(head, nn.Linear) or head.bias is not None or head.weight.shape != table.weight.shape:
+        return False
+    return head.weight.data_ptr() == table.weight.data_ptr() or torch.equal(head.weight, table.weight)
 
 
 def quantize(module: nn.Module, method: str, device: torch.device,
@@ -129,7 +174,11 @@ def quantize(module: nn.Module, method: str, device: torch.device,
     dtype = module.lm_head.weight.dtype
     if calibration_ids:
         smooth(module, calibration_ids)
-    module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype)
+    if tied_head(module):  # one 7-bit table for both ends (the head's kernel needs 7 bits)
+        module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype, WEIGHT_LEVELS)
+        module.lm_head = Int8TiedHead(module.embed_tokens)
+    else:
+        module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype)
     _replace_linears(module, Int8Linear)
     return module
 

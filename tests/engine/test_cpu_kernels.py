@@ -1,5 +1,5 @@
 """Airlock's CPU kernels against the torch code they replace: decode attention (gather + SDPA),
-the anchored rows of the int8 linear layers, RMSNorm."""
+the anchored rows of the int8 linear layers, RMSNorm, the tied int8 LM head's matmul."""
 from __future__ import annotations
 
 import random
@@ -9,7 +9,7 @@ import torch
 
 from engine.attention import build_metadata, decode_gathered
 from engine.kernels import cpu_kernels
-from engine.quantization import _anchor
+from engine.quantization import WEIGHT_LEVELS, _anchor, int8_matmul_torch, quantize_rows
 
 pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
 
@@ -69,3 +69,32 @@ def test_rms_norm_matches_torch(offset: float) -> None:
     got = cpu_kernels().rms_norm(x, weight, 1e-6, offset)
     assert got.shape == x.shape
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
+
+
+def _table(rows: int, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    qweight, scale = quantize_rows(torch.randn(rows, k), WEIGHT_LEVELS)
+    return qweight, scale, qweight.sum(dim=1, dtype=torch.int32)
+
+
+@pytest.mark.parametrize("rows,k", [(1, 576), (33, 576), (33, 100), (1, 7)])   # K % 32: 0, 0, 4, 7
+def test_int8_matmul_matches_the_torch_path(rows: int, k: int) -> None:
+    torch.manual_seed(rows * 1000 + k)
+    qweight, scale, sums = _table(77, k)                  # 77 table rows: 9 register tiles of 8, 5 alone
+    x = torch.randn(rows, k) * torch.logspace(-2, 2, rows).unsqueeze(1)   # rows of very different scales
+    got = cpu_kernels().int8_matmul(x, qweight, scale, sums)
+    # the same integer sums, so the same floats
+    torch.testing.assert_close(got, int8_matmul_torch(x, qweight, scale), atol=1e-6, rtol=1e-6)
+    exact = x @ (qweight.float() * scale.unsqueeze(1)).T
+    for i in range(rows):                                 # 8-bit activations, one scale per row
+        assert float((got[i] - exact[i]).norm() / exact[i].norm()) < 0.03
+
+
+def test_int8_matmul_rows_do_not_depend_on_the_batch() -> None:
+    qweight, scale, sums = _table(1000, 576)
+    x = torch.randn(33, 576)
+    x[7] *= 1e3                                           # an outlier token does not coarsen the others
+    x[9] = 0.0
+    batch = cpu_kernels().int8_matmul(x, qweight, scale, sums)
+    assert torch.equal(batch[9], torch.zeros(1000))
+    for i in (0, 7, 32):
+        assert torch.equal(cpu_kernels().int8_matmul(x[i:i + 1], qweight, scale, sums), batch[i:i + 1])

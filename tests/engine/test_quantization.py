@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 import torch
 from torch import nn
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from engine import planner
 from engine.loader import LoadedModel, load_model, wrap
 from engine.model_runner import ForwardBatch, ModelRunner
 from engine.models import build_model
-from engine.quantization import Int8Embedding, Int8Linear, quantize_rows
+from engine import quantization
+from engine.quantization import (WEIGHT_LEVELS, Int8Embedding, Int8Linear, Int8TiedHead, quantize, quantize_rows,
+                                 weight_bytes)
 
 PROMPT = "Here is a short story about a robot who learns to paint:"
 
@@ -45,13 +48,51 @@ def test_int8_follows_fp32(smollm2_model: LoadedModel, smollm2_int8: LoadedModel
     assert kl(fp32_logits[0], int8_logits[0]) < 0.15
 
 
-def test_int8_holds_about_a_quarter_of_fp32(smollm2_model: LoadedModel, smollm2_int8: LoadedModel) -> None:
-    fp32, int8 = smollm2_model.weight_bytes(), smollm2_int8.weight_bytes()
-    # every linear (LM head included) 1 byte/weight, embedding as int8 rows: about 163 MB of 538 MB
-    assert 0.25 * fp32 < int8 < 0.33 * fp32
+def test_int8_holds_half_of_fp16_as_planned(smollm2_int8: LoadedModel) -> None:
+    int8 = smollm2_int8.weight_bytes()
+    shape = planner.ModelShape.from_config(smollm2_int8.hf_config.to_dict())
+    # layers 1 byte/weight, one int8 table for the embedding and the tied head: about 136 MB
+    assert int8 == planner.weight_bytes(shape, "int8", "cpu")
+    assert int8 < 0.55 * planner.weight_bytes(shape, "fp16")
+    module = smollm2_int8.module
     assert smollm2_int8.quantization == "int8"
-    assert any(isinstance(m, Int8Linear) for m in smollm2_int8.module.modules())
-    assert not any(isinstance(m, nn.Linear) for m in smollm2_int8.module.modules())
+    assert isinstance(module.lm_head, Int8TiedHead) and module.lm_head.qweight is module.embed_tokens.qweight
+    assert any(isinstance(m, Int8Linear) for m in module.modules())
+    assert not any(isinstance(m, nn.Linear) for m in module.modules())
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_tied_head_reads_the_embedding_table(tied: bool) -> None:
+    config = LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=1,
+                         num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=tied)
+    torch.manual_seed(0)
+    module = build_model(LlamaForCausalLM(config).eval())
+    table = module.embed_tokens.weight.detach().clone()
+    x = torch.randn(3, 64)
+    expected = module.lm_head(x).detach()
+    quantize(module, "int8", torch.device("cpu"))
+    assert isinstance(module.lm_head, Int8TiedHead if tied else Int8Linear)
+    got = module.lm_head(x)
+    assert float((got - expected).norm() / expected.norm()) < 0.03
+    if tied:  # one 7-bit table: the head's, and the embedding's rows within half a step of 1/63
+        assert module.lm_head.qweight is module.embed_tokens.qweight
+        assert int(module.embed_tokens.qweight.abs().max()) == 63
+        ids = torch.tensor([0, 5, 299])
+        torch.testing.assert_close(module.embed_tokens(ids), table[ids], atol=float(table.abs().max()) / 126, rtol=0)
+    shape = planner.ModelShape.from_config(config.to_dict())
+    assert weight_bytes(module) == planner.weight_bytes(shape, "int8", "cpu")
+
+
+def test_tied_head_without_kernels_matches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The torch path (no compiler, AIRLOCK_TORCH_ONLY=1) does the kernel's arithmetic."""
+    torch.manual_seed(0)
+    head = Int8TiedHead(Int8Embedding(torch.randn(300, 64), torch.float32, WEIGHT_LEVELS))
+    x = torch.randn(2, 5, 64)
+    with_kernels = head(x)
+    monkeypatch.setattr(quantization, "kernels_for", lambda *tensors: None)
+    without = head(x)
+    assert without.shape == (2, 5, 300)
+    torch.testing.assert_close(without, with_kernels, atol=1e-6, rtol=1e-6)
 
 
 def test_int8_linear_close_to_fp32() -> None:

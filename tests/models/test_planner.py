@@ -53,6 +53,11 @@ def test_mistral_7b() -> None:
     shape = ModelShape.from_config(MISTRAL_7B)
     assert shape.parameters() == total
     assert weight_bytes(shape, "bf16") == 2 * total
+    # CPU int8, untied: the embedding table and the head's packed copy, each int8 + fp32 row scales.
+    linear = 4096 * (2 * 4096 + 2 * 8 * 128) + 3 * 4096 * 14336
+    rows = 4096 + 2 * 8 * 128 + 4096 + 2 * 14336 + 4096
+    table = 32000 * 4096 + 4 * 32000
+    assert weight_bytes(shape, "int8", "cpu") == 32 * (linear + 4 * rows) + 2 * table + 4 * (32 * 2 * 4096 + 4096)
 
 
 def test_smollm2_135m_int8_and_nf4() -> None:
@@ -66,8 +71,9 @@ def test_smollm2_135m_int8_and_nf4() -> None:
     # CPU fp32: every tensor in fp32, and the tied head a second time, prepacked for oneDNN.
     assert weight_bytes(shape, "fp32", "cpu") == 4 * (134_515_008 + embed)
     assert weight_bytes(shape, "fp32", "cuda") == 4 * 134_515_008
-    # CPU int8: layers int8 + row scales; embedding and LM head as two int8 tables with row scales.
-    assert weight_bytes(shape, "int8", "cpu") == 30 * linear + 4 * 30 * rows + 2 * (embed + 4 * 49152) + 4 * norms
+    # CPU int8: layers int8 + row scales; the tied head reads the embedding's int8 table (row
+    # scales, plus one int32 row sum per token for its kernel).
+    assert weight_bytes(shape, "int8", "cpu") == 30 * linear + 4 * 30 * rows + embed + 8 * 49152 + 4 * norms
     # CUDA int8 / nf4: embedding (shared with the head) and norms in fp16.
     assert weight_bytes(shape, "int8", "cuda") == 30 * linear + 4 * 30 * rows + 2 * (embed + norms)
     assert weight_bytes(shape, "nf4", "cuda") == 30 * linear // 2 + 30 * linear // 64 + 2 * (embed + norms)

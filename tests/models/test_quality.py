@@ -46,7 +46,7 @@ def test_int8_perplexity_close_to_fp32(smollm2_hf_pair, smollm2_path: Path, text
     int8 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32,
                            quantization="int8"), text_ids)
     assert 1.0 < fp32 < 50.0                 # a real language model on plain English
-    # Measured: fp32 28.16, int8 28.96 (+2.8%).
+    # Measured: fp32 28.16, int8 28.51 (+1.2%).
     assert abs(int8 - fp32) / fp32 < 0.03, (fp32, int8)
 
 
