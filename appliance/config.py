@@ -32,6 +32,7 @@ class ModelsConfig:
     store_dir: str = ""                  # empty -> <data_dir>/models
     default_model: str = "smollm2-135m-instruct"
     default_quantization: str = "auto"   # auto: fp32 on CPU, fp16 on CUDA; int8 is opt-in
+    kv_dtype: str = "auto"               # auto: the compute precision | fp32 | fp16 | bf16
     embedding_model: str = "all-minilm-l6-v2"
     memory_budget_fraction: float = 0.9  # of device memory that models and KV may use
     kv_cache_bytes: int = 512 * 1024**2  # per loaded model

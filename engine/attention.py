@@ -5,8 +5,9 @@ V); a sequence's position p lives in slot `block_table[p // block_size] * block_
 block_size`. Each forward builds one `AttentionMetadata` shared by every layer: where to write
 the new K/V, and for each sequence which slots to read and which of them each query may see.
 
-Decode steps (one new token per sequence) are batched. On CPU in fp32 one call of our kernel
-(engine/csrc/decode_attention.cpp) covers the whole batch, reading K/V rows in place.
+Decode steps (one new token per sequence) are batched. On CPU with fp32 activations one call
+of our kernel (engine/csrc/decode_attention.cpp) covers the whole batch, reading K/V rows in
+place from an fp32, fp16 or bf16 cache.
 Elsewhere every sequence's K/V is gathered into a padded [B, L] block and one
 scaled_dot_product_attention call covers the batch, with a mask for the padding. Prefill
 chunks are attended one sequence at a time (they are few, and each is already a large matrix
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from engine.kernels import kernels_for
 
 Window = int | None  # a sliding window in tokens, or None for full attention
+KERNEL_CACHE_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # what the CPU kernel reads
 
 
 @dataclass(slots=True)
@@ -134,7 +136,7 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
 
 def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group_meta: DecodeGroup,
             window: Window, scale: float, group: int) -> torch.Tensor:
-    kernels = kernels_for(q, k_cache)
+    kernels = kernels_for(q) if k_cache.device.type == "cpu" and k_cache.dtype in KERNEL_CACHE_DTYPES else None
     if kernels is not None:  # reads K/V in place, no gather
         return kernels.decode_attention(q, k_cache, v_cache, group_meta.gather, group_meta.lengths, scale,
                                         window or 0)

@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from engine import planner
 from engine.attention import build_metadata
 from engine.config import EngineConfig
 from engine.llm_engine import Engine
@@ -78,12 +79,14 @@ class QuantReport:
     threads: int
     max_tokens: int
     concurrency: int
+    fp16_bytes: int = 0          # what the model's parameters take in fp16: the ratios' reference
     results: list[PrecisionResult] = field(default_factory=list)
 
     def ratios(self) -> dict[str, dict[str, float]]:
         """Each precision against the first: speed up, weight bytes vs fp16, perplexity change."""
         base = self.results[0]
-        fp16_bytes = _fp16_bytes(self.results)
+        fp16_bytes = next((r.weight_bytes for r in self.results if r.precision in ("fp16", "bf16")),
+                          self.fp16_bytes)
         return {r.precision: {
             "single_speedup": r.single_tokens_per_s / base.single_tokens_per_s,
             "concurrent_speedup": r.concurrent_tokens_per_s / base.concurrent_tokens_per_s,
@@ -115,6 +118,7 @@ def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] 
         started = time.perf_counter()
         model = load_model(options.model, device=options.device, **loader_arguments(precision))
         load_seconds = time.perf_counter() - started
+        report.fp16_bytes = report.fp16_bytes or fp16_parameter_bytes(model)
         report.results.append(_measure(model, precision, load_seconds, options, progress))
         del model
     return report
@@ -128,10 +132,11 @@ def loader_arguments(precision: str) -> dict:
     return {"dtype": None, "quantization": precision}
 
 
-def perplexity(model: LoadedModel, token_ids: list[int], block_size: int = 16) -> float:
+def perplexity(model: LoadedModel, token_ids: list[int], block_size: int = 16,
+               kv_dtype: torch.dtype | None = None) -> float:
     """exp(mean negative log-likelihood) of each token given the ones before it, in one forward."""
     blocks = math.ceil(len(token_ids) / block_size)
-    runner = ModelRunner(model, blocks, block_size)
+    runner = ModelRunner(model, blocks, block_size, kv_dtype)
     meta = build_metadata([len(token_ids)], [0], [list(range(blocks))], block_size, runner.windows, model.device)
     meta.last_rows = torch.arange(len(token_ids), device=model.device)   # logits at every position
     ids = torch.tensor(token_ids, dtype=torch.long, device=model.device)
@@ -169,12 +174,7 @@ def _generate(engine: Engine, prompts: list[list[int]], max_tokens: int) -> floa
     return tokens / (time.perf_counter() - started)
 
 
-def _fp16_bytes(results: list[PrecisionResult]) -> float:
-    """Measured fp16 (or bf16) bytes if in the run, else half the measured fp32 bytes."""
-    for r in results:
-        if r.precision in ("fp16", "bf16"):
-            return float(r.weight_bytes)
-    fp32 = next((r for r in results if r.precision == "fp32"), None)
-    if fp32 is None:
-        raise ValueError("the run needs fp32, fp16 or bf16 to compare weight bytes against")
-    return fp32.weight_bytes / 2
+def fp16_parameter_bytes(model: LoadedModel) -> int:
+    """2 bytes per parameter (the planner's count from the config). Not half of the fp32 figure:
+    on CPU fp32 also holds a tied LM head's oneDNN-packed copy."""
+    return planner.weight_bytes(planner.ModelShape.from_config(model.hf_config.to_dict()), "fp16", "cuda")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 EVICTION_POLICIES = ("lru", "lfu")
+KV_DTYPES = ("fp32", "fp16", "bf16")   # what the KV cache can hold (computation stays in the model's dtype)
 
 
 @dataclass(slots=True)
@@ -37,13 +38,16 @@ class EngineConfig:
 
     The KV pool holds kv_cache_bytes // (bytes of one block) blocks of block_size tokens.
     Each step schedules at most max_num_seqs sequences and max_num_batched_tokens tokens:
-    one token per decoding sequence first, then prefill chunks with what is left.
+    one token per decoding sequence first, then prefill chunks with what is left. A kv_dtype
+    narrower than the model's (fp16 for an fp32 model) fits twice the tokens in the same bytes
+    and halves what each decode step reads.
     """
     block_size: int = 16
     kv_cache_bytes: int = 512 * 1024 * 1024
     max_num_seqs: int = 128
     max_num_batched_tokens: int = 512
     max_waiting: int = 256
+    kv_dtype: str | None = None          # None: the model's compute precision
     cache: CachePolicy = field(default_factory=CachePolicy)
 
     def __post_init__(self) -> None:
@@ -56,6 +60,8 @@ class EngineConfig:
             raise ValueError(
                 f"max_num_batched_tokens ({self.max_num_batched_tokens}) must be at least "
                 f"max_num_seqs ({self.max_num_seqs}) so every running sequence can decode each step")
+        if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
+            raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {self.kv_dtype!r}")
         if not isinstance(self.cache, CachePolicy):
             raise ValueError(f"cache must be a CachePolicy, got {type(self.cache).__name__}")
 

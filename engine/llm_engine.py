@@ -12,6 +12,8 @@ import time
 import uuid
 from typing import Any
 
+import torch
+
 from engine.block_manager import BlockManager
 from engine.config import CachePolicy, EngineConfig
 from engine.errors import ContextLengthExceeded, EngineStopped, InvalidParameter, QueueFull
@@ -26,6 +28,7 @@ from engine.sequence import Sequence
 
 log = logging.getLogger("airlock.engine")
 _STALL_WAIT = 0.05      # seconds to wait when work exists but nothing could be scheduled
+_TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class Engine:
@@ -33,11 +36,12 @@ class Engine:
         self.model = model
         self.config = config or EngineConfig()
         bs = self.config.block_size
-        num_blocks = self.config.kv_cache_bytes // ModelRunner.kv_bytes_per_block(model, bs)
+        kv_dtype = _TORCH_DTYPES[self.config.kv_dtype] if self.config.kv_dtype else None
+        num_blocks = self.config.kv_cache_bytes // ModelRunner.kv_bytes_per_block(model, bs, kv_dtype)
         if num_blocks < 1:
             raise InvalidParameter("kv_cache_bytes", f"kv_cache_bytes={self.config.kv_cache_bytes} "
                                    f"holds no KV block of {bs} tokens for {model.name}")
-        self.runner = ModelRunner(model, num_blocks, bs)
+        self.runner = ModelRunner(model, num_blocks, bs, kv_dtype)
         self.sampler = Sampler()
         self.block_manager = BlockManager(num_blocks, bs, self.config.cache, model_name=model.name)
         self.scheduler = Scheduler(self.config, self.block_manager)

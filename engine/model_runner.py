@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.attention import build_metadata
-from engine.kernels import kernels_for
+from engine.kernels import cpu_kernels
 from engine.loader import LoadedModel
 
 
@@ -41,7 +41,8 @@ class ModelRunner:
         shape = (len(self.module.layers), 2, num_blocks * block_size, self.module.num_kv_heads, self.module.head_dim)
         self.kv_cache = torch.zeros(shape, dtype=self.kv_dtype, device=model.device)
         self.kv_caches = [(layer[0], layer[1]) for layer in self.kv_cache]
-        kernels_for(self.kv_cache)  # on CPU in fp32: build (once per machine) or load now, not on a request
+        if model.device.type == "cpu" and model.dtype == torch.float32:
+            cpu_kernels()  # build (once per machine) or load now, not on a request
 
     @staticmethod
     def kv_bytes_per_block(model: LoadedModel, block_size: int, kv_dtype: torch.dtype | None = None) -> int:

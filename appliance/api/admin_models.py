@@ -54,7 +54,8 @@ def import_model() -> Response:
 @bp.post("/models/load")
 def load_model() -> Response:
     body = Fields(json_body())
-    info = _call(_manager().load, body.string("model", required=True), body.string("quantization", "auto"))
+    info = _call(_manager().load, body.string("model", required=True), body.string("quantization", "auto"),
+                 body.string("kv_dtype", "auto"))
     return jsonify(asdict(info))
 
 

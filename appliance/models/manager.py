@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from appliance.models.memory import resolve_device, total_memory
 from appliance.models.plan_report import PlanReport
 from appliance.models.store import ModelStore
 from engine import planner
+from engine.config import KV_DTYPES
 
 QUANTIZATION_CHOICES = ("auto",) + planner.QUANTIZATIONS
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -35,6 +37,7 @@ class LoadedInfo:
     name: str
     quantization: str
     device: str
+    kv_dtype: str                   # what the KV cache holds
     weight_bytes: int               # what the loaded model holds
     kv_bytes: int                   # the engine's KV pool
     reservation: int                # the planned total taken from the budget
@@ -103,20 +106,22 @@ class ModelManager:
                 + planner.overhead_bytes(shape, self.device, engine_config.max_num_seqs,
                                          engine_config.max_num_batched_tokens))
 
-    def load(self, name: str, quantization: str = "auto") -> LoadedInfo:
+    def load(self, name: str, quantization: str = "auto", kv_dtype: str = "auto") -> LoadedInfo:
         """Load `name` from the store and start its engine; refused if it does not fit."""
         quantization = self.resolve_quantization(quantization)
+        kv_dtype = self.resolve_kv_dtype(kv_dtype, quantization)
         with self._load_lock:
             current = self._info(name)
             if current is not None:
-                if current.quantization == quantization:
+                if (current.quantization, current.kv_dtype) == (quantization, kv_dtype):
                     return current
-                raise ValueError(f"model {name!r} is loaded as {current.quantization}; unload it first")
+                raise ValueError(f"model {name!r} is loaded as {current.quantization} with a "
+                                 f"{current.kv_dtype} KV cache; unload it first")
             entry = self.store.get(name)
             needed = self.reservation(name, quantization)
             if needed > self.free_bytes:
                 raise InsufficientMemory(name, needed, self.free_bytes, self.budget_bytes)
-            resident = self._start(name, entry.model_path, quantization, needed)
+            resident = self._start(name, entry.model_path, quantization, kv_dtype, needed)
             with self._state_lock:
                 self._resident[name] = resident
             return resident.info
@@ -193,8 +198,19 @@ class ModelManager:
                                 free_bytes=self.free_bytes)
 
     def kv_dtype(self, quantization: str) -> str:
-        """The engine keeps KV in the model's compute precision."""
+        """The KV dtype a load at `quantization` gets by default: models.kv_dtype, and where that
+        is auto, the model's compute precision."""
+        configured = self.config.models.kv_dtype
+        if configured != "auto":
+            return configured
         return quantization if quantization in ("fp32", "fp16", "bf16") else planner.compute_dtype(self.device)
+
+    def resolve_kv_dtype(self, kv_dtype: str, quantization: str) -> str:
+        kv_dtype = self.kv_dtype(quantization) if kv_dtype == "auto" else kv_dtype
+        if kv_dtype not in KV_DTYPES:
+            raise ValueError(f"kv_dtype must be auto or one of {', '.join(KV_DTYPES)}, got {kv_dtype!r}"
+                             + (" (fp8 is a planning what-if only)" if kv_dtype == "fp8" else ""))
+        return kv_dtype
 
     # -- internals ----------------------------------------------------------------------
 
@@ -217,13 +233,13 @@ class ModelManager:
             cache=CachePolicy(enabled=cache.prefix_caching, capacity_blocks=cache.capacity_blocks,
                               eviction=cache.eviction, tenant_isolation=cache.tenant_isolation))
 
-    def _start(self, name: str, path: Path, quantization: str, reservation: int) -> _Resident:
+    def _start(self, name: str, path: Path, quantization: str, kv_dtype: str, reservation: int) -> _Resident:
         from engine.llm_engine import Engine
         from engine.loader import load_model
         started = time.perf_counter()
         model = load_model(path, device=self.device, name=name, **_loader_arguments(quantization))
-        engine = Engine(model, self._engine_config())
-        info = LoadedInfo(name=name, quantization=quantization, device=self.device,
+        engine = Engine(model, dataclasses.replace(self._engine_config(), kv_dtype=kv_dtype))
+        info = LoadedInfo(name=name, quantization=quantization, device=self.device, kv_dtype=kv_dtype,
                           weight_bytes=int(model.weight_bytes()), kv_bytes=_kv_pool_bytes(engine),
                           reservation=reservation, load_seconds=time.perf_counter() - started)
         return _Resident(engine=engine, info=info)
@@ -238,9 +254,7 @@ def _loader_arguments(quantization: str) -> dict[str, Any]:
 
 
 def _kv_pool_bytes(engine: Any) -> int:
-    from engine.model_runner import ModelRunner
-    block_size = engine.config.block_size
-    return engine.stats().blocks_total * ModelRunner.kv_bytes_per_block(engine.model, block_size)
+    return engine.runner.kv_cache.nbytes
 
 
 def _release_memory(device: str) -> None:

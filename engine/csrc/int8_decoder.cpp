@@ -74,11 +74,23 @@ void rotate(float* rows, int64_t batch, int64_t row_stride, int64_t heads, int64
   }
 }
 
-// cache[slots[b]] = rows[b, first : first + width] for each row b.
-void write_cache(const float* rows, int64_t batch, int64_t row_stride, int64_t first, int64_t width,
-                 const int64_t* slots, float* cache) {
+// cache[slots[b]] = rows[b, first : first + width] for each row b, rounded to the cache's dtype
+// as torch rounds it (to nearest even).
+template <typename T>
+void write_rows(const float* rows, int64_t batch, int64_t row_stride, int64_t first, int64_t width,
+                const int64_t* slots, T* cache) {
   for (int64_t b = 0; b < batch; ++b)
-    std::copy(rows + b * row_stride + first, rows + b * row_stride + first + width, cache + slots[b] * width);
+    for (int64_t j = 0; j < width; ++j) cache[slots[b] * width + j] = static_cast<T>(rows[b * row_stride + first + j]);
+}
+
+void write_cache(const float* rows, int64_t batch, int64_t row_stride, int64_t first, int64_t width,
+                 const int64_t* slots, const torch::Tensor& cache) {
+  switch (cache.scalar_type()) {
+    case at::kFloat: write_rows(rows, batch, row_stride, first, width, slots, cache.data_ptr<float>()); break;
+    case at::kHalf: write_rows(rows, batch, row_stride, first, width, slots, cache.data_ptr<at::Half>()); break;
+    case at::kBFloat16: write_rows(rows, batch, row_stride, first, width, slots, cache.data_ptr<at::BFloat16>()); break;
+    default: TORCH_CHECK(false, "KV caches must be fp32, fp16 or bf16, got ", cache.scalar_type());
+  }
 }
 
 // silu(gate) * up for [gate | up] rows -> [batch, n]; torch's silu (its vectorized exp), so the
@@ -128,16 +140,15 @@ class Int8Decoder {
   void step(const Layer& layer, torch::Tensor& hidden, const torch::Tensor& k_cache, const torch::Tensor& v_cache,
             const torch::Tensor& slots, const torch::Tensor& gather, const torch::Tensor& lengths,
             const torch::Tensor& cos, const torch::Tensor& sin) const {
-    TORCH_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous() && k_cache.scalar_type() == at::kFloat,
-                "caches must be contiguous float32");
+    TORCH_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous(), "caches must be contiguous");
     const int64_t batch = hidden.size(0), q_width = heads_ * head_dim_, kv_width = kv_heads_ * head_dim_;
     auto qkv = layer.qkv(rms_norm(hidden, layer.input_norm, eps_, 0.0));
     const int64_t row = qkv.size(1);
     TORCH_CHECK(row == q_width + 2 * kv_width, "q|k|v width does not match the head shapes");
     float* qp = qkv.data_ptr<float>();
     rotate(qp, batch, row, heads_ + kv_heads_, head_dim_, cos.data_ptr<float>(), sin.data_ptr<float>());
-    write_cache(qp, batch, row, q_width, kv_width, slots.data_ptr<int64_t>(), k_cache.data_ptr<float>());
-    write_cache(qp, batch, row, q_width + kv_width, kv_width, slots.data_ptr<int64_t>(), v_cache.data_ptr<float>());
+    write_cache(qp, batch, row, q_width, kv_width, slots.data_ptr<int64_t>(), k_cache);
+    write_cache(qp, batch, row, q_width + kv_width, kv_width, slots.data_ptr<int64_t>(), v_cache);
     auto q = qkv.narrow(1, 0, q_width).reshape({batch, heads_, head_dim_});
     auto attn = decode_attention(q, k_cache, v_cache, gather, lengths, scale_, layer.window);
     hidden.add_(layer.o(attn.view({batch, q_width})));

@@ -49,6 +49,9 @@ def test_stats_and_models(admin) -> None:
     assert [m["name"] for m in models["loaded"]] == [MODEL] and models["loaded"][0]["quantization"] == "fp32"
     assert any(entry["name"] == MODEL and entry["loaded"] for entry in models["store"])
     assert admin.post("/admin/models/load", json={"model": "nothing"}).status_code == 404
+    assert models["loaded"][0]["kv_dtype"] == "fp32"
+    refused = admin.post("/admin/models/load", json={"model": MODEL, "kv_dtype": "fp4"})
+    assert refused.status_code == 400 and "kv_dtype must be auto or one of" in refused.json()["error"]["message"]
     assert admin.post("/admin/models/unload", json={"model": "nothing"}).status_code == 404
 
 

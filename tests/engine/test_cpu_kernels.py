@@ -14,8 +14,12 @@ from engine.quantization import WEIGHT_LEVELS, _anchor, int8_matmul_torch, quant
 pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
 
 
+@pytest.mark.parametrize("cache_dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("heads,kv_heads,window", [(9, 3, None), (4, 4, None), (8, 2, 5), (4, 1, 40)])
-def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int | None) -> None:
+def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int | None,
+                                        cache_dtype: torch.dtype) -> None:
+    """fp16 and bf16 caches: the kernel widens each row as it reads it; the torch path widens the
+    gathered batch. Same stored values, so the same result up to fp32 rounding."""
     rng = random.Random(heads * 100 + kv_heads)
     block_size, dim = 4, 64
     lengths = [1, 3, 17, 40, 9, 64]                       # ragged, block edges and a lone token
@@ -29,8 +33,8 @@ def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int |
     meta = build_metadata([1] * len(lengths), [n - 1 for n in lengths], tables, block_size, {window},
                           torch.device("cpu"))
     torch.manual_seed(len(lengths) + heads)
-    k_cache = torch.randn(64 * block_size, kv_heads, dim)
-    v_cache = torch.randn(64 * block_size, kv_heads, dim)
+    k_cache = torch.randn(64 * block_size, kv_heads, dim).to(cache_dtype)
+    v_cache = torch.randn(64 * block_size, kv_heads, dim).to(cache_dtype)
     q = torch.randn(len(lengths), heads, dim)
     scale = dim ** -0.5
     expected = decode_gathered(q, k_cache, v_cache, meta.decode, window, scale, heads // kv_heads)

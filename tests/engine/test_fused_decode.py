@@ -15,15 +15,15 @@ from engine.model_runner import ForwardBatch, ModelRunner
 pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
 
 
-def greedy_steps(model: LoadedModel, fused: bool, prompts: list[list[int]], steps: int
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
+def greedy_steps(model: LoadedModel, fused: bool, prompts: list[list[int]], steps: int,
+                 kv_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Prefill `prompts` (Python layers), then `steps` greedy decode steps for all of them at once:
     (logits of every step [steps, B, vocab], the KV cache)."""
     module = model.module
     saved = module.fused_decode
     module.fused_decode = saved if fused else None
     try:
-        runner = ModelRunner(model, num_blocks=64, block_size=4)
+        runner = ModelRunner(model, num_blocks=64, block_size=4, kv_dtype=kv_dtype)
         tables = [list(range(60 - 8 * i, 60 - 8 * i - 8, -1)) for i in range(len(prompts))]  # scattered, reversed
         logits = runner.forward(ForwardBatch(prompts, [0] * len(prompts), tables))
         positions = [len(p) for p in prompts]
@@ -42,12 +42,14 @@ def test_int8_llama_decodes_fused(smollm2_int8: LoadedModel) -> None:
     assert smollm2_int8.module.fused_decode is not None
 
 
-def test_fused_matches_python_layers_bit_for_bit(smollm2_int8: LoadedModel) -> None:
+@pytest.mark.parametrize("kv_dtype", [None, torch.float16, torch.bfloat16])
+def test_fused_matches_python_layers_bit_for_bit(smollm2_int8: LoadedModel, kv_dtype: torch.dtype | None) -> None:
+    """Also with a narrower KV cache: both paths round K/V to it the same way as they write."""
     tokenizer = smollm2_int8.tokenizer
     texts = ["The capital of France is", "def fib(n):", "Once upon", "1, 2, 3, 4, 5,", "Hi"]
     prompts = [tokenizer(t).input_ids for t in texts]           # ragged lengths, one batch
-    fused_logits, fused_cache = greedy_steps(smollm2_int8, True, prompts, steps=12)
-    python_logits, python_cache = greedy_steps(smollm2_int8, False, prompts, steps=12)
+    fused_logits, fused_cache = greedy_steps(smollm2_int8, True, prompts, 12, kv_dtype)
+    python_logits, python_cache = greedy_steps(smollm2_int8, False, prompts, 12, kv_dtype)
     assert torch.equal(fused_logits, python_logits)
     assert torch.equal(fused_cache, python_cache)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+import torch
 
 from appliance.config import Config
 from appliance.models.errors import InsufficientMemory, ModelNotLoaded
@@ -94,8 +95,12 @@ def test_bad_requests_are_named(manager: ModelManager) -> None:
     manager.config.models.default_quantization = "auto"
     assert manager.resolve_quantization("auto") == "fp32"       # CPU: full precision unless asked
     manager.config.models.default_quantization = "int8"
-    with pytest.raises(ValueError, match="loaded as int8; unload it first"):
+    with pytest.raises(ValueError, match="loaded as int8 with a fp32 KV cache; unload it first"):
         manager.load(DEFAULT, "fp32")
+    with pytest.raises(ValueError, match="kv_dtype must be auto or one of fp32, fp16, bf16, got 'int4'"):
+        manager.load(DEFAULT, "int8", "int4")
+    with pytest.raises(ValueError, match="fp8 is a planning what-if only"):
+        manager.load(DEFAULT, "int8", "fp8")
 
 
 def test_plan_for_a_stored_model_and_a_bare_config(manager: ModelManager) -> None:
@@ -132,3 +137,19 @@ def test_unload_then_load_another_without_restart(manager: ModelManager) -> None
     assert len(_generate(manager.get("tiny-llama"), "hello world", max_tokens=4)) == 4
     manager.unload("tiny-llama")
     assert manager.loaded() == []
+
+
+def test_fp16_kv_cache_holds_twice_the_tokens(manager: ModelManager) -> None:
+    fp32 = manager.load(DEFAULT)
+    fp32_blocks = manager.get(DEFAULT).stats().blocks_total
+    manager.unload(DEFAULT)
+    info = manager.load(DEFAULT, kv_dtype="fp16")
+    engine = manager.get(DEFAULT)
+    assert (fp32.kv_dtype, info.kv_dtype) == ("fp32", "fp16")
+    assert engine.runner.kv_cache.dtype == torch.float16
+    # KV bytes per token: 2 (K, V) x 30 layers x 3 KV heads x 64 dims x 4 bytes (fp32) or 2 (fp16)
+    assert fp32_blocks == 32 * MiB // (16 * 46_080) == 45
+    assert engine.stats().blocks_total == 32 * MiB // (16 * 23_040) == 91
+    assert info.kv_bytes == 91 * 16 * 23_040 and fp32.kv_bytes == 45 * 16 * 46_080
+    assert len(_generate(engine, "The capital of France is", max_tokens=6)) == 6
+    manager.unload(DEFAULT)
