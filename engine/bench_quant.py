@@ -20,7 +20,7 @@ from engine import planner
 from engine.attention import build_metadata
 from engine.config import EngineConfig
 from engine.llm_engine import Engine
-from engine.loader import LoadedModel, load_model
+from engine.loader import TORCH_DTYPES, LoadedModel, load_model
 from engine.model_runner import ModelRunner
 from engine.sampling_params import SamplingParams
 
@@ -126,9 +126,8 @@ def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] 
 
 def loader_arguments(precision: str) -> dict:
     """load_model's dtype and quantization for a precision name."""
-    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-    if precision in dtypes:
-        return {"dtype": dtypes[precision], "quantization": "none"}
+    if precision in TORCH_DTYPES:
+        return {"dtype": TORCH_DTYPES[precision], "quantization": "none"}
     return {"dtype": None, "quantization": precision}
 
 
@@ -150,9 +149,11 @@ def _measure(model: LoadedModel, precision: str, load_seconds: float, options: Q
     ppl = perplexity(model, model.tokenizer(FIXED_TEXT)["input_ids"])
     prompts = [model.tokenizer(f"Request {i}: tell a short story about the river town.")["input_ids"]
                for i in range(options.concurrency)]
+    kv_dtype = planner.default_kv_dtype(precision, options.device)      # what a load in the appliance gets
     kv_bytes = options.concurrency * (max(map(len, prompts)) + options.max_tokens + 32) \
-        * ModelRunner.kv_bytes_per_block(model, 1)
-    engine = Engine(model, EngineConfig(kv_cache_bytes=kv_bytes, max_num_seqs=max(options.concurrency, 1),
+        * ModelRunner.kv_bytes_per_block(model, 1, TORCH_DTYPES[kv_dtype])
+    engine = Engine(model, EngineConfig(kv_cache_bytes=kv_bytes, kv_dtype=kv_dtype,
+                                        max_num_seqs=max(options.concurrency, 1),
                                         max_num_batched_tokens=max(512, options.concurrency)))
     try:
         _generate(engine, prompts[:1], 8)                         # warm-up

@@ -12,11 +12,10 @@ import time
 import uuid
 from typing import Any
 
-import torch
-
 from engine.block_manager import BlockManager
 from engine.config import CachePolicy, EngineConfig
 from engine.errors import ContextLengthExceeded, EngineStopped, InvalidParameter, QueueFull
+from engine.loader import TORCH_DTYPES
 from engine.model_runner import ForwardBatch, ModelRunner
 from engine.outputs import EngineStats, RequestMetrics
 from engine.prefix_cache import Pin
@@ -28,7 +27,6 @@ from engine.sequence import Sequence
 
 log = logging.getLogger("airlock.engine")
 _STALL_WAIT = 0.05      # seconds to wait when work exists but nothing could be scheduled
-_TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class Engine:
@@ -36,7 +34,7 @@ class Engine:
         self.model = model
         self.config = config or EngineConfig()
         bs = self.config.block_size
-        kv_dtype = _TORCH_DTYPES[self.config.kv_dtype] if self.config.kv_dtype else None
+        kv_dtype = TORCH_DTYPES[self.config.kv_dtype] if self.config.kv_dtype else None
         num_blocks = self.config.kv_cache_bytes // ModelRunner.kv_bytes_per_block(model, bs, kv_dtype)
         if num_blocks < 1:
             raise InvalidParameter("kv_cache_bytes", f"kv_cache_bytes={self.config.kv_cache_bytes} "

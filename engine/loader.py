@@ -57,6 +57,9 @@ def load_model(path: str | Path, *, device: str = "cpu", dtype: torch.dtype | No
     return model
 
 
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
 def default_dtype(device: torch.device) -> torch.dtype:
     """fp32 on CPU (no native bf16 there); bf16 on GPUs that have it, else fp16."""
     if device.type != "cuda":

@@ -126,6 +126,15 @@ def compute_dtype(device: str) -> str:
     return "fp16" if device.startswith("cuda") else "fp32"
 
 
+def default_kv_dtype(quantization: str, device: str) -> str:
+    """What a load keeps K/V in unless told otherwise: the compute precision, except int8 on
+    CPU, which keeps fp16: perplexity is unchanged (tests/models/test_quality.py) and each decode
+    step reads half the K/V bytes, which at batch 32 is more than it reads of the weights."""
+    if quantization == "int8" and not device.startswith("cuda"):
+        return "fp16"
+    return quantization if quantization in ("fp32", "fp16", "bf16") else compute_dtype(device)
+
+
 def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu") -> int:
     if quantization in ("fp32", "fp16", "bf16"):
         packed_head = quantization == "fp32" and not device.startswith("cuda") and shape.tied_embeddings

@@ -199,11 +199,9 @@ class ModelManager:
 
     def kv_dtype(self, quantization: str) -> str:
         """The KV dtype a load at `quantization` gets by default: models.kv_dtype, and where that
-        is auto, the model's compute precision."""
+        is auto, the planner's default (the compute precision; fp16 for int8 on CPU)."""
         configured = self.config.models.kv_dtype
-        if configured != "auto":
-            return configured
-        return quantization if quantization in ("fp32", "fp16", "bf16") else planner.compute_dtype(self.device)
+        return planner.default_kv_dtype(quantization, self.device) if configured == "auto" else configured
 
     def resolve_kv_dtype(self, kv_dtype: str, quantization: str) -> str:
         kv_dtype = self.kv_dtype(quantization) if kv_dtype == "auto" else kv_dtype
@@ -246,10 +244,9 @@ class ModelManager:
 
 
 def _loader_arguments(quantization: str) -> dict[str, Any]:
-    import torch
-    dtypes = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-    if quantization in dtypes:
-        return {"dtype": dtypes[quantization], "quantization": "none"}
+    from engine.loader import TORCH_DTYPES
+    if quantization in TORCH_DTYPES:
+        return {"dtype": TORCH_DTYPES[quantization], "quantization": "none"}
     return {"dtype": None, "quantization": quantization}
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import math
 import time
 
+from engine import planner
 from engine.bench.report import RequestTiming, SystemResult
 from engine.config import CachePolicy, EngineConfig
 from engine.llm_engine import Engine
-from engine.loader import LoadedModel
+from engine.loader import TORCH_DTYPES, LoadedModel
 from engine.model_runner import ModelRunner
 from engine.sampling_params import SamplingParams
 
@@ -37,10 +38,19 @@ def run_airlock(model: LoadedModel, prompts: list[list[int]], max_tokens: int, n
 def engine_config(model: LoadedModel, prompts: list[list[int]], max_tokens: int) -> EngineConfig:
     """A KV pool that holds the whole workload at once, so nothing is preempted."""
     blocks = sum(math.ceil((len(p) + max_tokens) / _BLOCK_SIZE) for p in prompts) + 2 * len(prompts) + 8
-    kv_bytes = blocks * ModelRunner.kv_bytes_per_block(model, _BLOCK_SIZE)
-    return EngineConfig(block_size=_BLOCK_SIZE, kv_cache_bytes=kv_bytes, max_num_seqs=max(128, len(prompts)),
+    kv_dtype = kv_dtype_for(model)
+    kv_bytes = blocks * ModelRunner.kv_bytes_per_block(model, _BLOCK_SIZE, TORCH_DTYPES[kv_dtype])
+    return EngineConfig(block_size=_BLOCK_SIZE, kv_cache_bytes=kv_bytes, kv_dtype=kv_dtype,
+                        max_num_seqs=max(128, len(prompts)),
                         max_num_batched_tokens=max(512, len(prompts)), max_waiting=len(prompts) + 8,
                         cache=CachePolicy(enabled=False))
+
+
+def kv_dtype_for(model: LoadedModel) -> str:
+    """The KV dtype the appliance gives this model (planner.default_kv_dtype)."""
+    precision = model.quantization if model.quantization != "none" else \
+        next(name for name, dtype in TORCH_DTYPES.items() if dtype == model.dtype)
+    return planner.default_kv_dtype(precision, model.device.type)
 
 
 def _warm_up(engine: Engine, prompt: list[int]) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from engine.bench.airlock import run_airlock
+from engine.bench.airlock import kv_dtype_for, run_airlock
 from engine.bench.baselines import BASELINES
 from engine.bench.report import BenchReport, SystemResult
 from engine.bench.workload import SCENARIOS, Scenario, build_prompts
@@ -58,7 +58,8 @@ def run_bench(options: BenchOptions, progress: Progress = lambda _: None) -> Ben
     for quantization in engines:
         progress(f"airlock engine ({quantization}): {len(prompts)} requests")
         model = wrap(hf_model, tokenizer, options.model, device=device, dtype=dtype, quantization=quantization)
-        results.append(run_airlock(model, prompts, scenario.max_tokens, f"airlock engine ({_label(quantization)})"))
+        label = f"airlock engine ({_label(quantization)}, {kv_dtype_for(model)} KV)"
+        results.append(run_airlock(model, prompts, scenario.max_tokens, label))
         del model
     airlock, baselines = results[0], results[1:]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id

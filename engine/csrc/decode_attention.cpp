@@ -68,7 +68,7 @@ inline const float* widen(const at::BFloat16* row, int64_t n, float* buffer) {
 }
 
 template <typename T>
-void attend(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
+void attend_generic(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
             int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
             int64_t window) {
   const int64_t group = heads / kv_heads, row = kv_heads * dim;
@@ -94,6 +94,158 @@ void attend(const float* qp, const T* kp, const T* vp, const int64_t* sp, const 
       }
     }
   });
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// The vector path: head_dim a multiple of 8. Scores of eight positions at a time (one
+// horizontal reduction per eight instead of one per score) and each head's output kept in
+// registers across positions; that reduction and the load-add-store of the output dominated.
+inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const at::Half* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline __m256 load8(const at::BFloat16* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+// [sum(v[0]), ..., sum(v[7])]
+inline __m256 sum8(const __m256* v) {
+  const __m256 ab = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  const __m256 cd = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+  return _mm256_add_ps(_mm256_permute2f128_ps(ab, cd, 0x20), _mm256_permute2f128_ps(ab, cd, 0x31));
+}
+
+// e^x for x <= 0 (softmax after subtracting the maximum): 2^n e^r with r in [-ln2/2, ln2/2]
+// and Cephes' degree-6 polynomial for e^r, about 1 ulp; below -87.3 it gives ~1e-38, not 0.
+inline __m256 exp8(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);   // ln2 in two parts: exact n * hi
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i two_n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(two_n));
+}
+
+// s[first:len] = softmax(s[first:len]), eight at a time; scalar exp was a third of the step
+inline void softmax8(float* s, int64_t first, int64_t len) {
+  float peak = -std::numeric_limits<float>::infinity();
+  for (int64_t l = first; l < len; ++l) peak = std::max(peak, s[l]);
+  const __m256 top = _mm256_set1_ps(peak);
+  __m256 total8 = _mm256_setzero_ps();
+  int64_t l = first;
+  for (; l + 8 <= len; l += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + l), top));
+    _mm256_storeu_ps(s + l, e);
+    total8 = _mm256_add_ps(total8, e);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, total8);
+  float total = 0;
+  for (float lane : lanes) total += lane;
+  for (; l < len; ++l) total += (s[l] = std::exp(s[l] - peak));
+  const __m256 inv = _mm256_set1_ps(total > 0 ? 1.0f / total : 0.0f);
+  for (l = first; l + 8 <= len; l += 8) _mm256_storeu_ps(s + l, _mm256_mul_ps(_mm256_loadu_ps(s + l), inv));
+  for (; l < len; ++l) s[l] *= total > 0 ? 1.0f / total : 0.0f;
+}
+
+// scores[hq * width + l] = scale * q[hq] . K[l] (the KV head of hq) for l in [first, len). Eight
+// positions at a time, every head against them while their rows are in L1: each K row is read
+// from memory once, front to back.
+template <typename T>
+void score(const float* q, const T* cache, const int64_t* slots, int64_t first, int64_t len, int64_t heads,
+           int64_t group, int64_t row, int64_t dim, int64_t width, float scale, float* scores) {
+  for (int64_t l = first; l < len; l += 8) {
+    const int64_t count = std::min<int64_t>(8, len - l);
+    const T* keys[8];
+    for (int64_t j = 0; j < 8; ++j) keys[j] = cache + slots[l + std::min(j, count - 1)] * row;
+    for (int64_t hq = 0; hq < heads; ++hq) {
+      const float* qh = q + hq * dim;
+      const int64_t offset = (hq / group) * dim;
+      __m256 acc[8];
+      for (int64_t j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
+      for (int64_t c = 0; c < dim; c += 8) {               // each q chunk loaded once for 8 rows
+        const __m256 qc = _mm256_loadu_ps(qh + c);
+        for (int64_t j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qc, load8(keys[j] + offset + c), acc[j]);
+      }
+      alignas(32) float sums[8];
+      _mm256_store_ps(sums, _mm256_mul_ps(sum8(acc), _mm256_set1_ps(scale)));
+      std::copy(sums, sums + count, scores + hq * width + l);
+    }
+  }
+}
+
+// out[hq] = sum over l of p[hq][l] * V[l] (the KV head of hq): position by position, every head,
+// so each V row too is read once, front to back; the outputs (heads x dim) stay in L1.
+template <typename T>
+void weigh(const float* scores, const T* cache, const int64_t* slots, int64_t first, int64_t len, int64_t heads,
+           int64_t group, int64_t row, int64_t dim, int64_t width, float* out) {
+  std::fill(out, out + heads * dim, 0.0f);
+  int64_t l = first;
+  for (; l + 4 <= len; l += 4) {                           // four rows per load and store of out
+    const T* values[4] = {cache + slots[l] * row, cache + slots[l + 1] * row, cache + slots[l + 2] * row,
+                          cache + slots[l + 3] * row};
+    for (int64_t hq = 0; hq < heads; ++hq) {
+      const float* p = scores + hq * width + l;
+      const __m256 w0 = _mm256_set1_ps(p[0]), w1 = _mm256_set1_ps(p[1]), w2 = _mm256_set1_ps(p[2]),
+                   w3 = _mm256_set1_ps(p[3]);
+      const int64_t offset = (hq / group) * dim;
+      float* o = out + hq * dim;
+      for (int64_t c = 0; c < dim; c += 8) {
+        __m256 acc = _mm256_fmadd_ps(w0, load8(values[0] + offset + c), _mm256_loadu_ps(o + c));
+        acc = _mm256_fmadd_ps(w1, load8(values[1] + offset + c), acc);
+        acc = _mm256_fmadd_ps(w2, load8(values[2] + offset + c), acc);
+        _mm256_storeu_ps(o + c, _mm256_fmadd_ps(w3, load8(values[3] + offset + c), acc));
+      }
+    }
+  }
+  for (; l < len; ++l) {
+    const T* value = cache + slots[l] * row;
+    for (int64_t hq = 0; hq < heads; ++hq) {
+      const __m256 w = _mm256_set1_ps(scores[hq * width + l]);
+      const T* v = value + (hq / group) * dim;
+      float* o = out + hq * dim;
+      for (int64_t c = 0; c < dim; c += 8) _mm256_storeu_ps(o + c, _mm256_fmadd_ps(w, load8(v + c), _mm256_loadu_ps(o + c)));
+    }
+  }
+}
+
+template <typename T>
+void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
+                   int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
+                   int64_t window) {
+  const int64_t group = heads / kv_heads, row = kv_heads * dim;
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(heads * width);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t len = std::min(lp[b], width);
+      const int64_t first = window > 0 ? std::max<int64_t>(0, len - window) : 0;
+      const int64_t* sb = sp + b * width;
+      score(qp + b * heads * dim, kp, sb, first, len, heads, group, row, dim, width, scale, scores.data());
+      for (int64_t hq = 0; hq < heads; ++hq) softmax8(scores.data() + hq * width, first, len);
+      weigh(scores.data(), vp, sb, first, len, heads, group, row, dim, width, op + b * heads * dim);
+    }
+  });
+}
+#endif
+
+template <typename T>
+void attend(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
+            int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
+            int64_t window) {
+#if defined(__AVX2__) && defined(__FMA__)
+  if (dim % 8 == 0)
+    return attend_vector(qp, kp, vp, sp, lp, op, batch, heads, kv_heads, dim, width, scale, window);
+#endif
+  attend_generic(qp, kp, vp, sp, lp, op, batch, heads, kv_heads, dim, width, scale, window);
 }
 
 }  // namespace

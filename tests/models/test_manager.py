@@ -95,7 +95,7 @@ def test_bad_requests_are_named(manager: ModelManager) -> None:
     manager.config.models.default_quantization = "auto"
     assert manager.resolve_quantization("auto") == "fp32"       # CPU: full precision unless asked
     manager.config.models.default_quantization = "int8"
-    with pytest.raises(ValueError, match="loaded as int8 with a fp32 KV cache; unload it first"):
+    with pytest.raises(ValueError, match="loaded as int8 with a fp16 KV cache; unload it first"):
         manager.load(DEFAULT, "fp32")
     with pytest.raises(ValueError, match="kv_dtype must be auto or one of fp32, fp16, bf16, got 'int4'"):
         manager.load(DEFAULT, "int8", "int4")
@@ -105,8 +105,8 @@ def test_bad_requests_are_named(manager: ModelManager) -> None:
 
 def test_plan_for_a_stored_model_and_a_bare_config(manager: ModelManager) -> None:
     report = manager.plan(DEFAULT, context_length=1024, concurrency=4)
-    assert report.plan.quantization == "int8" and report.plan.kv_dtype == "fp32"
-    assert report.plan.kv_bytes == 4 * 1024 * 46_080
+    assert report.plan.quantization == "int8" and report.plan.kv_dtype == "fp16"   # int8 on CPU keeps fp16 K/V
+    assert report.plan.kv_bytes == 4 * 1024 * 23_040
     assert [p.quantization for p in report.what_if] == list(planner.QUANTIZATIONS)
     assert report.budget_bytes == 768 * MiB and report.free_bytes == manager.free_bytes
     assert report.to_json()["plan"]["fits"] is True
@@ -140,10 +140,10 @@ def test_unload_then_load_another_without_restart(manager: ModelManager) -> None
 
 
 def test_fp16_kv_cache_holds_twice_the_tokens(manager: ModelManager) -> None:
-    fp32 = manager.load(DEFAULT)
+    fp32 = manager.load(DEFAULT, kv_dtype="fp32")
     fp32_blocks = manager.get(DEFAULT).stats().blocks_total
     manager.unload(DEFAULT)
-    info = manager.load(DEFAULT, kv_dtype="fp16")
+    info = manager.load(DEFAULT)                                        # int8 on CPU: fp16 by default
     engine = manager.get(DEFAULT)
     assert (fp32.kv_dtype, info.kv_dtype) == ("fp32", "fp16")
     assert engine.runner.kv_cache.dtype == torch.float16
