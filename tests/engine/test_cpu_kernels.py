@@ -14,14 +14,15 @@ from engine.quantization import WEIGHT_LEVELS, _anchor, int8_matmul_torch, quant
 pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
 
 
+@pytest.mark.parametrize("dim", [64, 128, 20])            # 20: not a multiple of 8, the scalar path
 @pytest.mark.parametrize("cache_dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("heads,kv_heads,window", [(9, 3, None), (4, 4, None), (8, 2, 5), (4, 1, 40)])
 def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int | None,
-                                        cache_dtype: torch.dtype) -> None:
+                                        cache_dtype: torch.dtype, dim: int) -> None:
     """fp16 and bf16 caches: the kernel widens each row as it reads it; the torch path widens the
     gathered batch. Same stored values, so the same result up to fp32 rounding."""
     rng = random.Random(heads * 100 + kv_heads)
-    block_size, dim = 4, 64
+    block_size = 4
     lengths = [1, 3, 17, 40, 9, 64]                       # ragged, block edges and a lone token
     ids = list(range(1, 64))
     rng.shuffle(ids)                                       # scattered blocks, block 0 never used
