@@ -1,9 +1,10 @@
-"""The decode step of an int8 Llama-family model on CPU as one C++ call.
+"""The decode step of a Llama-family model on CPU as one C++ call.
 
 A pure decode step (one new token per sequence) runs every decoder layer in
-engine/csrc/int8_decoder.cpp: the same arithmetic as LlamaLayer.forward over Int8Linear
-layers, without forty Python-level torch calls per layer. At batch 1 those calls cost more
-than the int8 matrix products. Prefill and mixed steps keep the Python layers.
+engine/csrc/fused_decode.cpp: the same arithmetic as LlamaLayer.forward over Int8Linear
+(int8) or PackedLinear (fp32) layers, bit for bit, without forty Python-level torch calls per
+layer. At batch 1 those calls cost more than the int8 matrix products. Prefill and mixed
+steps keep the Python layers.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from torch import nn
 from engine.attention import AttentionMetadata
 from engine.kernels import cpu_kernels
 from engine.models.llama import LlamaLayer
+from engine.packed_linear import PackedLinear
 from engine.quantization import Int8Linear
 
 
@@ -23,7 +25,7 @@ class FusedDecode:
 
     def __init__(self, module: nn.Module, kernels: Any) -> None:
         first = module.layers[0]
-        self._decoder = kernels.Int8Decoder(first.heads, first.kv_heads, first.head_dim,
+        self._decoder = kernels.FusedDecoder(first.heads, first.kv_heads, first.head_dim,
                                             first.input_norm.eps, first.scale)
         for layer in module.layers:
             self._decoder.add_layer(layer.input_norm.weight, *_packed(layer.qkv_proj), *_packed(layer.o_proj),
@@ -45,7 +47,8 @@ def build(module: nn.Module) -> FusedDecode | None:
 
 
 def supports(module: nn.Module) -> bool:
-    """Llama-family layers sharing one rotary table, fp32 activations, every projection Int8Linear."""
+    """Llama-family layers sharing one rotary table, fp32 activations, every projection int8
+    (fbgemm) or fp32 prepacked for oneDNN."""
     layers = list(module.layers)
     return bool(layers) and all(_fusable(layer, layers[0].rotary) for layer in layers)
 
@@ -54,8 +57,8 @@ def _fusable(layer: nn.Module, rotary: nn.Module) -> bool:
     projections = (layer.qkv_proj, layer.o_proj, layer.gate_up_proj, layer.down_proj)
     return (type(layer) is LlamaLayer and layer.rotary is rotary and layer.input_norm.offset == 0
             and layer.input_norm.weight.dtype == torch.float32
-            and all(isinstance(p, Int8Linear) for p in projections))
+            and all(isinstance(p, (Int8Linear, PackedLinear)) for p in projections))
 
 
-def _packed(linear: Int8Linear) -> tuple[Any, torch.Tensor | None]:
+def _packed(linear: Int8Linear | PackedLinear) -> tuple[Any, torch.Tensor | None]:
     return linear.packed, linear.bias

@@ -19,7 +19,7 @@ import torch
 log = logging.getLogger(__name__)
 _SOURCES = [Path(__file__).parent / "csrc" / name
             for name in ("bindings.cpp", "decode_attention.cpp", "anchored_rows.cpp", "rms_norm.cpp",
-                          "int8_decoder.cpp", "int8_matmul.cpp")]
+                          "fused_decode.cpp", "int8_matmul.cpp")]
 
 
 @functools.cache

@@ -26,13 +26,13 @@ class PackedLinear(nn.Module):
         super().__init__()
         weight = linear.weight.detach().float().contiguous()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self._packed = torch.ops.mkldnn._reorder_linear_weight(weight, _BATCH_HINT)
+        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight, _BATCH_HINT)
         bias = None if linear.bias is None else linear.bias.detach().float()
         self.register_buffer("bias", bias)
         self.packed_bytes = weight.numel() * weight.element_size()   # the bias is counted as a buffer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self._packed, self.bias, "none", [], "")
+        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, fp32 oneDNN prepacked"

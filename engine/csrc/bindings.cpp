@@ -10,12 +10,12 @@ std::tuple<torch::Tensor, torch::Tensor> anchored_rows(const torch::Tensor& x);
 torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, double eps, double offset);
 torch::Tensor int8_matmul(const torch::Tensor& x, const torch::Tensor& qweight, const torch::Tensor& scale,
                           const torch::Tensor& row_sums);
-void bind_int8_decoder(py::module& m);
+void bind_fused_decoder(py::module& m);
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("decode_attention", &decode_attention, "paged decode attention (CPU, float32)");
   m.def("anchored_rows", &anchored_rows, "rows over their absolute maxima, plus the anchor row");
   m.def("rms_norm", &rms_norm, "RMSNorm, one pass per row (CPU, float32)");
   m.def("int8_matmul", &int8_matmul, "x @ (int8 table * row scale)^T, 7-bit table (CPU, AVX2)");
-  bind_int8_decoder(m);
+  bind_fused_decoder(m);
 }

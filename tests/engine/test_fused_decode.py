@@ -1,7 +1,8 @@
-"""The fused int8 decode step (engine/fused_decode.py) against the Python layers it replaces.
+"""The fused decode step (engine/fused_decode.py) against the Python layers it replaces.
 
-The C++ step calls the same fbgemm products, the same kernels and torch's own silu, and rounds
-the rotary embedding as torch does, so logits and the K/V cache must match bit for bit."""
+The C++ step calls the same fbgemm (int8) or oneDNN (fp32) products, the same kernels and
+torch's own silu, and rounds the rotary embedding as torch does, so logits and the K/V cache
+must match bit for bit."""
 from __future__ import annotations
 
 import pytest
@@ -38,28 +39,32 @@ def greedy_steps(model: LoadedModel, fused: bool, prompts: list[list[int]], step
         module.fused_decode = saved
 
 
-def test_int8_llama_decodes_fused(smollm2_int8: LoadedModel) -> None:
-    assert smollm2_int8.module.fused_decode is not None
+@pytest.fixture(params=["int8", "fp32"])
+def smollm2(request: pytest.FixtureRequest) -> LoadedModel:
+    return request.getfixturevalue("smollm2_int8" if request.param == "int8" else "smollm2_model")
+
+
+def test_llama_decodes_fused(smollm2: LoadedModel) -> None:
+    assert smollm2.module.fused_decode is not None
 
 
 @pytest.mark.parametrize("kv_dtype", [None, torch.float16, torch.bfloat16])
-def test_fused_matches_python_layers_bit_for_bit(smollm2_int8: LoadedModel, kv_dtype: torch.dtype | None) -> None:
+def test_fused_matches_python_layers_bit_for_bit(smollm2: LoadedModel, kv_dtype: torch.dtype | None) -> None:
     """Also with a narrower KV cache: both paths round K/V to it the same way as they write."""
-    tokenizer = smollm2_int8.tokenizer
+    tokenizer = smollm2.tokenizer
     texts = ["The capital of France is", "def fib(n):", "Once upon", "1, 2, 3, 4, 5,", "Hi"]
     prompts = [tokenizer(t).input_ids for t in texts]           # ragged lengths, one batch
-    fused_logits, fused_cache = greedy_steps(smollm2_int8, True, prompts, 12, kv_dtype)
-    python_logits, python_cache = greedy_steps(smollm2_int8, False, prompts, 12, kv_dtype)
+    fused_logits, fused_cache = greedy_steps(smollm2, True, prompts, 12, kv_dtype)
+    python_logits, python_cache = greedy_steps(smollm2, False, prompts, 12, kv_dtype)
     assert torch.equal(fused_logits, python_logits)
     assert torch.equal(fused_cache, python_cache)
 
 
-def test_fused_single_sequence(smollm2_int8: LoadedModel) -> None:
-    prompt = [smollm2_int8.tokenizer("Water boils at").input_ids]
-    assert torch.equal(greedy_steps(smollm2_int8, True, prompt, 6)[0], greedy_steps(smollm2_int8, False, prompt, 6)[0])
+def test_fused_single_sequence(smollm2: LoadedModel) -> None:
+    prompt = [smollm2.tokenizer("Water boils at").input_ids]
+    assert torch.equal(greedy_steps(smollm2, True, prompt, 6)[0], greedy_steps(smollm2, False, prompt, 6)[0])
 
 
-def test_only_int8_llama_layers_fuse(smollm2_model: LoadedModel, gemma3_model: LoadedModel) -> None:
-    """fp32 layers (oneDNN-packed) and Gemma 3's layers keep the Python path."""
-    assert smollm2_model.module.fused_decode is None and not fused_decode.supports(smollm2_model.module)
+def test_other_layers_keep_the_python_path(gemma3_model: LoadedModel) -> None:
+    """Gemma 3's layers (four norms, q/k norms, two rotary tables) are not fused."""
     assert gemma3_model.module.fused_decode is None and not fused_decode.supports(gemma3_model.module)

@@ -1,9 +1,10 @@
-// The decode step of a Llama-family model with int8 linear layers, as one C++ call.
+// The decode step of a Llama-family model on CPU, as one C++ call.
 //
-// At decode batch sizes each layer is about forty small torch calls around four fbgemm
-// matrix products, and on CPU their Python and dispatch overhead cost more than the products
-// themselves at batch 1. This runs the same layer (engine/models/llama.py, LlamaLayer, with
-// engine/quantization.py's Int8Linear) for every layer in C++: RMSNorm, the fused q|k|v
+// At decode batch sizes each layer is about forty small torch calls around four matrix
+// products, and on CPU their Python and dispatch overhead cost more than the products
+// themselves at batch 1. This runs the same layer (engine/models/llama.py, LlamaLayer, over
+// engine/quantization.py's Int8Linear or engine/packed_linear.py's PackedLinear) for every
+// layer in C++: RMSNorm, the fused q|k|v
 // product, rotary embedding in place, K/V written to their cache slots, paged decode
 // attention, the output product, then the gated MLP, with both residual adds in place.
 // It is what CUDA graphs are to the GPU path: the same arithmetic without the launch cost.
@@ -11,6 +12,7 @@
 #include <torch/csrc/jit/api/object.h>
 #include <ATen/native/quantized/PackedParams.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 
 #include <cmath>
 #include <optional>
@@ -25,15 +27,19 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 
 namespace {
 
-// Int8Linear.forward: rows over their maxima (plus the anchor row) through fbgemm, then each
-// output row times its maximum, plus the bias.
-struct Int8Projection {
-  c10::intrusive_ptr<LinearPackedParamsBase> packed;
+// One linear map of a layer: Int8Linear.forward (rows over their maxima, plus the anchor row,
+// through fbgemm, then each output row times its maximum, plus the bias) or
+// PackedLinear.forward (oneDNN's product over the prepacked fp32 weight).
+struct Projection {
+  c10::intrusive_ptr<LinearPackedParamsBase> int8;  // fbgemm's packed weight, or null
+  torch::Tensor onednn;                              // oneDNN's packed weight, when int8 is null
   std::optional<torch::Tensor> bias;
 
-  torch::Tensor operator()(const torch::Tensor& x) const {
+  torch::Tensor operator()(const torch::Tensor& x) const { return int8 ? int8_product(x) : onednn_product(x); }
+
+  torch::Tensor int8_product(const torch::Tensor& x) const {
     auto [anchored, peak] = anchored_rows(x);
-    auto out = packed->apply_dynamic(anchored, /*reduce_range=*/false);
+    auto out = int8->apply_dynamic(anchored, /*reduce_range=*/false);
     const int64_t m = x.size(0), n = out.size(1);
     float* op = out.data_ptr<float>();
     const float* pp = peak.data_ptr<float>();
@@ -42,17 +48,32 @@ struct Int8Projection {
       for (int64_t j = 0; j < n; ++j) op[i * n + j] = op[i * n + j] * pp[i] + (bp ? bp[j] : 0.0f);
     return out.narrow(0, 0, m);  // the leading rows of a contiguous tensor: still contiguous
   }
+
+  torch::Tensor onednn_product(const torch::Tensor& x) const {
+    static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+    std::vector<c10::IValue> stack{x, onednn, bias ? c10::IValue(*bias) : c10::IValue(), std::string("none"),
+                                   c10::List<std::optional<at::Scalar>>(), std::string("")};
+    op.callBoxed(&stack);
+    return stack[0].toTensor();
+  }
 };
 
-Int8Projection projection(const py::object& packed, std::optional<torch::Tensor> bias) {
-  auto object = packed.cast<torch::jit::Object>();
-  return {c10::IValue(object._ivalue()).toCustomClass<LinearPackedParamsBase>(),
-          bias ? std::optional<torch::Tensor>(bias->contiguous()) : std::nullopt};
+// From Python: a PackedLinear's packed tensor or an Int8Linear's fbgemm object, and its bias.
+Projection projection(const py::object& packed, std::optional<torch::Tensor> bias) {
+  Projection p;
+  if (THPVariable_Check(packed.ptr())) {
+    p.onednn = packed.cast<torch::Tensor>();
+  } else {
+    auto object = packed.cast<torch::jit::Object>();
+    p.int8 = c10::IValue(object._ivalue()).toCustomClass<LinearPackedParamsBase>();
+  }
+  if (bias) p.bias = bias->contiguous();
+  return p;
 }
 
 struct Layer {
   torch::Tensor input_norm, post_attention_norm;
-  Int8Projection qkv, o, gate_up, down;
+  Projection qkv, o, gate_up, down;
   int64_t window;  // <= 0: full attention
 };
 
@@ -102,9 +123,9 @@ torch::Tensor gated(const torch::Tensor& gate_up) {
 
 }  // namespace
 
-class Int8Decoder {
+class FusedDecoder {
  public:
-  Int8Decoder(int64_t heads, int64_t kv_heads, int64_t head_dim, double eps, double scale)
+  FusedDecoder(int64_t heads, int64_t kv_heads, int64_t head_dim, double eps, double scale)
       : heads_(heads), kv_heads_(kv_heads), head_dim_(head_dim), eps_(eps), scale_(scale) {}
 
   void add_layer(const torch::Tensor& input_norm, const py::object& qkv, std::optional<torch::Tensor> qkv_bias,
@@ -161,11 +182,11 @@ class Int8Decoder {
   std::vector<Layer> layers_;
 };
 
-void bind_int8_decoder(py::module& m) {
-  py::class_<Int8Decoder>(m, "Int8Decoder")
+void bind_fused_decoder(py::module& m) {
+  py::class_<FusedDecoder>(m, "FusedDecoder")
       .def(py::init<int64_t, int64_t, int64_t, double, double>(), py::arg("heads"), py::arg("kv_heads"),
            py::arg("head_dim"), py::arg("eps"), py::arg("scale"))
-      .def("add_layer", &Int8Decoder::add_layer)
-      .def("forward", &Int8Decoder::forward, py::call_guard<py::gil_scoped_release>())
-      .def_property_readonly("num_layers", &Int8Decoder::num_layers);
+      .def("add_layer", &FusedDecoder::add_layer)
+      .def("forward", &FusedDecoder::forward, py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("num_layers", &FusedDecoder::num_layers);
 }
