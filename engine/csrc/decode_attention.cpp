@@ -67,29 +67,33 @@ inline const float* widen(const at::BFloat16* row, int64_t n, float* buffer) {
   return buffer;
 }
 
-// The sizes every sequence shares.
-struct Shape {
-  int64_t heads, group, row, dim, width;  // group: query heads per KV head; row: a slot's K or V width
-  float scale;
-};
-
-// One sequence: q [heads, dim], positions [first, len) at `slots`; scores [heads, width] and
-// buffer [row] are scratch. The portable path: one cache row at a time, widened to fp32.
 template <typename T>
-void attend_one_generic(const float* q, const T* kp, const T* vp, const int64_t* slots, int64_t first, int64_t len,
-                        const Shape& s, float* scores, float* buffer, float* out) {
-  for (int64_t l = first; l < len; ++l) {                   // a slot's K row holds every KV head
-    const float* key = widen(kp + slots[l] * s.row, s.row, buffer);
-    for (int64_t hq = 0; hq < s.heads; ++hq)
-      scores[hq * s.width + l] = dot(q + hq * s.dim, key + (hq / s.group) * s.dim, s.dim) * s.scale;
-  }
-  for (int64_t hq = 0; hq < s.heads; ++hq) softmax(scores + hq * s.width, first, len);
-  std::fill(out, out + s.heads * s.dim, 0.0f);
-  for (int64_t l = first; l < len; ++l) {
-    const float* value = widen(vp + slots[l] * s.row, s.row, buffer);
-    for (int64_t hq = 0; hq < s.heads; ++hq)
-      axpy(scores[hq * s.width + l], value + (hq / s.group) * s.dim, out + hq * s.dim, s.dim);
-  }
+void attend_generic(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
+            int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
+            int64_t window) {
+  const int64_t group = heads / kv_heads, row = kv_heads * dim;
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(heads * width), buffer(row);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t len = std::min(lp[b], width);
+      const int64_t first = window > 0 ? std::max<int64_t>(0, len - window) : 0;
+      const float* qb = qp + b * heads * dim;
+      float* ob = op + b * heads * dim;
+      const int64_t* sb = sp + b * width;
+      for (int64_t l = first; l < len; ++l) {               // a slot's K row holds every KV head
+        const float* key = widen(kp + sb[l] * row, row, buffer.data());
+        for (int64_t hq = 0; hq < heads; ++hq)
+          scores[hq * width + l] = dot(qb + hq * dim, key + (hq / group) * dim, dim) * scale;
+      }
+      for (int64_t hq = 0; hq < heads; ++hq) softmax(scores.data() + hq * width, first, len);
+      std::fill(ob, ob + heads * dim, 0.0f);
+      for (int64_t l = first; l < len; ++l) {
+        const float* value = widen(vp + sb[l] * row, row, buffer.data());
+        for (int64_t hq = 0; hq < heads; ++hq)
+          axpy(scores[hq * width + l], value + (hq / group) * dim, ob + hq * dim, dim);
+      }
+    }
+  });
 }
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -215,35 +219,33 @@ void weigh(const float* scores, const T* cache, const int64_t* slots, int64_t fi
 }
 
 template <typename T>
-void attend_one_vector(const float* q, const T* kp, const T* vp, const int64_t* slots, int64_t first, int64_t len,
-                       const Shape& s, float* scores, float* out) {
-  score(q, kp, slots, first, len, s.heads, s.group, s.row, s.dim, s.width, s.scale, scores);
-  for (int64_t hq = 0; hq < s.heads; ++hq) softmax8(scores + hq * s.width, first, len);
-  weigh(scores, vp, slots, first, len, s.heads, s.group, s.row, s.dim, s.width, out);
+void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
+                   int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
+                   int64_t window) {
+  const int64_t group = heads / kv_heads, row = kv_heads * dim;
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(heads * width);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t len = std::min(lp[b], width);
+      const int64_t first = window > 0 ? std::max<int64_t>(0, len - window) : 0;
+      const int64_t* sb = sp + b * width;
+      score(qp + b * heads * dim, kp, sb, first, len, heads, group, row, dim, width, scale, scores.data());
+      for (int64_t hq = 0; hq < heads; ++hq) softmax8(scores.data() + hq * width, first, len);
+      weigh(scores.data(), vp, sb, first, len, heads, group, row, dim, width, op + b * heads * dim);
+    }
+  });
 }
 #endif
 
-// Every sequence is one work item; the vector path where AVX2 is compiled in and head_dim
-// is a multiple of 8.
 template <typename T>
 void attend(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
-            int64_t batch, const Shape& s, int64_t window) {
-  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(s.heads * s.width), buffer(s.row);
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t len = std::min(lp[b], s.width);
-      const int64_t first = window > 0 ? std::max<int64_t>(0, len - window) : 0;
-      const float* q = qp + b * s.heads * s.dim;
-      float* out = op + b * s.heads * s.dim;
+            int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
+            int64_t window) {
 #if defined(__AVX2__) && defined(__FMA__)
-      if (s.dim % 8 == 0) {
-        attend_one_vector(q, kp, vp, sp + b * s.width, first, len, s, scores.data(), out);
-        continue;
-      }
+  if (dim % 8 == 0)
+    return attend_vector(qp, kp, vp, sp, lp, op, batch, heads, kv_heads, dim, width, scale, window);
 #endif
-      attend_one_generic(q, kp, vp, sp + b * s.width, first, len, s, scores.data(), buffer.data(), out);
-    }
-  });
+  attend_generic(qp, kp, vp, sp, lp, op, batch, heads, kv_heads, dim, width, scale, window);
 }
 
 }  // namespace
@@ -266,9 +268,8 @@ torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_ca
   TORCH_CHECK(heads % kv_heads == 0 && k_cache.size(2) == dim, "head shapes do not match");
   auto out = torch::empty_like(query);
   const auto run = [&](auto* k, auto* v) {
-    const Shape shape{heads, heads / kv_heads, kv_heads * dim, dim, width, static_cast<float>(scale)};
     attend(query.data_ptr<float>(), k, v, slot.data_ptr<int64_t>(), length.data_ptr<int64_t>(),
-           out.data_ptr<float>(), batch, shape, window);
+           out.data_ptr<float>(), batch, heads, kv_heads, dim, width, static_cast<float>(scale), window);
   };
   switch (k_cache.scalar_type()) {
     case at::kFloat: run(k_cache.data_ptr<float>(), v_cache.data_ptr<float>()); break;
