@@ -17,6 +17,7 @@ CONF_DIR=${AIRLOCK_CONF_DIR:-/etc/airlock}
 DATA_DIR=${AIRLOCK_INSTALL_DATA_DIR:-/var/lib/airlock}
 SERVICE_USER=${AIRLOCK_USER:-airlock}
 PYTHON=${AIRLOCK_PYTHON:-}
+PYTHON_FROM=AIRLOCK_PYTHON=   # where a chosen Python came from, for the error that refuses it
 UNIT_DIR=${AIRLOCK_UNIT_DIR:-/etc/systemd/system}
 TRUSTED_KEY=${AIRLOCK_TRUSTED_KEY:-}
 CHECK_ONLY=0
@@ -33,13 +34,13 @@ while [ $# -gt 0 ]; do
         --conf-dir) CONF_DIR=$2; shift 2 ;;
         --data-dir) DATA_DIR=$2; shift 2 ;;
         --user) SERVICE_USER=$2; shift 2 ;;
-        --python) PYTHON=$2; shift 2 ;;
+        --python) PYTHON=$2; PYTHON_FROM="--python "; shift 2 ;;
         --unit-dir) UNIT_DIR=$2; shift 2 ;;
         --trusted-key) TRUSTED_KEY=$2; shift 2 ;;
         --check-only) CHECK_ONLY=1; shift ;;
         --no-start) START=0; shift ;;
         --ready-timeout) READY_TIMEOUT=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -57,10 +58,10 @@ bundle_field() { sed -n "s/^ *\"$1\": *\"\\([^\"]*\\)\".*/\\1/p" "$BUNDLE/bundle
 check_file_set() {
     local odd extra
     odd=$(cd "$BUNDLE" && find . -mindepth 1 ! -type d ! -type f -printf '%P\n')
-    [ -z "$odd" ] || die "the bundle holds links or special files MANIFEST cannot vouch for: $(echo $odd); copy it again"
+    [ -z "$odd" ] || die "the bundle holds links or special files MANIFEST cannot vouch for: $(paste -sd ' ' <<<"$odd"); copy it again"
     extra=$(comm -13 <({ sed -n 's/^[0-9a-f]\{64\}  //p' "$BUNDLE/MANIFEST"; printf 'MANIFEST\nMANIFEST.sig\n'; } | LC_ALL=C sort -u) \
                      <(cd "$BUNDLE" && find . -mindepth 1 -type f -printf '%P\n' | LC_ALL=C sort))
-    [ -z "$extra" ] || die "the bundle holds files MANIFEST does not list: $(echo $extra); remove them or copy the bundle again"
+    [ -z "$extra" ] || die "the bundle holds files MANIFEST does not list: $(paste -sd ' ' <<<"$extra"); remove them or copy the bundle again"
 }
 
 check_signature() {
@@ -122,10 +123,10 @@ pick_python() {
             [ ${#reasons[@]} = 0 ] || say "not using ${reasons[*]}"
             PYTHON=$base; say "using $PYTHON"; return
         fi
-        reasons+=("$cand ($base): $why")
+        [ "$base" = "$cand" ] || cand="$cand ($base)"
+        reasons+=("$cand: $why")
     done
-    [ -z "${AIRLOCK_PYTHON:-}" ] || die "AIRLOCK_PYTHON=${reasons[0]}. Pass --python with a Python $want that user $SERVICE_USER can run, outside /root and /home (e.g. /usr/bin/python$want)"
-    [ -z "$PYTHON" ] || die "--python ${reasons[0]}. Pass --python with a Python $want that user $SERVICE_USER can run, outside /root and /home (e.g. /usr/bin/python$want)"
+    [ -z "$PYTHON" ] || die "$PYTHON_FROM${reasons[0]}. Pass --python with a Python $want that user $SERVICE_USER can run, outside /root and /home (e.g. /usr/bin/python$want)"
     local IFS=';'
     die "no Python $want that user $SERVICE_USER can run: ${reasons[*]}. Install Python $want for all users (the python$want-venv package) or pass --python PATH"
 }
@@ -177,7 +178,8 @@ install_venv() {
 }
 
 install_files() {
-    mkdir -p "$CONF_DIR" "$DATA_DIR" "$DATA_DIR/models" "$PREFIX/models"
+    # the service user's temporary files stay in its data dir: purge finds them there
+    mkdir -p "$CONF_DIR" "$DATA_DIR" "$DATA_DIR/models" "$DATA_DIR/.cache/tmp" "$PREFIX/models"
     cp "$BUNDLE/README.txt" "$BUNDLE/bundle.json" "$PREFIX/"
     if [ ! -e "$CONF_DIR/airlock.toml" ]; then
         sed "s#^data_dir = .*#data_dir = \"$DATA_DIR\"#" "$BUNDLE/airlock.toml" > "$CONF_DIR/airlock.toml"
@@ -206,6 +208,7 @@ as_service_user() { run_as "$SERVICE_USER" "$@"; }
 airlock() {
     as_service_user env AIRLOCK_CONFIG="$CONF_DIR/airlock.toml" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
         PYTHONPYCACHEPREFIX="$DATA_DIR/.cache/python" TORCH_EXTENSIONS_DIR="$DATA_DIR/.cache/torch_extensions" \
+        TORCHINDUCTOR_CACHE_DIR="$DATA_DIR/.cache/torchinductor" TMPDIR="$DATA_DIR/.cache/tmp" \
         "$PREFIX/venv/bin/airlock" "$@"
 }
 

@@ -44,6 +44,8 @@ if [ "$PURGE" = 1 ]; then
     rm -rf "$CONF_DIR" "$DATA_DIR"
     say "purged $CONF_DIR and $DATA_DIR"
     if { [ "$SERVICE_USER" = airlock ] || [ "$SERVICE_USER" = "$created" ]; } && id -u "$SERVICE_USER" >/dev/null 2>&1; then
+        # what the user left in the shared temporary folders (a run outside the unit's PrivateTmp)
+        find /tmp /var/tmp /dev/shm -xdev -user "$SERVICE_USER" -delete 2>/dev/null || true
         userdel "$SERVICE_USER" && say "removed user $SERVICE_USER"
     fi
 else
