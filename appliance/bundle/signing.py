@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 SIGNATURE_NAME = "MANIFEST.sig"
 
@@ -20,7 +22,7 @@ class SigningError(ValueError):
     """A key cannot be read or a signature does not verify; the message names the file."""
 
 
-def _crypto():   # the `sign` extra: only the machine that builds or checks bundles needs it
+def _crypto() -> tuple[Any, Any]:   # the `sign` extra: only the machine that builds or checks bundles needs it
     try:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -57,8 +59,8 @@ def sign(manifest: bytes, private_path: Path) -> bytes:
 
 def verify(manifest: bytes, signature: bytes, public_path: Path) -> None:
     """Raise SigningError unless `signature` over `manifest` was made by public_path's key."""
-    from cryptography.exceptions import InvalidSignature
     key = public_key(public_path)
+    from cryptography.exceptions import InvalidSignature
     try:
         key.verify(signature, manifest)
     except InvalidSignature:
@@ -66,7 +68,7 @@ def verify(manifest: bytes, signature: bytes, public_path: Path) -> None:
                            "or MANIFEST was altered") from None
 
 
-def public_key(public_path: Path):   # -> Ed25519PublicKey
+def public_key(public_path: Path) -> Any:   # an Ed25519PublicKey
     serialization, ed25519 = _crypto()
     key = _load(public_path, serialization.load_pem_public_key)
     if not isinstance(key, ed25519.Ed25519PublicKey):
@@ -81,7 +83,7 @@ def fingerprint(public_path: Path) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def _load(path: Path, parse):
+def _load(path: Path, parse: Callable[[bytes], Any]) -> Any:
     try:
         return parse(Path(path).read_bytes())
     except OSError as exc:
