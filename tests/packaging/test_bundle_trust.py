@@ -149,3 +149,4 @@ def test_a_bad_signing_key_fails_before_the_build(tmp_path: Path) -> None:
         BundleSpec(tmp_path / "out", sign_key=tmp_path / "key")
     with pytest.raises(BundleError, match="--sign: cannot read key"):
         BundleSpec(tmp_path / "out", sign_key=tmp_path / "missing")
+    assert main(["bundle", "build", "--output", str(tmp_path / "out"), "--sign", str(tmp_path / "key")]) == 2
