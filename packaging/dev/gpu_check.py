@@ -74,8 +74,9 @@ def prompts_for(tokenizer: Any, count: int) -> list[list[int]]:
             for i in range(count)]
 
 
-def engine_tokens(model: Any, prompts: list[list[int]], max_tokens: int, kv_slack: int = 8) -> list[list[int]]:
-    engine = Engine(model, engine_config(model, len(prompts), max(map(len, prompts)) + max_tokens + kv_slack))
+def engine_tokens(model: Any, prompts: list[list[int]], max_tokens: int, graphs: bool = False) -> list[list[int]]:
+    context = max(map(len, prompts)) + max_tokens + 8
+    engine = Engine(model, engine_config(model, len(prompts), context, graphs))
     try:
         params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
         streams = [engine.submit(p, params) for p in prompts]
@@ -84,11 +85,11 @@ def engine_tokens(model: Any, prompts: list[list[int]], max_tokens: int, kv_slac
         engine.shutdown()
 
 
-def engine_config(model: Any, concurrency: int, context: int) -> EngineConfig:
+def engine_config(model: Any, concurrency: int, context: int, graphs: bool = False) -> EngineConfig:
     blocks = concurrency * math.ceil(context / BLOCK) + 8
     return EngineConfig(block_size=BLOCK, kv_cache_bytes=blocks * ModelRunner.kv_bytes_per_block(model, BLOCK),
                         max_num_seqs=max(concurrency, 1), max_num_batched_tokens=max(2048, concurrency),
-                        max_waiting=concurrency + 8, cache=CachePolicy(enabled=False))
+                        max_waiting=concurrency + 8, cache=CachePolicy(enabled=False), cuda_graphs=graphs)
 
 
 @torch.inference_mode()
@@ -109,14 +110,16 @@ def compare(engine: list[int], reference: list[int], scores: list[torch.Tensor])
     return {"equal": len(engine) == len(reference)}
 
 
-def check_greedy(path: Path, device: str, dtype: str, batch: int, max_tokens: int) -> dict[str, Any]:
+def check_greedy(path: Path, device: str, dtype: str, batch: int, max_tokens: int,
+                 graphs: bool = False) -> dict[str, Any]:
     model = load_model(path, device=device, dtype=DTYPES[dtype])
     hf = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device).eval()
     prompts = prompts_for(model.tokenizer, batch)
-    ours = engine_tokens(model, prompts, max_tokens)
+    ours = engine_tokens(model, prompts, max_tokens, graphs)
     results = [compare(o, *reference_tokens(hf, p, max_tokens)) for o, p in zip(ours, prompts)]
     del hf, model
-    return {"dtype": dtype, "batch": batch, "equal": sum(r["equal"] for r in results), "of": len(results),
+    return {"dtype": dtype, "batch": batch, "cuda_graphs": graphs, "equal": sum(r["equal"] for r in results),
+            "of": len(results),
             "mismatches": [r for r in results if not r["equal"]][:8]}
 
 
@@ -135,13 +138,13 @@ def device_bandwidth(device: str, megabytes: int = 1024) -> float:
 
 
 def check_decode(path: Path, device: str, dtype: str, concurrency: int, max_tokens: int,
-                 bandwidth: float) -> dict[str, Any]:
+                 bandwidth: float, graphs: bool = False) -> dict[str, Any]:
     """Median step time of pure decode at `concurrency` against the bytes-over-bandwidth floor."""
     model = load_model(path, device=device, dtype=DTYPES[dtype])
     prompts = prompts_for(model.tokenizer, concurrency)
     context = max(map(len, prompts)) + max_tokens
     _reset_peak(device)
-    engine = Engine(model, engine_config(model, concurrency, context + 8))
+    engine = Engine(model, engine_config(model, concurrency, context + 8, graphs))
     try:
         params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
         start = time.perf_counter()
@@ -156,7 +159,7 @@ def check_decode(path: Path, device: str, dtype: str, concurrency: int, max_toke
     weights = sum(t.numel() * t.element_size() for t in model.module.state_dict().values())
     kv_read = concurrency * (context / 2) * ModelRunner.kv_bytes_per_block(model, 1)  # mean context
     floor = (weights + kv_read) / (bandwidth / 2)          # bandwidth counts read + write; a step only reads
-    return {"dtype": dtype, "concurrency": concurrency, "step_ms": step * 1e3, "floor_ms": floor * 1e3,
+    return {"dtype": dtype, "concurrency": concurrency, "cuda_graphs": graphs, "step_ms": step * 1e3, "floor_ms": floor * 1e3,
             "over_floor": step / floor, "tokens_per_s": concurrency * max_tokens / wall,
             "peak_bytes": _peak(device), "weight_bytes": weights}
 
@@ -236,11 +239,16 @@ def main(argv: list[str] | None = None) -> int:
             run_step(results, f"greedy_alone_{dtype}", lambda: check_greedy(paths[small], args.device, dtype, 1, tokens))
             run_step(results, f"greedy_batch_{dtype}", lambda: check_greedy(paths[small], args.device, dtype, batch, tokens))
         main_dtype = dtypes[0]
+        run_step(results, f"greedy_batch_{main_dtype}_graphs",
+                 lambda: check_greedy(paths[small], args.device, main_dtype, batch, tokens, graphs=True))
         run_step(results, "planner", lambda: check_planner(paths[small], args.device, main_dtype, batch, 512))
         for shape in dict.fromkeys((small, large)):
             for c in ((1, 4) if args.tiny else (1, 32, 128)):
                 run_step(results, f"decode_{shape}_c{c}",
                          lambda: check_decode(paths[shape], args.device, main_dtype, c, tokens, bandwidth))
+                if args.device == "cuda":
+                    run_step(results, f"decode_{shape}_c{c}_graphs",
+                             lambda: check_decode(paths[shape], args.device, main_dtype, c, tokens, bandwidth, True))
         run_step(results, "nvml", check_nvml)
     (args.out / "gpu-check.json").write_text(json.dumps(results, indent=2, default=str))
     failed = [k for k, v in results.items() if isinstance(v, dict) and "traceback" in v]
