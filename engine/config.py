@@ -49,6 +49,7 @@ class EngineConfig:
     max_waiting: int = 256
     kv_dtype: str | None = None          # None: the model's compute precision
     cache: CachePolicy = field(default_factory=CachePolicy)
+    cuda_graphs: bool = False            # replay pure decode steps from CUDA graphs (engine/cuda_graphs.py)
 
     def __post_init__(self) -> None:
         _positive("block_size", self.block_size)

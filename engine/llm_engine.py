@@ -39,7 +39,8 @@ class Engine:
         if num_blocks < 1:
             raise InvalidParameter("kv_cache_bytes", f"kv_cache_bytes={self.config.kv_cache_bytes} "
                                    f"holds no KV block of {bs} tokens for {model.name}")
-        self.runner = ModelRunner(model, num_blocks, bs, kv_dtype)
+        self.runner = ModelRunner(model, num_blocks, bs, kv_dtype, cuda_graphs=self.config.cuda_graphs,
+                                  max_batch=self.config.max_num_seqs)
         self.sampler = Sampler()
         self.block_manager = BlockManager(num_blocks, bs, self.config.cache, model_name=model.name)
         self.scheduler = Scheduler(self.config, self.block_manager)
