@@ -11,8 +11,9 @@ place from an fp32, fp16 or bf16 cache.
 Elsewhere every sequence's K/V is gathered into a padded [B, L] block and one
 scaled_dot_product_attention call covers the batch, with a mask for the padding. Prefill
 chunks are attended one sequence at a time (they are few, and each is already a large matrix
-product). In decode, grouped-query attention folds the query heads that share a KV head into
-the query-length axis; prefill uses SDPA's own GQA. Either way K/V are never repeated.
+product), except short chunks on CPU, which the decode kernel takes one query token at a time
+(a follow-up turn after a long cached prefix costs a few decode steps). In decode,
+grouped-query attention folds the query heads that share a KV head into the query-length axis; prefill uses SDPA's own GQA. Either way K/V are never repeated.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from engine.kernels import kernels_for
 
 Window = int | None  # a sliding window in tokens, or None for full attention
 KERNEL_CACHE_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # what the CPU kernel reads
+SHORT_PREFILL = 32   # prefill chunks this short run through the decode kernel on CPU (see _prefill_as_decodes)
 
 
 @dataclass(slots=True)
@@ -158,12 +160,27 @@ def decode_gathered(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tenso
 def _prefill(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, chunk: PrefillChunk,
              window: Window, scale: float, group: int) -> torch.Tensor:
     """One sequence's chunk; 4-D inputs, which the fused CPU kernel needs (3-D falls back to math)."""
+    if q.shape[0] <= SHORT_PREFILL:
+        kernels = kernels_for(q) if k_cache.device.type == "cpu" and k_cache.dtype in KERNEL_CACHE_DTYPES else None
+        if kernels is not None:
+            return _prefill_as_decodes(kernels, q, k_cache, v_cache, chunk, window, scale)
     keys = _gather(k_cache, chunk.gather, q.dtype).transpose(0, 1).unsqueeze(0)   # [1, kv_heads, L, d]
     values = _gather(v_cache, chunk.gather, q.dtype).transpose(0, 1).unsqueeze(0)
     queries = q.transpose(0, 1).unsqueeze(0)                                      # [1, heads, count, d]
     out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=chunk.masks[window][None, None],
                                          scale=scale, enable_gqa=group > 1)
     return out[0].transpose(0, 1)
+
+
+def _prefill_as_decodes(kernels, q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor,
+                        chunk: PrefillChunk, window: Window, scale: float) -> torch.Tensor:
+    """A short chunk after a long cached prefix (a follow-up turn): each new token attends like a
+    decode query over positions up to its own, read in place by the decode kernel; no gather of
+    the whole prefix into a padded copy and no [count, L] mask."""
+    count, span = q.shape[0], chunk.gather.shape[0]
+    slots = chunk.gather.expand(count, span)
+    lengths = torch.arange(span - count + 1, span + 1, device=q.device)
+    return kernels.decode_attention(q, k_cache, v_cache, slots, lengths, scale, window or 0)
 
 
 def _gather(cache: torch.Tensor, slots: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

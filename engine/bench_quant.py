@@ -19,9 +19,11 @@ import torch.nn.functional as F
 from engine import planner
 from engine.attention import build_metadata
 from engine.config import EngineConfig
+from engine.cpu_isa import cpu_isa
 from engine.llm_engine import Engine
 from engine.loader import TORCH_DTYPES, LoadedModel, load_model
 from engine.model_runner import ModelRunner
+from engine.precision import loader_arguments as precision_loader_arguments
 from engine.sampling_params import SamplingParams
 
 FIXED_TEXT = (
@@ -80,6 +82,7 @@ class QuantReport:
     max_tokens: int
     concurrency: int
     fp16_bytes: int = 0          # what the model's parameters take in fp16: the ratios' reference
+    cpu_isa: str = ""            # the CPU's instruction-set level in use (engine/cpu_isa.py)
     results: list[PrecisionResult] = field(default_factory=list)
 
     def ratios(self) -> dict[str, dict[str, float]]:
@@ -99,7 +102,8 @@ class QuantReport:
 
     def to_table(self) -> str:
         ratios = self.ratios()
-        lines = [f"{self.model} on {self.device} ({self.threads} threads), {self.max_tokens} tokens per request",
+        lines = [f"{self.model} on {self.device} ({self.threads} threads, CPU ISA {self.cpu_isa}), "
+                 f"{self.max_tokens} tokens per request",
                  f"{'precision':<10} {'weights MiB':>12} {'x fp16':>7} {'ppl':>8} {'1 req tok/s':>12} "
                  f"{'x':>6} {f'{self.concurrency} req tok/s':>13} {'x':>6}"]
         for r in self.results:
@@ -112,11 +116,12 @@ class QuantReport:
 
 def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] = lambda _: None) -> QuantReport:
     report = QuantReport(model=options.model.name, device=options.device, threads=torch.get_num_threads(),
-                         max_tokens=options.max_tokens, concurrency=options.concurrency)
+                         max_tokens=options.max_tokens, concurrency=options.concurrency,
+                         cpu_isa=cpu_isa().describe())
     for precision in options.precisions:
         progress(f"loading {precision}")
         started = time.perf_counter()
-        model = load_model(options.model, device=options.device, **loader_arguments(precision))
+        model = load_model(options.model, device=options.device, **loader_arguments(precision, options.device))
         load_seconds = time.perf_counter() - started
         report.fp16_bytes = report.fp16_bytes or fp16_parameter_bytes(model)
         report.results.append(_measure(model, precision, load_seconds, options, progress))
@@ -124,11 +129,9 @@ def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] 
     return report
 
 
-def loader_arguments(precision: str) -> dict:
-    """load_model's dtype and quantization for a precision name."""
-    if precision in TORCH_DTYPES:
-        return {"dtype": TORCH_DTYPES[precision], "quantization": "none"}
-    return {"dtype": None, "quantization": precision}
+def loader_arguments(precision: str, device: str = "cpu") -> dict:
+    """load_model's dtype and quantization for a precision name (engine/precision.py)."""
+    return precision_loader_arguments(precision, device)
 
 
 def perplexity(model: LoadedModel, token_ids: list[int], block_size: int = 16,

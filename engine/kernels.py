@@ -1,10 +1,14 @@
-"""Airlock's own CPU kernels (engine/csrc/), compiled once on the machine that runs them.
+"""Airlock's own CPU kernels (engine/csrc/), compiled once per machine and instruction-set level.
 
-torch's C++ extension builder compiles the sources with the local compiler for the local CPU
-(-march=native) and caches the result (TORCH_EXTENSIONS_DIR, default ~/.cache/torch_extensions).
-`make install` and the installer build it ahead of time (`airlock kernels`). Without a compiler,
-or with AIRLOCK_TORCH_ONLY=1, the engine runs its pure torch path instead: the same results
-(up to float rounding), more slowly.
+torch's C++ extension builder compiles the sources with the local compiler and caches the
+result (TORCH_EXTENSIONS_DIR, default ~/.cache/torch_extensions). Each level of
+engine/cpu_isa.py gets its own build, named after it and compiled for that level's
+instructions only (never -march=native): a cache or bundle made on an AMX machine holds an
+`amx` build that an AVX2 machine never loads; it builds and loads its `avx2` one. The level
+in use is the CPU's, or the lower one AIRLOCK_CPU_ISA forces. `make install` and the
+installer build it ahead of time (`airlock kernels`). Without a compiler, or with
+AIRLOCK_TORCH_ONLY=1, the engine runs its pure torch path instead: the same results (up to
+float rounding), more slowly.
 """
 from __future__ import annotations
 
@@ -16,27 +20,47 @@ from types import ModuleType
 
 import torch
 
+from engine.cpu_isa import LEVELS, apply_limits, at_least, cpu_isa
+
 log = logging.getLogger(__name__)
 _SOURCES = [Path(__file__).parent / "csrc" / name
             for name in ("bindings.cpp", "decode_attention.cpp", "anchored_rows.cpp", "rms_norm.cpp",
                           "fused_decode.cpp", "int8_matmul.cpp")]
+_AVX2 = ["-mavx2", "-mfma", "-mf16c"]
+_AVX512 = _AVX2 + ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni"]
+LEVEL_FLAGS = {   # each level's instructions and no more: its build runs on any CPU at that level
+    "portable": [],
+    "avx2": _AVX2,
+    "avx512": _AVX512,
+    "amx": _AVX512 + ["-mavx512bf16", "-mamx-tile", "-mamx-bf16", "-mamx-int8"],
+}
+
+apply_limits()   # a forced level caps oneDNN and torch's kernels too, before their first use
 
 
 @functools.cache
 def cpu_kernels() -> ModuleType | None:
-    """The compiled extension, or None when it cannot be built here (logged once)."""
+    """The compiled extension for the level in use, or None when it cannot be built here (logged once)."""
     if os.environ.get("AIRLOCK_TORCH_ONLY") == "1":
         return None
+    return kernels_at(cpu_isa().level)
+
+
+@functools.cache
+def kernels_at(level: str) -> ModuleType | None:
+    """The extension built for `level` (at most the CPU's own level), or None when it cannot be built."""
+    if level not in LEVELS or not at_least(cpu_isa().detected, level):
+        raise ValueError(f"CPU level must be one of {', '.join(LEVELS)} and at most this CPU's "
+                         f"({cpu_isa().detected}), got {level!r}")
     try:
         from torch.utils.cpp_extension import load
 
-        return load(name="airlock_cpu_kernels", sources=[str(s) for s in _SOURCES],
-                    extra_cflags=["-O3", "-march=native", "-fopenmp"], extra_ldflags=["-fopenmp"])
+        return load(name=f"airlock_cpu_kernels_{level}", sources=[str(s) for s in _SOURCES],
+                    extra_cflags=["-O3", "-fopenmp", *LEVEL_FLAGS[level]], extra_ldflags=["-fopenmp"])
     except Exception as exc:  # no compiler, no headers, a failed build: fall back, keep serving
-        log.warning("CPU kernels unavailable, using the torch path (slower decode attention): %s",
+        log.warning("CPU kernels (%s) unavailable, using the torch path (slower decode attention): %s", level,
                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         return None
-
 
 
 def kernels_for(*tensors: torch.Tensor) -> ModuleType | None:

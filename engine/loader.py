@@ -35,7 +35,7 @@ class LoadedModel:
     module: nn.Module                      # an engine.models.CausalLM
     device: torch.device
     dtype: torch.dtype                     # compute dtype
-    quantization: str                      # "none" | "int8" | "nf4"
+    quantization: str                      # "none" | "int8" | "nf4" | "bf16" (CPU)
     max_model_len: int
     eos_token_ids: list[int]
 
@@ -78,6 +78,8 @@ def check_quantization(quantization: str, device: torch.device, backend: str = "
         raise InvalidParameter("backend", f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if quantization == "nf4" and device.type != "cuda" and backend != "bitsandbytes":
         raise InvalidParameter("quantization", "nf4 needs an NVIDIA GPU (bitsandbytes); use int8 on CPU")
+    if quantization == "bf16" and device.type != "cpu":
+        raise InvalidParameter("quantization", "bf16 quantization is the CPU's path; on a GPU load in dtype bf16")
 
 
 def load_hf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, PreTrainedTokenizerBase]:

@@ -138,7 +138,7 @@ def default_kv_dtype(quantization: str, device: str) -> str:
 def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu", backend: str = "auto") -> int:
     """backend "bitsandbytes" on CPU counts the CUDA layout (engine.quantization.BACKENDS)."""
     if quantization in ("fp32", "fp16", "bf16"):
-        packed_head = quantization == "fp32" and not device.startswith("cuda") and shape.tied_embeddings
+        packed_head = quantization in ("fp32", "bf16") and not device.startswith("cuda") and shape.tied_embeddings
         extra = shape.vocab_size * shape.hidden_size if packed_head else 0
         return (shape.parameters() + extra) * DTYPE_BYTES[quantization]
     if quantization not in ("int8", "nf4"):

@@ -10,6 +10,10 @@ is held once, in 7 bits like every other weight.
 
 CPU, full precision (fp32): the linear layers are prepacked for oneDNN (engine/packed_linear.py).
 
+CPU, bf16 (the fast precision where the CPU has AMX): the linear layers and the LM head are
+prepacked for oneDNN in bf16 and the embedding table is held in bf16; every other part
+computes in fp32 (engine/packed_linear.py).
+
 CUDA, int8 and nf4: bitsandbytes' Linear8bitLt and Linear4bit for the decoder layers; the
 embedding and the LM head stay in the compute dtype. The same bitsandbytes path runs on CPU
 when asked for (backend "bitsandbytes"): slower than Airlock's own int8 there, but it lets the
@@ -36,7 +40,7 @@ from engine import packed_linear
 from engine.attention import build_metadata
 from engine.kernels import kernels_for
 
-QUANTIZATIONS = ("none", "int8", "nf4")
+QUANTIZATIONS = ("none", "int8", "nf4", "bf16")   # bf16: CPU only (on CUDA, load in dtype bf16)
 BACKENDS = ("auto", "bitsandbytes")   # auto: Airlock's int8 on CPU, bitsandbytes on CUDA
 # AVX2 multiplies uint8 activations by int8 weights and sums pairs into int16, which saturates
 # unless 2 x 255 x |w| < 32768. Weights get 7 bits (|w| <= 63) so activations keep all 8: on
@@ -168,6 +172,8 @@ def quantize(module: nn.Module, method: str, device: torch.device,
         if device.type == "cpu" and module.lm_head.weight.dtype == torch.float32 and packed_linear.available():
             packed_linear.pack_linears(module)
         return module
+    if method == "bf16":
+        return _bf16_cpu(module, device)
     if device.type == "cuda" or backend == "bitsandbytes":
         _replace_linears(module, lambda linear: _bnb_linear(linear, method, next(module.parameters()).dtype),
                          skip=("lm_head",))
@@ -184,6 +190,15 @@ def quantize(module: nn.Module, method: str, device: torch.device,
         module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype)
     _replace_linears(module, Int8Linear)
     return module
+
+
+def _bf16_cpu(module: nn.Module, device: torch.device) -> nn.Module:
+    if device.type != "cpu" or not packed_linear.available():
+        raise ValueError("bf16 quantization is a CPU path (oneDNN); on a GPU load the model in dtype bf16")
+    if module.lm_head.weight.dtype != torch.float32:
+        raise ValueError("bf16 quantization on CPU starts from an fp32 model")
+    module.embed_tokens = packed_linear.Bf16Embedding(module.embed_tokens.weight)
+    return packed_linear.pack_linears(module, torch.bfloat16)
 
 
 def _replace_linears(module: nn.Module, make, skip: tuple[str, ...] = ()) -> None:

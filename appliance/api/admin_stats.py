@@ -30,7 +30,15 @@ def machine() -> dict:
     memory = psutil.virtual_memory()
     return {"cpu_percent": psutil.cpu_percent(interval=None), "cpu_count": psutil.cpu_count(),
             "ram_total_bytes": memory.total, "ram_used_bytes": memory.total - memory.available,
-            "gpus": _gpus()}
+            "cpu_isa": _cpu_isa(), "gpus": _gpus()}
+
+
+def _cpu_isa() -> dict:
+    """The CPU's instruction-set level, the one in use and what `auto` loads on CPU."""
+    from engine.cpu_isa import cpu_isa
+    from engine.precision import auto_cpu_precision
+    isa = cpu_isa()
+    return {**isa.as_dict(), "auto_precision": auto_cpu_precision(isa)}
 
 
 def _gpus() -> list[dict]:

@@ -1,4 +1,4 @@
-"""`airlock kernels`: compile Airlock's CPU kernels for this machine (or find them cached)."""
+"""`airlock kernels`: compile Airlock's CPU kernels for this machine's CPU level (or find them cached)."""
 from __future__ import annotations
 
 import argparse
@@ -10,9 +10,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.cpu_isa import cpu_isa
     from engine.kernels import cpu_kernels
     if cpu_kernels() is None:
         print("CPU kernels unavailable: the engine uses its torch path (see the warning above)")
         return 1
-    print("CPU kernels ready")
+    print(f"CPU kernels ready for CPU level {cpu_isa().describe()}")
     return 0

@@ -1,5 +1,5 @@
-"""The machine: NVIDIA GPU and driver (NVML), torch's CUDA, Airlock's CPU kernels, disk at the
-data dir, memory."""
+"""The machine: NVIDIA GPU and driver (NVML), torch's CUDA, the CPU's instruction-set level and
+Airlock's CPU kernels, disk at the data dir, memory."""
 from __future__ import annotations
 
 import shutil
@@ -78,7 +78,19 @@ def check_cpu_kernels() -> CheckResult:
     if cpu_kernels() is None:
         return warn("cpu kernels", "not built: the engine uses its slower torch path for decode attention",
                     "install gcc (build-essential) and run: airlock kernels")
-    return ok("cpu kernels", "built for this CPU")
+    from engine.cpu_isa import cpu_isa
+    return ok("cpu kernels", f"built for this CPU ({cpu_isa().level})")
+
+
+def check_cpu_isa() -> CheckResult:
+    """The CPU's instruction-set level (engine/cpu_isa.py), the one in use, and what `auto` loads."""
+    from engine.cpu_isa import OVERRIDE_ENV, cpu_isa
+    from engine.precision import auto_cpu_precision
+    isa = cpu_isa()
+    found = f"{isa.describe()}; auto precision on CPU: {auto_cpu_precision(isa)}"
+    if isa.note:
+        return warn("cpu isa", found, f"unset {OVERRIDE_ENV} or set it to a level this CPU has")
+    return ok("cpu isa", found)
 
 
 def check_disk(config: Config) -> CheckResult:

@@ -10,7 +10,7 @@ def run_doctor(config_path: str | None = None, env: dict[str, str] | None = None
     config_result, config = check_config(config_path, env)
     probe = hardware.probe_gpus()
     results = [config_result, hardware.check_gpu(probe), hardware.check_torch(probe, config),
-               hardware.check_cpu_kernels(), hardware.check_memory()]
+               hardware.check_cpu_isa(), hardware.check_cpu_kernels(), hardware.check_memory()]
     if config is not None:
         results += [hardware.check_disk(config), service.check_port(config),
                     service.check_database(config), *service.check_models(config)]

@@ -90,8 +90,9 @@ class ModelManager:
         if quantization == "auto":
             quantization = self.config.models.default_quantization
         if quantization == "auto":
-            # fp32 on CPU: int8 is faster but measurably less accurate (BENCHMARKS.md), so opt-in
-            return "fp16" if self.device.startswith("cuda") else "fp32"
+            # CPU: the fastest precision within engine/precision.py's quality bound (bf16 with
+            # AMX, else fp32); int8 is faster but measurably less accurate, so opt-in
+            return "fp16" if self.device.startswith("cuda") else _auto_cpu_precision()
         if quantization not in planner.QUANTIZATIONS:
             raise ValueError(f"quantization must be one of {', '.join(QUANTIZATION_CHOICES)}, got {quantization!r}")
         if quantization == "nf4" and not self.device.startswith("cuda"):
@@ -235,7 +236,7 @@ class ModelManager:
         from engine.llm_engine import Engine
         from engine.loader import load_model
         started = time.perf_counter()
-        model = load_model(path, device=self.device, name=name, **_loader_arguments(quantization))
+        model = load_model(path, device=self.device, name=name, **_loader_arguments(quantization, self.device))
         engine = Engine(model, dataclasses.replace(self._engine_config(), kv_dtype=kv_dtype))
         info = LoadedInfo(name=name, quantization=quantization, device=self.device, kv_dtype=kv_dtype,
                           weight_bytes=int(model.weight_bytes()), kv_bytes=_kv_pool_bytes(engine),
@@ -243,11 +244,15 @@ class ModelManager:
         return _Resident(engine=engine, info=info)
 
 
-def _loader_arguments(quantization: str) -> dict[str, Any]:
-    from engine.loader import TORCH_DTYPES
-    if quantization in TORCH_DTYPES:
-        return {"dtype": TORCH_DTYPES[quantization], "quantization": "none"}
-    return {"dtype": None, "quantization": quantization}
+def _loader_arguments(quantization: str, device: str = "cpu") -> dict[str, Any]:
+    from engine.precision import loader_arguments
+    return loader_arguments(quantization, device)
+
+
+def _auto_cpu_precision() -> str:
+    from engine.cpu_isa import cpu_isa
+    from engine.precision import auto_cpu_precision
+    return auto_cpu_precision(cpu_isa())
 
 
 def _kv_pool_bytes(engine: Any) -> int:

@@ -93,7 +93,7 @@ class BenchReport:
         s = self.setup
         return (f"airlock bench: {self.scenario.name} ({self.scenario.description}), greedy, EOS ignored\n"
                 f"model {self.model}, {s.get('device')} {s.get('dtype')}, engine quantization "
-                f"{s.get('quantization')}, {s.get('threads')} threads, {s.get('date')}")
+                f"{s.get('quantization')}, {s.get('threads')} threads, CPU ISA {s.get('cpu_isa')}, {s.get('date')}")
 
     def _row(self, result: SystemResult, prefill: bool, ratio: float | None) -> list[str]:
         f = result.figures()

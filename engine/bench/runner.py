@@ -14,16 +14,18 @@ from engine.bench.airlock import kv_dtype_for, run_airlock
 from engine.bench.baselines import BASELINES
 from engine.bench.report import BenchReport, SystemResult
 from engine.bench.workload import SCENARIOS, Scenario, build_prompts
+from engine.cpu_isa import cpu_isa
 from engine.loader import default_dtype, load_hf, wrap
 
 Progress = Callable[[str], None]
+QUANTIZATIONS = ("none", "int8", "bf16")      # bf16: the CPU's AMX path (engine/quantization.py)
 
 
 @dataclass(slots=True)
 class BenchOptions:
     model: Path
     scenario: str = "c32"
-    quantization: str = "none"                 # engine weights; int8 also runs the engine in fp32
+    quantization: str = "none"                 # engine weights; int8 or bf16 also runs the engine in fp32
     quick: bool = False
     device: str = "cpu"
     baselines: tuple[str, ...] = tuple(BASELINES)
@@ -32,8 +34,8 @@ class BenchOptions:
         self.model = Path(self.model)
         if self.scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {self.scenario!r}; choose from {', '.join(SCENARIOS)}")
-        if self.quantization not in ("none", "int8"):
-            raise ValueError(f"quantization must be none or int8, got {self.quantization!r}")
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {self.quantization!r}")
         unknown = [b for b in self.baselines if b not in BASELINES]
         if unknown:
             raise ValueError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}")
@@ -93,5 +95,6 @@ def _label(quantization: str) -> str:
 def _setup(options: BenchOptions, dtype: torch.dtype) -> dict:
     return {"device": options.device, "dtype": str(dtype).removeprefix("torch."),
             "quantization": options.quantization, "threads": torch.get_num_threads(),
+            "cpu_isa": cpu_isa().describe(),
             "quick": options.quick, "machine": platform.machine(), "python": sys.version.split()[0],
             "torch": torch.__version__, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

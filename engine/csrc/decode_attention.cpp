@@ -1,6 +1,7 @@
 // Decode attention over the paged KV cache, reading K/V rows in place.
 //
-// One query token per sequence; each sequence is one work item. Every query head is scored
+// One query token per sequence; each sequence is one work item, or several stretches of its
+// positions when the batch is smaller than the thread count (merged by their softmax maxima). Every query head is scored
 // against the sequence's cached keys (grouped-query heads share their KV head), softmaxed and
 // summed over the cached values, reading every K/V row once, straight from its cache slot.
 // The torch fallback (engine/attention.py) first gathers K/V into a padded batch and then
@@ -16,6 +17,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -135,14 +138,15 @@ inline __m256 exp8(__m256 x) {
   return _mm256_mul_ps(y, _mm256_castsi256_ps(two_n));
 }
 
-// s[first:len] = softmax(s[first:len]), eight at a time; scalar exp was a third of the step
-inline void softmax8(float* s, int64_t first, int64_t len) {
+// s[0:n] = exp(s[0:n] - max), eight at a time (scalar exp was a third of the step); returns
+// the max and the sum. Normalizing waits until every stretch of the sequence is summed.
+inline std::pair<float, float> exponentiate8(float* s, int64_t n) {
   float peak = -std::numeric_limits<float>::infinity();
-  for (int64_t l = first; l < len; ++l) peak = std::max(peak, s[l]);
+  for (int64_t l = 0; l < n; ++l) peak = std::max(peak, s[l]);
   const __m256 top = _mm256_set1_ps(peak);
   __m256 total8 = _mm256_setzero_ps();
-  int64_t l = first;
-  for (; l + 8 <= len; l += 8) {
+  int64_t l = 0;
+  for (; l + 8 <= n; l += 8) {
     const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + l), top));
     _mm256_storeu_ps(s + l, e);
     total8 = _mm256_add_ps(total8, e);
@@ -151,10 +155,8 @@ inline void softmax8(float* s, int64_t first, int64_t len) {
   _mm256_store_ps(lanes, total8);
   float total = 0;
   for (float lane : lanes) total += lane;
-  for (; l < len; ++l) total += (s[l] = std::exp(s[l] - peak));
-  const __m256 inv = _mm256_set1_ps(total > 0 ? 1.0f / total : 0.0f);
-  for (l = first; l + 8 <= len; l += 8) _mm256_storeu_ps(s + l, _mm256_mul_ps(_mm256_loadu_ps(s + l), inv));
-  for (; l < len; ++l) s[l] *= total > 0 ? 1.0f / total : 0.0f;
+  for (; l < n; ++l) total += (s[l] = std::exp(s[l] - peak));
+  return {peak, total};
 }
 
 // scores[hq * width + l] = scale * q[hq] . K[l] (the KV head of hq) for l in [first, len). Eight
@@ -218,22 +220,75 @@ void weigh(const float* scores, const T* cache, const int64_t* slots, int64_t fi
   }
 }
 
+// A stretch of one sequence's positions [first, last): the unit of work. A long sequence is
+// cut into several stretches when the batch has fewer sequences than there are threads, so one
+// stream's attention over a long context runs on every core, not one (split-K, "flash decoding").
+struct Stretch {
+  int64_t seq, first, last;
+};
+
+constexpr int64_t kMinStretch = 128;  // shorter stretches cost more in merging than they save
+
+std::vector<Stretch> stretches(const int64_t* lp, int64_t batch, int64_t width, int64_t window, int64_t threads) {
+  std::vector<Stretch> out;
+  const int64_t wanted = std::max<int64_t>(1, (threads + batch - 1) / batch);
+  for (int64_t b = 0; b < batch; ++b) {
+    const int64_t len = std::min(lp[b], width);
+    const int64_t first = window > 0 ? std::max<int64_t>(0, len - window) : 0;
+    const int64_t parts = std::max<int64_t>(1, std::min(wanted, (len - first) / kMinStretch));
+    for (int64_t p = 0; p < parts; ++p)
+      out.push_back({b, first + (len - first) * p / parts, first + (len - first) * (p + 1) / parts});
+  }
+  return out;
+}
+
+// out[hq] = sum over stretches of e^(peak - top) * partial / sum of e^(peak - top) * total, per head
+void merge(const std::vector<Stretch>& parts, const float* partial, const float* peaks, const float* totals,
+           float* op, int64_t heads, int64_t dim) {
+  for (size_t i = 0; i < parts.size();) {
+    size_t j = i;
+    while (j < parts.size() && parts[j].seq == parts[i].seq) ++j;
+    float* ob = op + parts[i].seq * heads * dim;
+    for (int64_t hq = 0; hq < heads; ++hq) {
+      float top = -std::numeric_limits<float>::infinity(), total = 0;
+      for (size_t p = i; p < j; ++p) top = std::max(top, peaks[p * heads + hq]);
+      float* o = ob + hq * dim;
+      std::fill(o, o + dim, 0.0f);
+      for (size_t p = i; p < j; ++p) {
+        const float w = std::exp(peaks[p * heads + hq] - top);
+        total += w * totals[p * heads + hq];
+        const float* src = partial + (p * heads + hq) * dim;
+        for (int64_t c = 0; c < dim; ++c) o[c] += w * src[c];
+      }
+      const float inv = total > 0 ? 1.0f / total : 0.0f;
+      for (int64_t c = 0; c < dim; ++c) o[c] *= inv;
+    }
+    i = j;
+  }
+}
+
 template <typename T>
 void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
                    int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
                    int64_t window) {
   const int64_t group = heads / kv_heads, row = kv_heads * dim;
-  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(heads * width);
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t len = std::min(lp[b], width);
-      const int64_t first = window > 0 ? std::max<int64_t>(0, len - window) : 0;
-      const int64_t* sb = sp + b * width;
-      score(qp + b * heads * dim, kp, sb, first, len, heads, group, row, dim, width, scale, scores.data());
-      for (int64_t hq = 0; hq < heads; ++hq) softmax8(scores.data() + hq * width, first, len);
-      weigh(scores.data(), vp, sb, first, len, heads, group, row, dim, width, op + b * heads * dim);
+  const auto parts = stretches(lp, batch, width, window, at::get_num_threads());
+  const int64_t count = static_cast<int64_t>(parts.size());
+  std::vector<float> partial(count * heads * dim), peaks(count * heads), totals(count * heads);
+  at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores;
+    for (int64_t i = begin; i < end; ++i) {
+      const Stretch& part = parts[i];
+      const int64_t n = part.last - part.first;
+      const int64_t* slots = sp + part.seq * width + part.first;
+      scores.resize(std::max<int64_t>(1, heads * n));
+      score(qp + part.seq * heads * dim, kp, slots, 0, n, heads, group, row, dim, n, scale, scores.data());
+      for (int64_t hq = 0; hq < heads; ++hq)
+        std::tie(peaks[i * heads + hq], totals[i * heads + hq]) = exponentiate8(scores.data() + hq * n, n);
+      weigh(scores.data(), vp, slots, 0, n, heads, group, row, dim, n, partial.data() + i * heads * dim);
     }
   });
+  merge(parts, partial.data(), peaks.data(), totals.data(), op, heads, dim);
 }
 #endif
 

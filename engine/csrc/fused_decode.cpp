@@ -29,7 +29,7 @@ namespace {
 
 // One linear map of a layer: Int8Linear.forward (rows over their maxima, plus the anchor row,
 // through fbgemm, then each output row times its maximum, plus the bias) or
-// PackedLinear.forward (oneDNN's product over the prepacked fp32 weight).
+// PackedLinear.forward (oneDNN's product over the prepacked fp32 or bf16 weight).
 struct Projection {
   c10::intrusive_ptr<LinearPackedParamsBase> int8;  // fbgemm's packed weight, or null
   torch::Tensor onednn;                              // oneDNN's packed weight, when int8 is null
@@ -49,12 +49,18 @@ struct Projection {
     return out.narrow(0, 0, m);  // the leading rows of a contiguous tensor: still contiguous
   }
 
+  // fp32 weights: x as it is, the bias inside. bf16 weights (AMX): x rounded to bf16, the
+  // product back in fp32, the bias added in fp32 (PackedLinear.forward, the same steps).
   torch::Tensor onednn_product(const torch::Tensor& x) const {
     static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
-    std::vector<c10::IValue> stack{x, onednn, bias ? c10::IValue(*bias) : c10::IValue(), std::string("none"),
+    const bool bf16 = onednn.scalar_type() == at::kBFloat16;
+    std::vector<c10::IValue> stack{bf16 ? x.to(at::kBFloat16) : x, onednn,
+                                   bias && !bf16 ? c10::IValue(*bias) : c10::IValue(), std::string("none"),
                                    c10::List<std::optional<at::Scalar>>(), std::string("")};
     op.callBoxed(&stack);
-    return stack[0].toTensor();
+    if (!bf16) return stack[0].toTensor();
+    auto out = stack[0].toTensor().to(at::kFloat);
+    return bias ? out.add_(*bias) : out;
   }
 };
 

@@ -45,6 +45,7 @@ def test_unknown_key_is_404(admin) -> None:
 def test_stats_and_models(admin) -> None:
     stats = admin.get("/admin/stats").json()
     assert stats["models"][MODEL]["blocks_total"] > 0 and stats["machine"]["cpu_count"] >= 1
+    assert stats["machine"]["cpu_isa"]["level"] in ("portable", "avx2", "avx512", "amx")
     models = admin.get("/admin/models").json()
     assert [m["name"] for m in models["loaded"]] == [MODEL] and models["loaded"][0]["quantization"] == "fp32"
     assert any(entry["name"] == MODEL and entry["loaded"] for entry in models["store"])

@@ -43,3 +43,11 @@ def smollm2_int8(smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel
     hf_model, tokenizer = smollm2_hf
     return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32,
                 quantization="int8")
+
+
+@pytest.fixture(scope="session")
+def smollm2_bf16(smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel:
+    """bf16 weights, fp32 between the layers: the CPU's AMX precision (it runs anywhere, slowly without AMX)."""
+    hf_model, tokenizer = smollm2_hf
+    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32,
+                quantization="bf16")

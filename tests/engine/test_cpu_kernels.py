@@ -103,3 +103,43 @@ def test_int8_matmul_rows_do_not_depend_on_the_batch() -> None:
     assert torch.equal(batch[9], torch.zeros(1000))
     for i in (0, 7, 32):
         assert torch.equal(cpu_kernels().int8_matmul(x[i:i + 1], qweight, scale, sums), batch[i:i + 1])
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+@pytest.mark.parametrize("window", [None, 300])
+def test_long_sequence_split_over_threads_matches_sdpa(threads: int, window: int | None) -> None:
+    """A batch smaller than the thread count: each long sequence is cut into stretches attended on
+    different threads and merged by their softmax maxima; the result is the same attention."""
+    lengths, block_size = [1000, 130, 5], 16
+    tables = [list(range(i * 64, i * 64 + 63)) for i in range(len(lengths))]
+    meta = build_metadata([1] * len(lengths), [n - 1 for n in lengths], tables, block_size, {window},
+                          torch.device("cpu"))
+    torch.manual_seed(threads)
+    k_cache, v_cache = torch.randn(3 * 64 * block_size, 3, 64).half(), torch.randn(3 * 64 * block_size, 3, 64).half()
+    q = torch.randn(len(lengths), 9, 64) * 3                # peaked scores: the merge must rescale
+    expected = decode_gathered(q, k_cache, v_cache, meta.decode, window, 0.125, 3)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = cpu_kernels().decode_attention(q, k_cache, v_cache, meta.decode.gather, meta.decode.lengths,
+                                             0.125, window or 0)
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("window", [None, 40])
+def test_short_prefill_after_a_long_prefix_matches_sdpa(window: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 22-token chunk after 300 cached positions: the decode kernel, one query row at a time,
+    against SDPA over the gathered prefix with the causal mask."""
+    from engine import attention
+
+    start, count, block_size = 300, 22, 16
+    meta = build_metadata([count], [start], [list(range(21))[::-1]], block_size, {window}, torch.device("cpu"))
+    torch.manual_seed(1)
+    q, k, v = torch.randn(count, 9, 64), torch.randn(count, 3, 64), torch.randn(count, 3, 64)
+    k_cache, v_cache = torch.randn(21 * block_size, 3, 64), torch.randn(21 * block_size, 3, 64)
+    got = attention.paged_attention(q, k, v, k_cache.clone(), v_cache.clone(), meta, window, 0.125)
+    monkeypatch.setattr(attention, "SHORT_PREFILL", 0)
+    expected = attention.paged_attention(q, k, v, k_cache.clone(), v_cache.clone(), meta, window, 0.125)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)

@@ -1,6 +1,6 @@
 """The fused decode step (engine/fused_decode.py) against the Python layers it replaces.
 
-The C++ step calls the same fbgemm (int8) or oneDNN (fp32) products, the same kernels and
+The C++ step calls the same fbgemm (int8) or oneDNN (fp32, bf16) products, the same kernels and
 torch's own silu, and rounds the rotary embedding as torch does, so logits and the K/V cache
 must match bit for bit."""
 from __future__ import annotations
@@ -39,9 +39,10 @@ def greedy_steps(model: LoadedModel, fused: bool, prompts: list[list[int]], step
         module.fused_decode = saved
 
 
-@pytest.fixture(params=["int8", "fp32"])
+@pytest.fixture(params=["int8", "fp32", "bf16"])
 def smollm2(request: pytest.FixtureRequest) -> LoadedModel:
-    return request.getfixturevalue("smollm2_int8" if request.param == "int8" else "smollm2_model")
+    return request.getfixturevalue({"int8": "smollm2_int8", "fp32": "smollm2_model",
+                                    "bf16": "smollm2_bf16"}[request.param])
 
 
 def test_llama_decodes_fused(smollm2: LoadedModel) -> None:

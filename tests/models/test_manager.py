@@ -16,6 +16,7 @@ from appliance.config import Config
 from appliance.models.errors import InsufficientMemory, ModelNotLoaded
 from appliance.models.manager import ModelManager
 from engine import planner
+from engine.cpu_isa import cpu_isa
 from engine.errors import EngineStopped
 from engine.sampling_params import SamplingParams
 
@@ -93,7 +94,8 @@ def test_bad_requests_are_named(manager: ModelManager) -> None:
         manager.load(DEFAULT, "nf4")
     assert manager.resolve_quantization("auto") == "int8"       # the configured default
     manager.config.models.default_quantization = "auto"
-    assert manager.resolve_quantization("auto") == "fp32"       # CPU: full precision unless asked
+    # CPU: the fastest precision within the quality bound: bf16 with AMX, else full precision
+    assert manager.resolve_quantization("auto") == ("bf16" if cpu_isa().has_amx else "fp32")
     manager.config.models.default_quantization = "int8"
     with pytest.raises(ValueError, match="loaded as int8 with a fp16 KV cache; unload it first"):
         manager.load(DEFAULT, "fp32")

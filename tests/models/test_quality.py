@@ -8,6 +8,7 @@ import torch
 
 from engine.bench_quant import perplexity
 from engine.loader import load_hf, load_model, wrap
+from engine.precision import AUTO_PERPLEXITY_BOUND
 
 TEXT = (
     "Every spring the village council met in the old library to plan the summer fair. The meeting "
@@ -48,6 +49,16 @@ def test_int8_perplexity_close_to_fp32(smollm2_hf_pair, smollm2_path: Path, text
     assert 1.0 < fp32 < 50.0                 # a real language model on plain English
     # Measured: fp32 28.16, int8 28.51 (+1.2%).
     assert abs(int8 - fp32) / fp32 < 0.03, (fp32, int8)
+
+
+def test_bf16_perplexity_within_the_auto_bound(smollm2_hf_pair, smollm2_path: Path, text_ids: list[int]) -> None:
+    """bf16 weights (the CPU's AMX precision) cost at most what `auto` accepts (engine/precision.py)."""
+    hf_model, tokenizer = smollm2_hf_pair
+    cpu = torch.device("cpu")
+    fp32 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32), text_ids)
+    bf16 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32,
+                           quantization="bf16"), text_ids)
+    assert bf16 != fp32 and abs(bf16 - fp32) / fp32 < AUTO_PERPLEXITY_BOUND, (fp32, bf16)
 
 
 @pytest.mark.parametrize("kv_dtype", [torch.float16, torch.bfloat16])

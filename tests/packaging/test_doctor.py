@@ -140,6 +140,25 @@ def test_cpu_kernels_verdict_follows_the_build(monkeypatch: pytest.MonkeyPatch) 
         kernels.cpu_kernels.cache_clear()
 
 
+def test_cpu_isa_shows_the_level_and_a_bad_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.doctor.hardware import check_cpu_isa
+    from engine import cpu_isa
+    detected = cpu_isa.cpu_isa().detected
+    try:
+        monkeypatch.setenv("AIRLOCK_CPU_ISA", "portable")
+        cpu_isa.cpu_isa.cache_clear()
+        forced = check_cpu_isa()
+        assert forced.status is Status.OK and forced.message.startswith("portable")
+        assert detected == "portable" or f"forced by AIRLOCK_CPU_ISA; CPU has {detected}" in forced.message
+        assert "auto precision on CPU: fp32" in forced.message
+        monkeypatch.setenv("AIRLOCK_CPU_ISA", "avx9000")
+        cpu_isa.cpu_isa.cache_clear()
+        bad = check_cpu_isa()
+        assert bad.status is Status.WARN and "avx9000" in bad.message and "AIRLOCK_CPU_ISA" in bad.fix
+    finally:
+        cpu_isa.cpu_isa.cache_clear()
+
+
 @pytest.mark.cuda
 def test_gpu_host_lists_its_devices(config: Path) -> None:
     results = by_name(run_doctor(str(config), env={}))

@@ -1,0 +1,45 @@
+"""`airlock bench-context`: one stream's decode cost against context length, per precision, same run."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load
+
+PRECISIONS = ("fp32", "bf16", "int8")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench-context", help="inter-token latency against context length (40-1,600)")
+    add_model_argument(parser)
+    parser.add_argument("--precisions", default="fp32,bf16,int8", help="comma-separated: fp32, bf16, int8")
+    add_quick_and_json(parser, quick_help="contexts of 40 and 200 tokens only, few tokens (for tests)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
+    unknown = [p for p in precisions if p not in PRECISIONS]
+    if unknown or not precisions:
+        print(f"airlock bench-context: precisions must be among {', '.join(PRECISIONS)}", file=sys.stderr)
+        return 2
+    if not prepare_to_load("bench-context", args.model):
+        return 2
+    import torch
+
+    from engine.bench.context import report, run_context_bench
+    from engine.loader import load_hf, wrap
+    from engine.precision import loader_arguments
+
+    hf_model, tokenizer = load_hf(args.model, torch.float32)
+    result = report(args.model.name)
+    for precision in precisions:
+        print(f"airlock bench-context: {precision}", file=sys.stderr)
+        quantization = loader_arguments(precision, "cpu")["quantization"]
+        model = wrap(hf_model, tokenizer, args.model, device=torch.device("cpu"), dtype=torch.float32,
+                     quantization=quantization)
+        contexts = (40, 200) if args.quick else (40, 400, 800, 1600)
+        result.results.append(run_context_bench(model, precision, contexts, 6 if args.quick else 24))
+        del model
+    print(result.to_json() if args.json else result.to_table())
+    return 0
