@@ -31,7 +31,7 @@ class ServerConfig:
     body_timeout_seconds: float = 30.0   # a request body must arrive in full within this (else 408)
     keep_alive_seconds: float = 5.0      # idle keep-alive connections are closed after this
     connection_limit: int = 1024         # open connections; beyond this, 503
-    ledger_flush_seconds: float = 10.0   # at shutdown: rows not written by then go to the dead-letter file
+    ledger_flush_seconds: float = 5.0    # at shutdown: rows not written by then go to the dead-letter file
 
 
 @dataclass

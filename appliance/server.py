@@ -55,7 +55,6 @@ class Server:
             limit_concurrency=self.limits.connection_limit, timeout_keep_alive=self.limits.keep_alive,
             timeout_graceful_shutdown=CLOSE_SECONDS, backlog=BACKLOG))
         self._stopping = threading.Event()
-        self._halted = False
 
     @property
     def port(self) -> int:
@@ -67,7 +66,7 @@ class Server:
         return f"http://{host}:{self.port}"
 
     def run(self, handle_signals: bool = True) -> None:
-        """Serve until stop() has drained (or halt()); then close the appliance unless halted."""
+        """Serve until stop() has drained; then stop the engines and close the ledger (bounded)."""
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.stop())
@@ -75,8 +74,7 @@ class Server:
             self.front.run(sockets=[self.socket])
         finally:
             self.bridge.shutdown()
-            if not self._halted:
-                shut_down(self.appliance)
+            shut_down(self.appliance)
             log.info("stopped")
 
     def stop(self) -> None:
@@ -86,11 +84,6 @@ class Server:
         self._stopping.set()
         self.appliance.draining = True
         threading.Thread(target=self._drain, name="airlock-drain", daemon=True).start()
-
-    def halt(self) -> None:
-        """Stop serving at once, leaving the appliance as it is (a second server over a shared one)."""
-        self._halted = True
-        self.front.should_exit = True
 
     @property
     def active(self) -> int:
