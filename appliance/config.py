@@ -25,6 +25,13 @@ class ServerConfig:
     admin_token: str = ""                # the admin credential; empty -> generated into data_dir
     shutdown_grace_seconds: float = 10.0
     max_waiting: int = 256               # bounded queue: beyond this, 503 with Retry-After
+    max_body_bytes: int = 16 * 1024**2   # larger request bodies get 413 before they are read
+    max_header_bytes: int = 64 * 1024    # a larger request head gets 400
+    header_timeout_seconds: float = 10.0 # a request head must arrive in full within this
+    body_timeout_seconds: float = 30.0   # a request body must arrive in full within this (else 408)
+    keep_alive_seconds: float = 5.0      # idle keep-alive connections are closed after this
+    connection_limit: int = 1024         # open connections; beyond this, 503
+    ledger_flush_seconds: float = 5.0    # at shutdown: rows not written by then go to the dead-letter file
 
 
 @dataclass

@@ -57,6 +57,13 @@ class JobGroup:
         for job in self.jobs:
             job.finish()
 
+    def ready(self) -> bool:
+        return any(job.ready() for job in self.jobs)
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        for job in self.jobs:
+            job.subscribe(callback)
+
     @property
     def usage(self) -> dict:
         """Summed over the prompts, each prompt's tokens counted once."""

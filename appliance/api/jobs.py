@@ -80,6 +80,16 @@ class Job:
         except Exception:   # accounting must never break serving
             log.exception("usage accounting failed for %s", self.id)
 
+    def ready(self) -> bool:
+        """True when the stream's next delta (or its end) is already there."""
+        ready = getattr(self.stream, "ready", None)
+        return ready() if ready is not None else True
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        subscribe = getattr(self.stream, "subscribe", None)
+        if subscribe is not None:
+            subscribe(callback)
+
     @property
     def usage(self) -> dict:
         metrics = self.stream.metrics

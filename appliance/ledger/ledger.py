@@ -71,6 +71,10 @@ class Ledger:
     def flush(self, timeout: float | None = None) -> bool:
         return self._writer.flush(timeout)
 
+    def unwritten(self) -> list[UsageRecord]:
+        """Rows queued but not committed (see BatchWriter.pending)."""
+        return self._writer.pending()
+
     def close(self, timeout: float | None = None) -> bool:
         """Write every queued row, then stop the writer and the power sampler."""
         if self._closed:
