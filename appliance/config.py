@@ -25,6 +25,7 @@ class ServerConfig:
     admin_token: str = ""                # the admin credential; empty -> generated into data_dir
     shutdown_grace_seconds: float = 10.0
     max_waiting: int = 256               # bounded queue: beyond this, 503 with Retry-After
+    max_concurrent_per_key: int = 16     # requests one API key may have in flight (0: no cap)
 
 
 @dataclass

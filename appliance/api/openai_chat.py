@@ -71,7 +71,7 @@ def _chunks(job: Job, include_usage: bool, with_logprobs: bool,
         if delta.text or delta.token_ids:
             logprobs = chat_logprobs(delta.logprobs or []) if with_logprobs else None
             yield chunk(delta.index, {"content": delta.text}, logprobs=logprobs)
-            job.delivered_tokens += len(delta.token_ids)   # counted once the write went through
+            job.deliver(delta)   # counted once the write went through
         if delta.finish_reason:
             yield chunk(delta.index, {}, delta.finish_reason)
     if include_usage:

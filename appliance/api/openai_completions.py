@@ -104,7 +104,7 @@ def _chunks(group: JobGroup, include_usage: bool, with_logprobs: bool,
         if include_usage:
             event["usage"] = None
         yield event
-        job.delivered_tokens += len(delta.token_ids)
+        job.deliver(delta)   # counted once the write went through
     if include_usage:
         yield {"id": group.id, "object": "text_completion", "created": group.created, "model": group.model,
                "system_fingerprint": None, "choices": [], "usage": group.usage}

@@ -32,5 +32,7 @@ def sse_response(job: Job | JobGroup, events: Iterator[dict]) -> Response:
         finally:
             job.finish()
 
-    return Response(generate(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(generate(), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response.call_on_close(job.finish)   # a generator closed before its first step never runs `finally`
+    return response
