@@ -6,6 +6,7 @@ settled to what was delivered, so parallel requests cannot overshoot them.
 """
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 
@@ -220,3 +221,15 @@ def test_embeddings_are_limited_and_recorded(served, embedder) -> None:
     _, small = _key(served, token_budget=3)
     with pytest.raises(openai.RateLimitError, match="token budget"):
         small.embeddings.create(model=embedder, input="more than three tokens here")
+
+
+def test_metrics_count_dead_lettered_rows(served) -> None:
+    from appliance.ledger import dead_letter
+
+    def counted() -> float:
+        text = served.http().get("/metrics").text
+        return float(re.search(r"^airlock:ledger_dead_letter_rows_total (\S+)$", text, re.M).group(1))
+
+    before = counted()
+    dead_letter.write([{"request_id": "dl-1", "error": "test"}])
+    assert counted() == before + 1

@@ -26,7 +26,7 @@ def _refuse(ledger, key_name: str | None) -> None:
 def test_refused_row_is_dead_lettered_and_replayed_once(ledger, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("AIRLOCK_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("AIRLOCK_CONFIG", raising=False)
-    dead_letter.use(tmp_path / dead_letter.FILE_NAME)
+    monkeypatch.setattr(dead_letter, "_path", tmp_path / dead_letter.FILE_NAME)   # restored afterwards
     before = dead_letter.count()
     _refuse(ledger, "mallory")
     for i, name in enumerate(("alice", "mallory", "bob")):
