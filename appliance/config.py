@@ -32,6 +32,7 @@ class ServerConfig:
     keep_alive_seconds: float = 5.0      # idle keep-alive connections are closed after this
     connection_limit: int = 1024         # open connections; beyond this, 503
     ledger_flush_seconds: float = 5.0    # at shutdown: rows not written by then go to the dead-letter file
+    max_concurrent_per_key: int = 16     # requests one API key may have in flight (0: no cap)
 
 
 @dataclass

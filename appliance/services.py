@@ -10,6 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
@@ -17,10 +18,11 @@ from flask import current_app
 from appliance.api.response_caches import ResponseCaches
 from appliance.api.serving_metrics import ServingMetrics
 from appliance.auth.admin import admin_token
-from appliance.auth.keys import KeyStore
+from appliance.auth.keys import MAX_NAME_LENGTH, KeyStore
 from appliance.auth.limits import RateLimiter
 from appliance.caching.response_cache import ResponseCache
 from appliance.config import Config
+from appliance.ledger import dead_letter
 from appliance.ledger.ledger import Ledger
 from appliance.ledger.record import UsageRecord
 from appliance.models.errors import ModelNotLoaded
@@ -52,12 +54,14 @@ class Appliance:
     def from_config(cls, config: Config, *, load_default: bool = True) -> Appliance:
         """Open the ledger (migrating its database), the key store on the same database and the
         model manager; load the default model unless told not to."""
+        dead_letter.use(Path(config.data_dir) / dead_letter.FILE_NAME)
         ledger = Ledger.open(config.database_url, flush_interval=config.ledger.flush_interval_seconds,
                              tco=config.tco, host_watts=config.ledger.host_watts)
         keys = KeyStore(ledger.engine)   # api_keys is made by the ledger's migrations
         appliance = cls(config=config, models=ModelManager(config, ledger=ledger), keys=keys,
                         admin_token=admin_token(config), ledger=ledger)
-        appliance.limits = RateLimiter(budget_source=appliance._tokens_used)
+        appliance.limits = RateLimiter(budget_source=appliance._tokens_used,
+                                       max_inflight=config.server.max_concurrent_per_key)
         if load_default:
             appliance.models.ensure_default()
             appliance.models.ensure_embedding()
@@ -87,17 +91,31 @@ class Appliance:
         return self.ledger.backlog() if self.ledger is not None else 0
 
     def record_usage(self, job: Any, finish_reason: str) -> None:
+        """Queue the job's ledger row, billed for what reached the client."""
+        key = job.key
+        self.queue_usage(lambda: UsageRecord.from_metrics(
+            job.stream.metrics, key_id=key.id if key else None, key_name=_clip(key.spec.name) if key else None,
+            tenant=_clip(key.spec.tenant) if key else None, model=job.model,
+            quantization=self.quantization_of(job.model), endpoint=job.endpoint, finish_reason=finish_reason,
+            completion_tokens=job.delivered_tokens,
+            response_cached=bool(getattr(job.stream, "response_cached", False))),
+            fallback=lambda: _raw_row(job, finish_reason))
+
+    def queue_usage(self, build: Callable[[], UsageRecord], fallback: Callable[[], dict] | None = None) -> None:
+        """Queue the row `build` makes; one that cannot be built or queued goes to the dead-letter file."""
         if self.ledger is None:
             return
-        key = job.key
-        record = UsageRecord.from_metrics(
-            job.stream.metrics, key_id=key.id if key else None, key_name=key.spec.name if key else None,
-            tenant=key.spec.tenant if key else None, model=job.model,
-            quantization=self.quantization_of(job.model), endpoint=job.endpoint,
-            finish_reason=finish_reason)
-        record.completion_tokens = job.delivered_tokens   # bill only what reached the client
-        record.response_cached = bool(getattr(job.stream, "response_cached", False))
-        self.ledger.record(record)
+        try:
+            self.ledger.record(build())
+            return
+        except Exception as exc:   # invalid figures, or the writer closed: keep the row, never drop it
+            log.error("a usage row was not queued (%s); writing it to the dead-letter file", exc)
+            error = str(exc)
+        try:
+            row = build()
+        except Exception:
+            row = {**(fallback() if fallback else {}), "error": error}
+        dead_letter.write([row])
 
     def embedder(self) -> Any:
         """The sentence-embedding model (from the store, else the shipped directory), loaded on
@@ -128,6 +146,21 @@ class Appliance:
         if self.ledger is None:
             return 0
         return int(self.ledger.tokens_used(key.id))
+
+
+def _raw_row(job: Any, finish_reason: str) -> dict:
+    """What is known of a request whose UsageRecord could not be built (for the dead-letter file)."""
+    metrics, key = job.stream.metrics, job.key
+    return {"request_id": metrics.request_id, "arrival_time": metrics.arrival_time, "key_id": key.id if key else None,
+            "key_name": key.spec.name if key else None, "tenant": key.spec.tenant if key else None,
+            "model": job.model, "quantization": "unknown", "endpoint": job.endpoint,
+            "prompt_tokens": metrics.prompt_tokens, "cached_tokens": metrics.cached_tokens,
+            "completion_tokens": job.delivered_tokens, "finish_reason": finish_reason}
+
+
+def _clip(name: str | None) -> str | None:
+    """Names longer than the ledger's columns (keys made before lengths were checked) are cut, not refused."""
+    return name[:MAX_NAME_LENGTH] if name is not None else None
 
 
 def current_appliance() -> Appliance:

@@ -8,6 +8,7 @@ from flask import Response, jsonify
 
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
+from appliance.auth.keys import tenant_scope
 from appliance.api.fields import Fields, json_body
 from appliance.api.response_caches import SETTINGS
 
@@ -77,7 +78,7 @@ def pin() -> Response:
     prompt = body.string("prompt", required=True)
     engine = _appliance().models.get(model)   # ModelNotLoaded -> 404
     token_ids = list(engine.tokenizer(prompt)["input_ids"])
-    pin = engine.pin_prefix(token_ids, tenant=body.string("tenant"), ttl_seconds=body.number("ttl_seconds"))
+    pin = engine.pin_prefix(token_ids, tenant=tenant_scope(body.string("tenant")), ttl_seconds=body.number("ttl_seconds"))
     response = jsonify({"model": model, "pin_id": pin.pin_id, "num_tokens": pin.num_tokens,
                         "blocks": len(pin.hashes)})
     response.status_code = 201

@@ -25,6 +25,8 @@ def _settings(body: dict) -> dict:
     if unknown:
         raise ApiError(400, f"unknown key setting(s): {', '.join(unknown)}; known: {', '.join(SETTINGS)}.",
                        param=unknown[0], code="invalid_value")
+    if body.get("tenant") == "":
+        body["tenant"] = None   # an empty field means no tenant: caches of its own
     return body
 
 

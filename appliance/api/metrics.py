@@ -5,6 +5,7 @@ from flask import Blueprint, Response
 
 from appliance.api.prometheus import family
 from appliance.api.serving_metrics import PREFIX
+from appliance.ledger import dead_letter
 
 bp = Blueprint("metrics", __name__)
 
@@ -32,5 +33,8 @@ def metrics() -> Response:
         lines += family(PREFIX + stem, kind, help_text, [({"model_name": m}, read(s)) for m, s in stats.items()])
     lines += family(PREFIX + "ledger_backlog_rows", "gauge", "Usage rows queued but not yet written.",
                     [({}, appliance.ledger_backlog())])
+    lines += family(PREFIX + "ledger_dead_letter_rows_total", "counter",
+                    "Usage rows written to the dead-letter file instead of the ledger (replay: airlock db "
+                    "replay-dead-letter).", [({}, dead_letter.count())])
     lines += appliance.metrics.render()
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4; charset=utf-8")

@@ -70,7 +70,7 @@ def _chunks(job: Job, include_usage: bool, with_logprobs: bool,
     for delta in job.deltas(disconnected):
         if delta.text or delta.token_ids:
             logprobs = chat_logprobs(delta.logprobs or []) if with_logprobs else None
-            job.delivered_tokens += len(delta.token_ids)   # counted as the chunk goes to the server
+            job.deliver(delta)   # counted as the chunk goes to the server
             yield chunk(delta.index, {"content": delta.text}, logprobs=logprobs)
         if delta.finish_reason:
             yield chunk(delta.index, {}, delta.finish_reason)

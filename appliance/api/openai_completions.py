@@ -103,7 +103,7 @@ def _chunks(group: JobGroup, include_usage: bool, with_logprobs: bool,
                               "finish_reason": delta.finish_reason}]}
         if include_usage:
             event["usage"] = None
-        job.delivered_tokens += len(delta.token_ids)   # counted as the chunk goes to the server
+        job.deliver(delta)   # counted as the chunk goes to the server
         yield event
     if include_usage:
         yield {"id": group.id, "object": "text_completion", "created": group.created, "model": group.model,

@@ -98,7 +98,7 @@ SCHEMAS = {
         "model": {"type": "string"}, "choices": {"type": "array"}, "usage": _ref("Usage")}},
     "ModelList": {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array"}}},
     "KeySettings": {"type": "object", "properties": {
-        "name": {"type": "string", "minLength": 1}, "tenant": {"type": "string", "minLength": 1},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "tenant": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
         "allowed_models": {"type": "array", "items": {"type": "string"}},
         "requests_per_minute": {"type": "integer", "minimum": 0},
         "tokens_per_minute": {"type": "integer", "minimum": 0},

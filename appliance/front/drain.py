@@ -44,16 +44,16 @@ def drain(appliance: Any, active: Callable[[], int]) -> None:
             log.error("%d requests still open after the abort", active())
 
 
-def close_ledger(ledger: Any, seconds: float, data_dir: str) -> int:
-    """Step 4: close the ledger within `seconds`; returns the number of rows dead-lettered."""
+def close_ledger(ledger: Any, seconds: float) -> int:
+    """Step 4: close the ledger within `seconds`; returns the number of rows dead-lettered
+    (to the appliance's dead-letter file, appliance.ledger.dead_letter)."""
     if ledger is None:
         return 0
     if ledger.close(timeout=seconds):
         return 0
     rows = ledger.unwritten()
-    written = dead_letter.write(rows, data_dir)
-    log.error("ledger: %d rows not written within %.1f s went to %s", written, seconds,
-              dead_letter.path(data_dir))
+    written = dead_letter.write(rows)
+    log.error("ledger: %d rows not written within %.1f s went to %s", written, seconds, dead_letter.path())
     return written
 
 
@@ -61,5 +61,5 @@ def shut_down(appliance: Any) -> None:
     """After the front has closed: stop the engines, then the ledger (bounded)."""
     appliance.draining = True
     appliance.models.shutdown()
-    close_ledger(appliance.ledger, appliance.config.server.ledger_flush_seconds, appliance.config.data_dir)
+    close_ledger(appliance.ledger, appliance.config.server.ledger_flush_seconds)
     appliance.close()   # the ledger is closed already; this stops what else the appliance holds

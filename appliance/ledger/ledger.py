@@ -9,9 +9,10 @@ from operator import attrgetter
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from appliance.config import TcoConfig
-from appliance.ledger import database, reports
+from appliance.ledger import database, dead_letter, reports
 from appliance.ledger.energy import PowerSampler, PowerSource, default_power_source
 from appliance.ledger.models import TcoInputsRow, UsageRow
 from appliance.ledger.prices import load_cloud_prices
@@ -87,10 +88,32 @@ class Ledger:
         return written
 
     def _write(self, batch: list[UsageRecord]) -> None:
+        """One transaction for the batch. If the database refuses it for good (not a lock or an
+        outage, which the writer retries), write row by row and dead-letter the rows it refuses,
+        so one bad row neither blocks the others nor is lost."""
         hourly = cost_per_hour_owned(self._tco)
         rows = [self._row(rec, hourly) for rec in batch]
+        try:
+            self._insert(rows)
+        except OperationalError:
+            raise
+        except DBAPIError:
+            refused = [rec for rec, row in zip(batch, rows) if not self._insert_alone(row)]
+            dead_letter.write(refused)
+
+    def _insert(self, rows: list) -> None:
         with self.engine.begin() as conn:
             conn.exec_driver_sql(self._insert_sql, rows)
+
+    def _insert_alone(self, row: tuple | dict) -> bool:
+        try:
+            self._insert([row])
+            return True
+        except OperationalError:
+            raise
+        except DBAPIError as exc:
+            log.error("the database refused a usage row: %s", exc)
+            return False
 
     def _row(self, rec: UsageRecord, cost_per_hour: float) -> tuple | dict:
         """The row as DB-API parameters. The writer binds them itself: SQLAlchemy's per-row

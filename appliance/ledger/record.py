@@ -73,13 +73,18 @@ class UsageRecord:
     @classmethod
     def from_metrics(cls, metrics: RequestMetrics, *, key_id: str | None, key_name: str | None,
                      tenant: str | None, model: str, quantization: str, endpoint: str,
-                     finish_reason: str) -> UsageRecord:
+                     finish_reason: str, completion_tokens: int | None = None,
+                     response_cached: bool = False) -> UsageRecord:
+        """Durations are clamped at 0 and the TTFT at the duration: the engine stamps them with
+        the wall clock, which an NTP step can move backwards or forwards mid-request."""
+        duration = max(0.0, metrics.duration)
+        ttft = None if metrics.ttft is None else min(max(0.0, metrics.ttft), duration)
         return cls(request_id=metrics.request_id,
                    created_at=datetime.fromtimestamp(metrics.arrival_time, UTC),
                    key_id=key_id, key_name=key_name, tenant=tenant, model=model,
                    quantization=quantization, endpoint=endpoint,
                    prompt_tokens=metrics.prompt_tokens, cached_tokens=metrics.cached_tokens,
-                   completion_tokens=metrics.completion_tokens, finish_reason=finish_reason,
-                   queue_seconds=max(0.0, metrics.queue_time), ttft_seconds=metrics.ttft,
-                   duration_seconds=max(0.0, metrics.duration),
-                   compute_seconds=max(0.0, metrics.compute_seconds))
+                   completion_tokens=metrics.completion_tokens if completion_tokens is None else completion_tokens,
+                   finish_reason=finish_reason, queue_seconds=min(max(0.0, metrics.queue_time), duration),
+                   ttft_seconds=ttft, duration_seconds=duration,
+                   compute_seconds=max(0.0, metrics.compute_seconds), response_cached=response_cached)
