@@ -71,6 +71,26 @@ class CacheConfig:
 
 
 @dataclass
+class SpeculationSettings:
+    """[speculation]: speculative decoding of every loaded model (engine.speculation.SpeculationConfig)."""
+    method: str = "none"                 # none | ngram (prompt lookup); the output does not change
+    k: int = 4                           # most draft tokens verified per step and sequence
+    ngram_min: int = 1
+    ngram_max: int = 3
+    max_batch: int = 8                   # no drafting above this many decoding sequences
+    min_acceptance: float = 0.2          # a request below this rolling acceptance pauses drafting
+
+    def engine_config(self) -> Any:
+        from dataclasses import asdict
+
+        from engine.speculation import SpeculationConfig
+        try:
+            return SpeculationConfig(**asdict(self))
+        except ValueError as exc:
+            raise ConfigError(f"[speculation] {exc}") from None
+
+
+@dataclass
 class TcoConfig:
     hardware_price: float = 30000.0
     amortization_years: float = 3.0
@@ -91,6 +111,7 @@ class Config:
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     tco: TcoConfig = field(default_factory=TcoConfig)
+    speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
 
     @property
     def store_path(self) -> Path:
@@ -117,6 +138,7 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
             raise ConfigError(f"cannot read config file {path}: {exc}") from exc
         _fill(config, data, prefix="")
     _apply_env(config, env)
+    config.speculation.engine_config()   # raises ConfigError naming a bad setting
     return config
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.speculation.config import SpeculationConfig
+
 EVICTION_POLICIES = ("lru", "lfu")
 KV_DTYPES = ("fp32", "fp16", "bf16")   # what the KV cache can hold (computation stays in the model's dtype)
 
@@ -50,6 +52,7 @@ class EngineConfig:
     kv_dtype: str | None = None          # None: the model's compute precision
     cache: CachePolicy = field(default_factory=CachePolicy)
     cuda_graphs: bool = False            # replay pure decode steps from CUDA graphs (engine/cuda_graphs.py)
+    speculation: SpeculationConfig = field(default_factory=SpeculationConfig)
 
     def __post_init__(self) -> None:
         _positive("block_size", self.block_size)
@@ -65,6 +68,8 @@ class EngineConfig:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {self.kv_dtype!r}")
         if not isinstance(self.cache, CachePolicy):
             raise ValueError(f"cache must be a CachePolicy, got {type(self.cache).__name__}")
+        if not isinstance(self.speculation, SpeculationConfig):
+            raise ValueError(f"speculation must be a SpeculationConfig, got {type(self.speculation).__name__}")
 
 
 def _positive(name: str, value: object) -> None:

@@ -24,6 +24,8 @@ from engine.sampler import SampledToken, Sampler
 from engine.sampling_params import SamplingParams
 from engine.scheduler import ScheduledBatch, Scheduler
 from engine.sequence import Sequence
+from engine.speculation import SpeculationConfig
+from engine.speculation.speculator import Speculator
 
 log = logging.getLogger("airlock.engine")
 _STALL_WAIT = 0.05      # seconds to wait when work exists but nothing could be scheduled
@@ -45,6 +47,7 @@ class Engine:
         self.block_manager = BlockManager(num_blocks, bs, self.config.cache, model_name=model.name)
         self.scheduler = Scheduler(self.config, self.block_manager)
         self.vocab_size = _vocab_size(model)
+        self.speculator = Speculator(self.config.speculation, self.max_model_len)
         self._cond = threading.Condition()
         self._inbox: list[Sequence] = []
         self._aborts: list[str] = []
@@ -104,7 +107,9 @@ class Engine:
                 blocks_used=bm.num_used, blocks_free=bm.num_free, block_size=bm.block_size,
                 kv_usage=bm.num_used / bm.num_blocks, preemptions_total=self.scheduler.preemptions_total,
                 steps_total=self._steps, prompt_tokens_total=self._prompt_tokens,
-                generation_tokens_total=self._generated_tokens, cache=bm.stats())
+                generation_tokens_total=self._generated_tokens, cache=bm.stats(),
+                spec_num_drafts=self.speculator.num_drafts, spec_num_draft_tokens=self.speculator.num_draft_tokens,
+                spec_num_accepted_tokens=self.speculator.num_accepted_tokens)
 
     # ----- prefix-cache policy --------------------------------------------------------------
     @property
@@ -117,6 +122,19 @@ class Engine:
             raise InvalidParameter("policy", f"policy must be a CachePolicy, got {type(policy).__name__}")
         with self._cond:
             self.block_manager.set_policy(policy)
+
+    # ----- speculative decoding -------------------------------------------------------------
+    @property
+    def speculation(self) -> SpeculationConfig:
+        return self.speculator.config
+
+    def set_speculation(self, config: SpeculationConfig) -> None:
+        """Takes effect from the next step on (running requests included; output is unchanged)."""
+        if not isinstance(config, SpeculationConfig):
+            raise InvalidParameter("speculation", f"speculation must be a SpeculationConfig, "
+                                                  f"got {type(config).__name__}")
+        with self._cond:
+            self.speculator.set_config(config)
 
     def pin_prefix(self, token_ids: list[int], tenant: str | None = None, ttl_seconds: float | None = None) -> Pin:
         """Keep this prefix's full blocks cached; computes them now if they are not cached yet."""
@@ -232,6 +250,7 @@ class Engine:
         for request_id in self._aborts:
             self._end_request(request_id, "abort", now)
         self._aborts.clear()
+        self.speculator.propose(self.scheduler.running)
         batch = self.scheduler.schedule()
         for seq in batch.seqs:
             request = self._requests[seq.request_id]
@@ -254,40 +273,58 @@ class Engine:
             with self._cond:
                 self._fail(batch)
 
-    def _forward_and_sample(self, batch: ScheduledBatch) -> tuple[list[int], list[SampledToken]]:
+    def _forward_and_sample(self, batch: ScheduledBatch) -> tuple[list[int], list[list[SampledToken]]]:
+        """Rows of the sequences at their end and the tokens each gets (more than one after drafts)."""
+        if any(seq.draft_token_ids for seq in batch.seqs):
+            return self.speculator.forward_and_verify(self.runner, self.sampler, batch.seqs, batch.num_tokens)
         logits = self.runner.forward(_forward_batch(batch))
         rows = [i for i, (s, n) in enumerate(zip(batch.seqs, batch.num_tokens)) if n == s.num_uncomputed]
         if not rows:
             return rows, []
         if len(rows) < len(batch.seqs):
             logits = logits[rows]               # only sequences at their end sample a token
-        return rows, self.sampler.sample(logits, [batch.seqs[i].owner.context for i in rows])
+        return rows, [[t] for t in self.sampler.sample(logits, [batch.seqs[i].owner.context for i in rows])]
 
-    def _postprocess(self, batch: ScheduledBatch, rows: list[int], sampled: list[SampledToken],
+    def _postprocess(self, batch: ScheduledBatch, rows: list[int], sampled: list[list[SampledToken]],
                      elapsed: float) -> None:
         total = batch.total_tokens
-        decodes = sum(1 for s, n in zip(batch.seqs, batch.num_tokens)
-                      if n == 1 == s.num_uncomputed and s.num_output_tokens)
+        decodes = sum(n for s, n in zip(batch.seqs, batch.num_tokens)
+                      if s.num_uncomputed == 1 and s.num_output_tokens)
         for seq, n in zip(batch.seqs, batch.num_tokens):
             if seq.is_finished:
                 continue
-            self.scheduler.advance(seq, n)
+            self.scheduler.advance(seq, n - len(seq.draft_token_ids))   # drafts: once verified
             self._requests[seq.request_id].metrics.compute_seconds += elapsed * n / total
         self._steps += 1
         self._prompt_tokens += total - decodes
-        self._generated_tokens += len(sampled)
         now = time.time()
-        for row, token in zip(rows, sampled):
+        for row, tokens in zip(rows, sampled):
             seq = batch.seqs[row]
-            if seq.is_finished:
-                continue
+            if not seq.is_finished:
+                self._take_tokens(seq, tokens, now)
+        for seq in batch.seqs:
+            seq.draft_token_ids = []
+
+    def _take_tokens(self, seq: Sequence, tokens: list[SampledToken], now: float) -> None:
+        """Append seq's new tokens in order until one ends it; nothing past that is sent or counted."""
+        request = self._requests[seq.request_id]
+        for token in tokens:
             seq.token_ids.append(token.token_id)
-            request = self._requests[seq.request_id]
+            self._generated_tokens += 1
             reason = request.on_token(seq, token, now)
             if reason is not None:
                 self.scheduler.finish(seq, reason)
                 if request.done:
                     del self._requests[seq.request_id]
+                break
+        if seq.draft_token_ids:
+            accepted = len(tokens) - 1
+            self.speculator.record(seq, accepted)
+            request.metrics.spec_drafts += 1
+            request.metrics.spec_draft_tokens += len(seq.draft_token_ids)
+            request.metrics.spec_accepted_tokens += accepted
+            if not seq.is_finished:
+                self.scheduler.rollback(seq, len(tokens) - 1)
 
     def _fail(self, batch: ScheduledBatch) -> None:
         now = time.time()

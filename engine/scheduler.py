@@ -7,6 +7,9 @@ first), then arrival (first come, first served). A request joins at the next ste
 finished one leaves at once. When the KV pool runs out, the lowest-priority, latest running
 sequence is preempted: its blocks are freed (full ones stay in the prefix cache) and it goes
 back to the waiting queue, ahead of every later arrival of its priority, to be recomputed.
+A decoding sequence carrying speculative drafts runs 1 + drafts tokens; drafts only use
+budget and blocks that are spare (they are dropped rather than preempt anyone), and after
+verification the blocks past the accepted tokens are returned (rollback).
 """
 from __future__ import annotations
 
@@ -69,6 +72,11 @@ class Scheduler:
         seq.num_computed += num_tokens
         self.block_manager.commit(seq)
 
+    def rollback(self, seq: Sequence, accepted: int) -> None:
+        """After verifying seq's drafts: keep the K/V of the accepted ones, free blocks past its tokens."""
+        self.advance(seq, accepted)
+        self.block_manager.truncate(seq, len(seq))
+
     def finish(self, seq: Sequence, reason: str) -> None:
         """Take seq out (finished or aborted) and return its blocks to the pool."""
         if seq.status is SeqStatus.RUNNING:
@@ -85,11 +93,25 @@ class Scheduler:
         remaining.reverse()                     # pop() from the end takes the next in order
         while remaining and budget > 0:
             seq = remaining.pop()
-            n = min(seq.num_uncomputed, budget)
+            self._fit_drafts(seq, budget)
+            n = min(seq.num_uncomputed + len(seq.draft_token_ids), budget)
             if self._make_room(seq, n, remaining, batch):
                 batch.add(seq, n)
                 budget -= n
         return budget
+
+    def _fit_drafts(self, seq: Sequence, budget: int) -> None:
+        """Keep seq's drafts only if the token budget and spare blocks hold them (one block kept
+        free per running sequence, so drafting never causes a preemption)."""
+        drafts = seq.draft_token_ids
+        if not drafts:
+            return
+        del drafts[max(0, budget - seq.num_uncomputed):]
+        end = seq.num_computed + seq.num_uncomputed + len(drafts)
+        needed = self.block_manager.blocks_for(end) - len(seq.block_table)
+        if needed > 0 and (self.block_manager.num_free - needed < len(self.running)
+                           or not self.block_manager.ensure(seq, end)):
+            drafts.clear()
 
     def _make_room(self, seq: Sequence, n: int, remaining: list[Sequence], batch: ScheduledBatch) -> bool:
         """Preempt the lowest-ranked unscheduled sequences until seq's next n tokens fit."""
@@ -104,6 +126,7 @@ class Scheduler:
     def _preempt(self, seq: Sequence, batch: ScheduledBatch) -> None:
         self.running.remove(seq)
         self.block_manager.free(seq)
+        seq.draft_token_ids = []
         seq.preemptions += 1
         self.preemptions_total += 1
         batch.preempted.append(seq)

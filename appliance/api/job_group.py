@@ -71,7 +71,7 @@ class JobGroup:
         """Summed over the prompts, each prompt's tokens counted once."""
         metrics = [job.stream.metrics for job in self.jobs]
         return usage_body(sum(m.prompt_tokens for m in metrics), sum(job.delivered_tokens for job in self.jobs),
-                          sum(m.cached_tokens for m in metrics))
+                          sum(m.cached_tokens for m in metrics), metrics)
 
     def _interleaved(self, disconnected: Callable[[], bool]) -> Iterator[tuple[Job, int, RequestDelta]]:
         """Poll every stream in turn without blocking; check for a gone client every POLL_SECONDS."""

@@ -109,7 +109,7 @@ class Job:
     @property
     def usage(self) -> dict:
         metrics = self.stream.metrics
-        return usage_body(metrics.prompt_tokens, self.delivered_tokens, metrics.cached_tokens)
+        return usage_body(metrics.prompt_tokens, self.delivered_tokens, metrics.cached_tokens, [metrics])
 
     def _account(self) -> None:
         metrics = self.stream.metrics
@@ -118,9 +118,14 @@ class Job:
         self.appliance.record_usage(self, reason)
 
 
-def usage_body(prompt: int, completion: int, cached: int) -> dict:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+def usage_body(prompt: int, completion: int, cached: int, metrics: list | None = None) -> dict:
+    body = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": cached}}
+    drafted = sum(getattr(m, "spec_draft_tokens", 0) for m in metrics or [])
+    if drafted:   # an Airlock extension, present when the request speculated
+        body["speculation"] = {"draft_tokens": drafted,
+                               "accepted_tokens": sum(m.spec_accepted_tokens for m in metrics)}
+    return body
 
 
 def submit(appliance: Any, engine: Any, model: str, endpoint: str, key: ApiKey | None,

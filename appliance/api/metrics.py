@@ -19,6 +19,12 @@ _ENGINE_FAMILIES = (
     ("prefix_cache_hits_total", "counter", "Prompt tokens found in the prefix cache.",
      lambda s: s.cache.hits_tokens),
     ("num_preemptions_total", "counter", "Preemptions of running requests.", lambda s: s.preemptions_total),
+    ("spec_decode_num_drafts_total", "counter", "Speculative verifications that carried draft tokens.",
+     lambda s: s.spec_num_drafts),
+    ("spec_decode_num_draft_tokens_total", "counter", "Speculative draft tokens verified.",
+     lambda s: s.spec_num_draft_tokens),
+    ("spec_decode_num_accepted_tokens_total", "counter", "Speculative draft tokens accepted.",
+     lambda s: s.spec_num_accepted_tokens),
 )
 
 

@@ -26,6 +26,7 @@ def sampling_params(body: Fields, *, max_tokens: int, logprobs: int | None) -> S
         n=_default(body.integer("n"), 1),
         logprobs=logprobs,
         ignore_eos=body.boolean("ignore_eos"),
+        speculative=body.boolean("speculative", True),   # Airlock extension: false opts out of drafting
     )
 
 

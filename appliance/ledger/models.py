@@ -63,6 +63,8 @@ class UsageRow(LedgerBase):
     energy_wh: Mapped[float] = mapped_column(Float)
     cost: Mapped[float] = mapped_column(Float)
     response_cached: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    spec_draft_tokens: Mapped[int] = mapped_column(Integer, server_default="0")     # speculative drafts verified
+    spec_accepted_tokens: Mapped[int] = mapped_column(Integer, server_default="0")  # of which accepted
 
 
 class TcoInputsRow(LedgerBase):

@@ -230,7 +230,8 @@ class ModelManager:
         return EngineConfig(
             kv_cache_bytes=self.config.models.kv_cache_bytes, max_waiting=self.config.server.max_waiting,
             cache=CachePolicy(enabled=cache.prefix_caching, capacity_blocks=cache.capacity_blocks,
-                              eviction=cache.eviction, tenant_isolation=cache.tenant_isolation))
+                              eviction=cache.eviction, tenant_isolation=cache.tenant_isolation),
+            speculation=self.config.speculation.engine_config())
 
     def _start(self, name: str, path: Path, quantization: str, kv_dtype: str, reservation: int) -> _Resident:
         from engine.llm_engine import Engine
