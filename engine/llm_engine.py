@@ -24,6 +24,7 @@ from engine.sampler import SampledToken, Sampler
 from engine.sampling_params import SamplingParams
 from engine.scheduler import ScheduledBatch, Scheduler
 from engine.sequence import Sequence
+from engine.slo import Slo, SloGovernor
 
 log = logging.getLogger("airlock.engine")
 _STALL_WAIT = 0.05      # seconds to wait when work exists but nothing could be scheduled
@@ -51,6 +52,7 @@ class Engine:
         self._queued = 0            # requests accepted and not yet scheduled
         self._stopping = False
         self._steps = self._prompt_tokens = self._generated_tokens = 0
+        self.slo = SloGovernor(Slo(self.config.slo_ttft_p95 or None, self.config.slo_itl_p95 or None))
         self._thread = threading.Thread(target=self._loop, name=f"engine-{model.name}", daemon=True)
         self._thread.start()
 
@@ -81,6 +83,7 @@ class Engine:
                 raise InvalidParameter("request_id", f"request id {request_id!r} is already in use")
             if self._queued >= self.config.max_waiting:
                 raise QueueFull(self._queued, self.config.max_waiting)
+            self.slo.check_admission(self._queued, len(self.scheduler.running), self.scheduler._seq_budget())
             stream = self._enqueue(list(prompt_token_ids), params, request_id, priority, tenant)
             self._cond.notify()
         return stream
@@ -93,6 +96,16 @@ class Engine:
             self._aborts.append(request_id)
             self._cond.notify()
             return True
+
+    def set_slo(self, slo: Slo) -> None:
+        """Apply a service-level objective from the next step on (Slo() lifts every limit)."""
+        with self._cond:
+            self.slo.slo = slo
+            self._apply_slo_limits()
+
+    def _apply_slo_limits(self) -> None:
+        limit = self.slo.token_limit()
+        self.scheduler.token_limit = self.scheduler.seq_limit = limit
 
     def stats(self) -> EngineStats:
         with self._cond:
@@ -247,6 +260,8 @@ class Engine:
             elapsed = time.perf_counter() - start
             with self._cond:
                 self._postprocess(batch, rows, sampled, elapsed)
+                self.slo.observe_step(batch.total_tokens, time.perf_counter() - start)
+                self._apply_slo_limits()
                 self._cond.notify_all()
         except Exception:
             log.exception("engine step failed; failing the %d sequences in it", len(batch.seqs))
@@ -287,6 +302,7 @@ class Engine:
                 self.scheduler.finish(seq, reason)
                 if request.done:
                     del self._requests[seq.request_id]
+                    self.slo.record(request.metrics)
 
     def _fail(self, batch: ScheduledBatch) -> None:
         now = time.time()
