@@ -6,6 +6,7 @@ forward pass and sampling run without the lock, so submitting never waits for a 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -102,6 +103,14 @@ class Engine:
         with self._cond:
             self.slo.slo = slo
             self._apply_slo_limits()
+
+    def set_batching(self, max_num_seqs: int, max_num_batched_tokens: int, max_prefill_chunk: int) -> None:
+        """Change the scheduler's limits from the next step on; EngineConfig validates them."""
+        checked = dataclasses.replace(self.config, max_num_seqs=max_num_seqs, max_prefill_chunk=max_prefill_chunk,
+                                      max_num_batched_tokens=max_num_batched_tokens)
+        with self._cond:
+            for name in ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk"):
+                setattr(self.config, name, getattr(checked, name))
 
     def _apply_slo_limits(self) -> None:
         limit = self.slo.token_limit()
