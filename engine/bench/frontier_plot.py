@@ -2,10 +2,12 @@
 tokens as labels. A PNG (matplotlib, headless) and a terminal chart (plotext) show the same."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from engine.bench.frontier import SweepPoint
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 X_LABEL, Y_LABEL = "p95 inter-token latency (ms)", "output tokens/s"
 
 
@@ -53,11 +55,12 @@ def terminal_chart(points: list[SweepPoint], title: str, width: int = 80, height
     if others:
         plt.scatter([_ms(p) for p in others], [p.output_tokens_per_s for p in others], marker="dot", label="point")
     if line:
-        plt.plot([_ms(p) for p in line], [p.output_tokens_per_s for p in line], marker="x", label="Pareto")
+        plt.plot([_ms(p) for p in line], [p.output_tokens_per_s for p in line], marker="braille", label="frontier")
+        plt.scatter([_ms(p) for p in line], [p.output_tokens_per_s for p in line], marker="x", label="Pareto")
     plt.title(title)
     plt.xlabel(X_LABEL)
     plt.ylabel(Y_LABEL)
-    return plt.build()
+    return _ANSI.sub("", plt.build())
 
 
 def _ms(point: SweepPoint) -> float:

@@ -62,3 +62,14 @@ def test_durations_parse(text: object, seconds: float) -> None:
 def test_bad_durations_are_refused_clearly(text: object, message: str) -> None:
     with pytest.raises(InvalidSlo, match=message):
         parse_seconds(text, "--slo-itl-p95")
+
+
+def test_png_and_terminal_charts_are_drawn(tmp_path) -> None:
+    from engine.bench.frontier_plot import frontier_line, terminal_chart, write_png
+
+    points = recorded_points()
+    assert [p.itl_p95_s for p in frontier_line(points)] == sorted(p.itl_p95_s for p in points if p.pareto)
+    png = write_png(points, tmp_path / "f.png", "title", "EUR")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    chart = terminal_chart(points, "frontier", width=60, height=15)
+    assert "frontier" in chart and "\x1b[" not in chart and len(chart.splitlines()) == 15
