@@ -126,6 +126,7 @@ class SloGovernor:
         self.fit = StepTimeFit()
         self._lock = threading.Lock()
         self._finished: deque[tuple[float, bool, int, list[float]]] = deque()   # (time, met, tokens, gaps)
+        self._since = clock()                       # start of the history: the live rate's denominator
         self._rejected: deque[float] = deque()
         self._service: deque[float] = deque(maxlen=_SERVICE)
 
@@ -173,7 +174,7 @@ class SloGovernor:
             self._trim(now)
             finished, rejected = list(self._finished), len(self._rejected)
         gaps = sorted(g for *_, g_list in finished for g in g_list)
-        span = min(WINDOW, now - finished[0][0]) if finished else 0.0
+        span = min(WINDOW, now - self._since)
         return {"ttft_p95_target_s": self.slo.ttft_p95, "itl_p95_target_s": self.slo.itl_p95,
                 "window_s": WINDOW, "requests": len(finished), "rejected": rejected,
                 "attainment": (sum(met for _, met, *_ in finished) / len(finished)) if finished else None,

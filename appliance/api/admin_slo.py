@@ -39,15 +39,17 @@ def get_slo() -> Response:
 
 @bp.put("/slo")
 def set_slo() -> Response:
-    from engine.slo import InvalidSlo, Slo
+    from engine.slo import Slo
 
     body = json_body()
     fields = Fields(body)
     _refuse_unknown(body, TARGETS)
-    try:
-        slo = Slo(*(fields.number(name) for name in TARGETS))
-    except InvalidSlo as exc:
-        raise ApiError(400, str(exc), param=str(exc).split()[0], code="invalid_value") from None
+    values = [fields.number(name) for name in TARGETS]
+    for name, value in zip(TARGETS, values):
+        if value is not None and not 0 < value < float("inf"):
+            raise ApiError(400, f"{name} must be a positive number of seconds, or null for none; got {value}.",
+                           param=name, code="invalid_value")
+    slo = Slo(*values)
     engines = _engines(fields.string("model"))
     for engine in engines.values():
         engine.set_slo(slo)
