@@ -99,3 +99,24 @@ def test_frontier_gives_the_latest_sweep_and_the_point_the_slo_picks(served, adm
     assert (data["chosen"]["concurrency"], data["chosen"]["max_num_seqs"]) == (16, 32)
     assert data["live"]["batching"]["max_num_seqs"] == 128
     assert admin.get("/admin/frontier", params={"model": "nope"}).status_code == 404
+
+
+def test_tune_applies_the_choice_to_the_running_server(served, admin, engine, tmp_path: Path) -> None:
+    from appliance.cli import main
+    from appliance.ledger.bench_runs import SweepRecord
+
+    sweep = tmp_path / "sweep.json"
+    sweep.write_text(SweepRecord(model=MODEL, quantization="fp32", workload="w", currency="USD",
+                                 points=recorded_points()).to_json())
+    config = tmp_path / "airlock.toml"
+    config.write_text(f'[server]\nadmin_token = "{served.appliance.admin_token}"\n')
+    try:
+        assert main(["tune", "--slo-ttft-p95", "2s", "--slo-itl-p95", "150ms", "--sweep", str(sweep),
+                     "--apply", served.url, "--config", str(config)]) == 0
+        view = admin.get("/admin/slo").json()[MODEL]
+        assert view["batching"] == {"max_num_seqs": 16, "max_num_batched_tokens": 512, "max_prefill_chunk": 128}
+        assert (view["ttft_p95_target_s"], view["itl_p95_target_s"]) == (2.0, 0.15)
+        assert "[scheduler]" not in config.read_text()                     # applied, not written
+    finally:
+        admin.put("/admin/slo", json=NO_SLO)
+        admin.put("/admin/scheduler", json={"max_num_seqs": 128, "max_prefill_chunk": 0})
