@@ -104,6 +104,16 @@ class TcoConfig:
 
 
 @dataclass
+class SchedulerConfig:
+    """Batching limits of every engine and its service-level objective (`airlock tune` writes these)."""
+    max_num_seqs: int = 128              # sequences in one step
+    max_num_batched_tokens: int = 512    # tokens in one step (decodes first, then prefill chunks)
+    max_prefill_chunk: int = 0           # prompt tokens of one sequence per step; 0: the step's budget
+    slo_ttft_p95_seconds: float = 0.0    # 0: none; else requests that would wait past it get 503
+    slo_itl_p95_seconds: float = 0.0     # 0: none; else the batch is limited to stay within it
+
+
+@dataclass
 class Config:
     data_dir: str = field(default_factory=lambda: str(default_data_dir()))
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -112,6 +122,7 @@ class Config:
     cache: CacheConfig = field(default_factory=CacheConfig)
     tco: TcoConfig = field(default_factory=TcoConfig)
     speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
     @property
     def store_path(self) -> Path:

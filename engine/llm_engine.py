@@ -6,6 +6,7 @@ forward pass and sampling run without the lock, so submitting never waits for a 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ from engine.sampler import SampledToken, Sampler
 from engine.sampling_params import SamplingParams
 from engine.scheduler import ScheduledBatch, Scheduler
 from engine.sequence import Sequence
+from engine.slo import Slo, SloGovernor
 from engine.speculation import SpeculationConfig
 from engine.speculation.speculator import Speculator
 
@@ -55,6 +57,7 @@ class Engine:
         self._queued = 0            # requests accepted and not yet scheduled
         self._stopping = False
         self._steps = self._prompt_tokens = self._generated_tokens = 0
+        self.slo = SloGovernor(Slo(self.config.slo_ttft_p95 or None, self.config.slo_itl_p95 or None))
         self._thread = threading.Thread(target=self._loop, name=f"engine-{model.name}", daemon=True)
         self._thread.start()
 
@@ -85,6 +88,7 @@ class Engine:
                 raise InvalidParameter("request_id", f"request id {request_id!r} is already in use")
             if self._queued >= self.config.max_waiting:
                 raise QueueFull(self._queued, self.config.max_waiting)
+            self.slo.check_admission(self._queued, len(self.scheduler.running), self.scheduler._seq_budget())
             stream = self._enqueue(list(prompt_token_ids), params, request_id, priority, tenant)
             self._cond.notify()
         return stream
@@ -97,6 +101,24 @@ class Engine:
             self._aborts.append(request_id)
             self._cond.notify()
             return True
+
+    def set_slo(self, slo: Slo) -> None:
+        """Apply a service-level objective from the next step on (Slo() lifts every limit)."""
+        with self._cond:
+            self.slo.slo = slo
+            self._apply_slo_limits()
+
+    def set_batching(self, max_num_seqs: int, max_num_batched_tokens: int, max_prefill_chunk: int) -> None:
+        """Change the scheduler's limits from the next step on; EngineConfig validates them."""
+        checked = dataclasses.replace(self.config, max_num_seqs=max_num_seqs, max_prefill_chunk=max_prefill_chunk,
+                                      max_num_batched_tokens=max_num_batched_tokens)
+        with self._cond:
+            for name in ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk"):
+                setattr(self.config, name, getattr(checked, name))
+
+    def _apply_slo_limits(self) -> None:
+        limit = self.slo.token_limit()
+        self.scheduler.token_limit = self.scheduler.seq_limit = limit
 
     def stats(self) -> EngineStats:
         with self._cond:
@@ -267,6 +289,8 @@ class Engine:
             elapsed = time.perf_counter() - start
             with self._cond:
                 self._postprocess(batch, rows, sampled, elapsed)
+                self.slo.observe_step(batch.total_tokens, time.perf_counter() - start)
+                self._apply_slo_limits()
                 self._cond.notify_all()
         except Exception:
             log.exception("engine step failed; failing the %d sequences in it", len(batch.seqs))
@@ -316,6 +340,7 @@ class Engine:
                 self.scheduler.finish(seq, reason)
                 if request.done:
                     del self._requests[seq.request_id]
+                    self.slo.record(request.metrics)
                 break
         if seq.draft_token_ids:
             accepted = len(tokens) - 1

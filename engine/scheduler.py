@@ -10,6 +10,9 @@ back to the waiting queue, ahead of every later arrival of its priority, to be r
 A decoding sequence carrying speculative drafts runs 1 + drafts tokens; drafts only use
 budget and blocks that are spare (they are dropped rather than preempt anyone), and after
 verification the blocks past the accepted tokens are returned (rollback).
+A prefill chunk is at most config.max_prefill_chunk tokens when that is set. The optional
+seq_limit and token_limit (set by an SLO governor, engine/slo.py) tighten max_num_seqs and
+the token budget at run time: fewer sequences are admitted, and the rest wait.
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ class Scheduler:
         self.waiting: list[Sequence] = []       # kept sorted by rank
         self.running: list[Sequence] = []       # kept sorted by rank
         self.preemptions_total = 0
+        self.seq_limit: int | None = None       # run-time caps below the config's, None: none
+        self.token_limit: int | None = None
 
     def add(self, seq: Sequence) -> None:
         seq.status = SeqStatus.WAITING
@@ -62,7 +67,7 @@ class Scheduler:
     def schedule(self) -> ScheduledBatch:
         self.block_manager.expire_pins()
         batch = ScheduledBatch()
-        budget = self._schedule_running(batch, self.config.max_num_batched_tokens)
+        budget = self._schedule_running(batch, self._token_budget())
         if not batch.preempted:
             self._admit_waiting(batch, budget)
         return batch
@@ -94,7 +99,8 @@ class Scheduler:
         while remaining and budget > 0:
             seq = remaining.pop()
             self._fit_drafts(seq, budget)
-            n = min(seq.num_uncomputed + len(seq.draft_token_ids), budget)
+            n = min(seq.num_uncomputed + len(seq.draft_token_ids),
+                    budget if seq.num_uncomputed == 1 else self._chunk(budget))
             if self._make_room(seq, n, remaining, batch):
                 batch.add(seq, n)
                 budget -= n
@@ -134,11 +140,11 @@ class Scheduler:
 
     def _admit_waiting(self, batch: ScheduledBatch, budget: int) -> None:
         for seq in list(self.waiting):
-            if budget <= 0 or len(self.running) >= self.config.max_num_seqs:
+            if budget <= 0 or len(self.running) >= self._seq_budget():
                 return
             if seq.leader is not None and not seq.leader.is_finished and seq.leader.is_prefilling:
                 continue                        # reuse the leader's prompt blocks once they exist
-            n = self.block_manager.admit(seq, budget)
+            n = self.block_manager.admit(seq, self._chunk(budget))
             if n == 0:
                 return
             self.waiting.remove(seq)
@@ -146,3 +152,15 @@ class Scheduler:
             bisect.insort(self.running, seq, key=_rank)
             batch.add(seq, n)
             budget -= n
+
+    def _token_budget(self) -> int:
+        limit = self.config.max_num_batched_tokens
+        return limit if self.token_limit is None else min(limit, self.token_limit)
+
+    def _seq_budget(self) -> int:
+        limit = self.config.max_num_seqs
+        return limit if self.seq_limit is None else min(limit, self.seq_limit)
+
+    def _chunk(self, budget: int) -> int:
+        chunk = self.config.max_prefill_chunk
+        return min(budget, chunk) if chunk else budget

@@ -14,6 +14,7 @@ from tui.screens.base import ConsoleScreen
 from tui.screens.caches import CachesScreen
 from tui.screens.cost import CostScreen
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.frontier import FrontierScreen
 from tui.screens.keys import KeysScreen
 from tui.screens.memory import MemoryScreen
 from tui.screens.models import ModelsScreen
@@ -29,6 +30,7 @@ class AirlockConsole(App):
         "caches": CachesScreen,
         "cost": CostScreen,
         "keys": KeysScreen,
+        "frontier": FrontierScreen,
     }
     BINDINGS = [
         Binding("f1", "switch_mode('dashboard')", "Dash", show=False),
@@ -37,6 +39,7 @@ class AirlockConsole(App):
         Binding("f4", "switch_mode('caches')", "Caches", show=False),
         Binding("f5", "switch_mode('cost')", "Cost", show=False),
         Binding("f6", "switch_mode('keys')", "Keys", show=False),
+        Binding("f7", "switch_mode('frontier')", "Frontier", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]

@@ -167,3 +167,6 @@ class AdminClient:
 
     async def set_tco(self, inputs: dict) -> Reply:
         return await self.request("PUT", "/admin/tco", json=inputs)
+
+    async def frontier(self, model: str | None = None) -> Reply:
+        return await self.request("GET", "/admin/frontier", params={"model": model} if model else None)

@@ -6,6 +6,7 @@ from flask import Blueprint, Response
 from appliance.api.prometheus import family
 from appliance.api.serving_metrics import PREFIX
 from appliance.ledger import dead_letter
+from appliance.models.errors import ModelNotLoaded
 
 bp = Blueprint("metrics", __name__)
 
@@ -42,5 +43,30 @@ def metrics() -> Response:
     lines += family(PREFIX + "ledger_dead_letter_rows_total", "counter",
                     "Usage rows written to the dead-letter file instead of the ledger (replay: airlock db "
                     "replay-dead-letter).", [({}, dead_letter.count())])
+    lines += _slo_families(appliance)
     lines += appliance.metrics.render()
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _slo_families(appliance) -> list[str]:
+    """Live SLO attainment per model over the last five minutes (engine/slo.py)."""
+    views = {}
+    for name in appliance.model_names():
+        try:
+            views[name] = appliance.models.get(name).slo.live()
+        except ModelNotLoaded:   # unloaded between the listing and the read
+            continue
+
+    def samples(key: str) -> list:
+        return [({"model_name": m}, v[key]) for m, v in views.items() if v[key] is not None]
+    lines = family(PREFIX + "slo_attainment_ratio", "gauge",
+                   "Share of requests finished in the last 5 minutes within the TTFT and ITL targets.",
+                   samples("attainment"))
+    lines += family(PREFIX + "slo_rejected_requests", "gauge",
+                    "Requests refused in the last 5 minutes because the queue would break the TTFT target.",
+                    samples("rejected"))
+    lines += family(PREFIX + "slo_ttft_p95_target_seconds", "gauge", "The TTFT target (absent: none).",
+                    samples("ttft_p95_target_s"))
+    lines += family(PREFIX + "slo_itl_p95_target_seconds", "gauge", "The inter-token target (absent: none).",
+                    samples("itl_p95_target_s"))
+    return lines

@@ -82,3 +82,36 @@ class TcoInputsRow(LedgerBase):
     operations_per_month: Mapped[float] = mapped_column(Float)
     utilisation: Mapped[float] = mapped_column(Float)
     currency: Mapped[str] = mapped_column(String(8))
+
+
+class BenchRunRow(LedgerBase):
+    """One point of a sweep (`airlock bench sweep`); the rows of one sweep share a run_id."""
+    __tablename__ = "bench_runs"
+    __table_args__ = (
+        Index("ix_bench_runs_run_id", "run_id"),
+        Index("ix_bench_runs_model_created", "model", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    model: Mapped[str] = mapped_column(String(200))
+    quantization: Mapped[str] = mapped_column(String(32))
+    workload: Mapped[str] = mapped_column(String(200))
+    concurrency: Mapped[int] = mapped_column(Integer)
+    max_num_seqs: Mapped[int] = mapped_column(Integer)
+    max_num_batched_tokens: Mapped[int] = mapped_column(Integer)
+    max_prefill_chunk: Mapped[int] = mapped_column(Integer)
+    requests: Mapped[int] = mapped_column(Integer)
+    output_tokens: Mapped[int] = mapped_column(Integer)
+    wall_seconds: Mapped[float] = mapped_column(Float)
+    output_tokens_per_s: Mapped[float] = mapped_column(Float)
+    kv_peak_usage: Mapped[float] = mapped_column(Float)
+    kv_peak_mib: Mapped[float] = mapped_column(Float)
+    ttft_p50_s: Mapped[float | None] = mapped_column(Float)
+    ttft_p95_s: Mapped[float | None] = mapped_column(Float)
+    itl_p50_s: Mapped[float | None] = mapped_column(Float)
+    itl_p95_s: Mapped[float | None] = mapped_column(Float)
+    cost_per_million_output: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str] = mapped_column(String(8))
+    pareto: Mapped[bool] = mapped_column(Boolean)

@@ -227,7 +227,11 @@ class ModelManager:
     def _engine_config(self) -> Any:
         from engine.config import CachePolicy, EngineConfig
         cache = self.config.cache
+        scheduler = self.config.scheduler
         return EngineConfig(
+            max_num_seqs=scheduler.max_num_seqs, max_num_batched_tokens=scheduler.max_num_batched_tokens,
+            max_prefill_chunk=scheduler.max_prefill_chunk, slo_ttft_p95=scheduler.slo_ttft_p95_seconds,
+            slo_itl_p95=scheduler.slo_itl_p95_seconds,
             kv_cache_bytes=self.config.models.kv_cache_bytes, max_waiting=self.config.server.max_waiting,
             cache=CachePolicy(enabled=cache.prefix_caching, capacity_blocks=cache.capacity_blocks,
                               eviction=cache.eviction, tenant_isolation=cache.tenant_isolation),
