@@ -40,6 +40,7 @@ class Appliance:
     embedding_model: Any = None
     limits: RateLimiter = field(default_factory=RateLimiter)
     metrics: ServingMetrics = field(default_factory=ServingMetrics)
+    router: Any = None                  # appliance.routing.Router: routes, rules, spill counters
     started: float = field(default_factory=time.time)
     draining: bool = False
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -47,6 +48,9 @@ class Appliance:
     def __post_init__(self) -> None:
         if self.response_caches is None:
             self.response_caches = ResponseCaches(self.config.cache, self.embedder)
+        if self.router is None:
+            from appliance.routing import build_router
+            self.router = build_router(self.config, self.model_store_names())
 
     @classmethod
     def from_config(cls, config: Config, *, load_default: bool = True) -> Appliance:
@@ -70,6 +74,10 @@ class Appliance:
 
     def model_names(self) -> list[str]:
         return [info.name for info in self.models.loaded()]
+
+    def model_store_names(self) -> set[str]:
+        """What a route's tiers may name: the models in the store, and any loaded ones."""
+        return {entry.name for entry in self.models.store.list()} | set(self.model_names())
 
     def quantization_of(self, model: str) -> str:
         return next((i.quantization for i in self.models.loaded() if i.name == model), "unknown")
@@ -97,6 +105,9 @@ class Appliance:
             finish_reason=finish_reason)
         record.completion_tokens = job.delivered_tokens   # bill only what reached the client
         record.response_cached = bool(getattr(job.stream, "response_cached", False))
+        record.route, record.rule = getattr(job, "route", None), getattr(job, "rule", None)
+        if record.route is not None and not record.response_cached:
+            self.router.observe(job.model, record.ttft_seconds)
         self.ledger.record(record)
 
     def embedder(self) -> Any:

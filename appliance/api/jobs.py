@@ -44,6 +44,8 @@ class Job:
     id: str
     created: int = field(default_factory=lambda: int(time.time()))
     delivered_tokens: int = 0
+    route: str | None = None      # the route the client named, when a route picked this tier
+    rule: str | None = None       # the rule that picked it
     _done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

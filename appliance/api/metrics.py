@@ -33,4 +33,7 @@ def metrics() -> Response:
     lines += family(PREFIX + "ledger_backlog_rows", "gauge", "Usage rows queued but not yet written.",
                     [({}, appliance.ledger_backlog())])
     lines += appliance.metrics.render()
+    if appliance.router is not None:
+        from appliance.routing.metrics import render as route_lines
+        lines += route_lines(appliance.router)
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4; charset=utf-8")

@@ -63,6 +63,8 @@ class UsageRow(LedgerBase):
     energy_wh: Mapped[float] = mapped_column(Float)
     cost: Mapped[float] = mapped_column(Float)
     response_cached: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    route: Mapped[str | None] = mapped_column(String(64))     # the route the client named, if any
+    rule: Mapped[str | None] = mapped_column(String(64))      # the rule that picked the tier (model)
 
 
 class TcoInputsRow(LedgerBase):

@@ -40,6 +40,8 @@ class UsageRecord:
     energy_wh: float | None = None           # None: the ledger computes it from power samples
     cost: float | None = None                # None: the ledger computes it from the TCO inputs
     response_cached: bool = False
+    route: str | None = None                 # the route the client named; `model` is the tier that served
+    rule: str | None = None                  # the rule that picked the tier (spill, fallback: load moved it)
 
     def __post_init__(self) -> None:
         if not isinstance(self.created_at, datetime) or self.created_at.tzinfo is None:
