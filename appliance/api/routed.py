@@ -82,11 +82,13 @@ def _busy(route: Route, router: Router, engines: dict[str, Any]) -> Callable[[st
         if route.max_queue:
             queued = in_flight(engine)
             if queued >= route.max_queue:
-                return Busy("load", f"{queued} requests in flight >= max_queue {route.max_queue}")
+                return Busy("load", f"{queued} requests in flight >= max_queue {route.max_queue}",
+                            queued / route.max_queue)
         if route.slo_ttft_seconds:
             ttft = router.load.recent_ttft(tier)
             if ttft is not None and ttft > route.slo_ttft_seconds:
-                return Busy("load", f"recent TTFT {ttft:.3f}s > slo_ttft_seconds {route.slo_ttft_seconds}")
+                return Busy("load", f"recent TTFT {ttft:.3f}s > slo_ttft_seconds {route.slo_ttft_seconds}",
+                            ttft / route.slo_ttft_seconds)
         return None
     return busy
 

@@ -29,9 +29,10 @@ def classifier_path(config: Any) -> Path:
 
 
 def build_router(config: Any, models: set[str]) -> Router:
-    """A router with the stored (or configured) routes. A set that no longer validates (a tier
-    removed from the store) is not taken: the router starts empty and says why in `error`, so
-    the service still starts and serves the models by name."""
+    """A router with the stored (or configured) routes. At start a tier need not be loaded nor
+    in the store yet (a tier may be an alias loaded later; until then requests fall back to
+    the next tier); a set that does not validate otherwise is not taken: the router starts
+    empty and says why in `error`, so the service still starts and serves models by name."""
     routing = getattr(config, "routing", None)
     state = routing_dir(config) / "routes.json"
     router = Router(tenant_tiers=dict(getattr(routing, "tenant_tiers", {}) or {}), state_path=state,
@@ -47,8 +48,16 @@ def build_router(config: Any, models: set[str]) -> Router:
             return router
     if data:
         try:
-            router.replace(data, models)
+            router.replace(data, models | _named_tiers(data))
         except RouteError as exc:
             router.error = f"{source}: {exc}"
             log.error("routes not taken: %s", router.error)
     return router
+
+
+def _named_tiers(data: list) -> set[str]:
+    """The tier names a stored set uses that are not routes of that set."""
+    routes = {item.get("name") for item in data if isinstance(item, dict)}
+    tiers = {t for item in data if isinstance(item, dict) and isinstance(item.get("tiers"), list)
+             for t in item["tiers"] if isinstance(t, str)}
+    return tiers - routes

@@ -29,6 +29,14 @@ class TierLoad:
         with self._lock:
             self._ttfts.setdefault(tier, deque(maxlen=MAX_SAMPLES)).append((time.monotonic(), ttft))
 
+    def forget(self, tier: str | None = None) -> None:
+        """Drop the measurements of `tier` (every tier when None), e.g. after reloading it."""
+        with self._lock:
+            if tier is None:
+                self._ttfts.clear()
+            else:
+                self._ttfts.pop(tier, None)
+
     def recent_ttft(self, tier: str) -> float | None:
         """The median TTFT of the tier's requests that finished within the window, if any."""
         cutoff = time.monotonic() - self.window

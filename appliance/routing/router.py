@@ -35,6 +35,7 @@ FALLBACK_RULE = "fallback"
 class Busy:
     kind: str                       # "unloaded" | "load"
     text: str
+    pressure: float = 1.0           # load over the route's limit (queue / max_queue, ttft / slo)
 
 
 @dataclass(slots=True)
@@ -144,12 +145,13 @@ class Router:
                 return decision
             skipped.append(reason)
             decision.why.append(f"{candidate}: {reason.text}")
-        # every tier is unloaded or over its limits: the loaded ones are still tried, in order
-        loaded = [t for t, b in zip(order, skipped) if b.kind == "load"]
+        # every tier is unloaded or over its limits: the least pressed loaded one takes it
+        pressed = sorted((b.pressure, i, t) for i, (t, b) in enumerate(zip(order, skipped)) if b.kind == "load")
+        loaded = [t for _, _, t in pressed]
         if loaded:
             decision.tier = loaded[0]
             decision.rule = rule if loaded[0] == tier else SPILL_RULE
-            decision.why.append(f"every tier is over its limits: {loaded[0]} takes it")
+            decision.why.append(f"every tier is over its limits: {loaded[0]}, the least pressed, takes it")
         decision.attempts = [(t, decision.rule if i == 0 else FALLBACK_RULE) for i, t in enumerate(loaded)]
         return decision
 

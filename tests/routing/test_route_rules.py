@@ -105,9 +105,11 @@ def test_load_spills_to_the_next_tier_and_unloaded_falls_back():
     gone = {"big": Busy("unloaded", "not loaded")}
     decision = r.decide(route, RouteInput("x", 500, None), route.resolved, gone.get)
     assert (decision.tier, decision.rule) == ("small-int8", "fallback")
-    everything = {t: Busy("load", "busy") for t in route.resolved}
+    everything = {"big": Busy("load", "busy", 3.0), "small-int8": Busy("load", "busy", 2.0),
+                  "small": Busy("load", "busy", 2.0)}
     decision = r.decide(route, RouteInput("x", 500, None), route.resolved, everything.get)
-    assert decision.tier == "big" and [t for t, _ in decision.attempts] == ["big", "small-int8", "small"]
+    assert (decision.tier, decision.rule) == ("small-int8", "spill")
+    assert [t for t, _ in decision.attempts] == ["small-int8", "small", "big"]
 
 
 def test_a_decision_takes_well_under_a_millisecond():
