@@ -113,7 +113,7 @@ def test_bad_definitions_are_refused_and_the_running_routes_stay(routed, admin) 
         refused = admin.put("/admin/routes/auto", json=body)
         assert refused.status_code == 400 and refused.json()["error"]["param"] == param, refused.text
         assert "running routes stay in force" in refused.json()["error"]["message"]
-    cycle = admin.put("/admin/routes/fast", json={"tiers": ["auto"]})
+    cycle = admin.put("/admin/routes/fast", json={"tiers": ["fast"]})
     assert cycle.status_code == 400 and "cycle" in cycle.json()["error"]["message"]
     listing = admin.get("/admin/routes").json()
     auto = next(r for r in listing["routes"] if r["name"] == "auto")
