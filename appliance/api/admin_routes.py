@@ -69,7 +69,7 @@ def delete_route(name: str) -> Response:
 @bp.post("/routes/test")
 def test_route() -> Response:
     """Which tier a prompt would take now, and why (nothing is generated or counted)."""
-    from appliance.api.routed import _busy, _loaded, token_count
+    from appliance.api.routed import busy_check, loaded_tiers, token_count
 
     appliance = _appliance()
     body = Fields(json_body())
@@ -78,11 +78,11 @@ def test_route() -> Response:
     if route is None:
         raise ApiError(404, f"No route named '{name}'; routes: {', '.join(appliance.router.routes) or 'none'}.",
                        param="model", code="route_not_found")
-    engines = _loaded(appliance, route)
+    engines = loaded_tiers(appliance, route)
     probe = next(iter(engines.values()), None)
     tokens = token_count(probe, prompt) if probe is not None else len(prompt.split())
     request = RouteInput(prompt, tokens, body.integer("max_tokens"), appliance.router.classifier().score)
     request.score()   # shown even when no rule of this route reads it
-    decision = appliance.router.decide(route, request, route.resolved, _busy(route, appliance.router, engines))
+    decision = appliance.router.decide(route, request, route.resolved, busy_check(route, appliance.router, engines))
     return jsonify({**decision.to_dict(), "prompt_tokens": tokens,
                     "tokens_counted_by": "tier tokenizer" if probe is not None else "words (no tier loaded)"})

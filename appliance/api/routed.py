@@ -33,7 +33,7 @@ def serve_model(appliance: Any, model: str, key: ApiKey | None, read_input: Read
     route = router.get(model) if router is not None else None
     if route is None:
         return start(engine_for(appliance, model, key), model)
-    engines = _loaded(appliance, route)
+    engines = loaded_tiers(appliance, route)
     allowed = router.allowed_tiers(route, key.spec.allowed_models if key else [], key.spec.tenant if key else None)
     if not allowed:
         raise ApiError(403, f"API key '{key.spec.name if key else ''}' may use none of route '{model}''s tiers "
@@ -41,7 +41,7 @@ def serve_model(appliance: Any, model: str, key: ApiKey | None, read_input: Read
     probe = next((engines[t] for t in allowed if t in engines), None)
     if probe is None:
         raise _none_loaded(route, allowed)
-    decision = router.decide(route, read_input(probe), allowed, _busy(route, router, engines))
+    decision = router.decide(route, read_input(probe), allowed, busy_check(route, router, engines))
     return _start_first(appliance, router, decision, engines, start, route, allowed)
 
 
@@ -64,7 +64,7 @@ def _start_first(appliance: Any, router: Router, decision: Decision, engines: di
     raise _none_loaded(route, allowed)
 
 
-def _loaded(appliance: Any, route: Route) -> dict[str, Any]:
+def loaded_tiers(appliance: Any, route: Route) -> dict[str, Any]:
     engines = {}
     for tier in route.resolved:
         try:
@@ -74,7 +74,7 @@ def _loaded(appliance: Any, route: Route) -> dict[str, Any]:
     return engines
 
 
-def _busy(route: Route, router: Router, engines: dict[str, Any]) -> Callable[[str], Busy | None]:
+def busy_check(route: Route, router: Router, engines: dict[str, Any]) -> Callable[[str], Busy | None]:
     def busy(tier: str) -> Busy | None:
         engine = engines.get(tier)
         if engine is None:

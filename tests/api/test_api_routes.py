@@ -121,6 +121,19 @@ def test_bad_definitions_are_refused_and_the_running_routes_stay(routed, admin) 
     assert ask(routed.client(), "auto", "Hi!").model == INT8
 
 
+def test_the_routes_command_lists_and_explains(routed, capsys) -> None:
+    from appliance.cli import main
+
+    where = ["--url", routed.url, "--admin-token", routed.appliance.admin_token]
+    assert main(["routes", "test", LONG, "--route", "auto", *where]) == 0
+    out = capsys.readouterr().out
+    assert f"route auto -> tier {MODEL} (rule long-prompt)" in out and "prompt_tokens_above=30" in out
+    assert main(["routes", "list", *where]) == 0
+    listing = capsys.readouterr().out
+    assert f"auto: {INT8} > {MODEL}" in listing and "spills" in listing
+    assert main(["routes", "set", "auto", '{"tiers": ["ghost"]}', *where]) == 2
+    assert "routes.auto.tiers[0]" in capsys.readouterr().err
+
 def test_an_unloaded_tier_falls_back_and_none_loaded_is_503(routed, admin) -> None:
     routed.appliance.models.unload(INT8)
     client = routed.client()
