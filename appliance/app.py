@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from appliance.api import (admin_cache, admin_keys, admin_models, admin_plan, admin_slo, admin_speculation,
+from appliance.api import (admin_cache, admin_keys, admin_models, admin_plan, admin_routes, admin_slo, admin_speculation,
                            admin_stats, admin_usage, errors, health, metrics, openai_chat, openai_completions,
                            openai_embeddings, openai_models, openapi)
 from appliance.auth.admin import check_auth_setting
@@ -11,7 +11,7 @@ from appliance.services import Appliance
 
 BLUEPRINTS = (health, metrics, openapi, openai_models, openai_chat, openai_completions, openai_embeddings,
               admin_stats, admin_keys, admin_models, admin_plan, admin_cache, admin_usage, admin_speculation,
-              admin_slo)
+              admin_slo, admin_routes)
 
 
 def create_app(appliance: Appliance) -> Flask:

@@ -114,6 +114,13 @@ class SchedulerConfig:
 
 
 @dataclass
+class RoutingConfig:
+    routes: list = field(default_factory=list)        # [[routing.routes]]: name, tiers, rules, ... (docs/routing.md)
+    tenant_tiers: dict = field(default_factory=dict)  # tenant -> the tiers (or routes) it may be routed to
+    classifier_path: str = ""                         # empty -> <data_dir>/routing/complexity.json
+
+
+@dataclass
 class Config:
     data_dir: str = field(default_factory=lambda: str(default_data_dir()))
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -123,6 +130,7 @@ class Config:
     tco: TcoConfig = field(default_factory=TcoConfig)
     speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
 
     @property
     def store_path(self) -> Path:

@@ -42,6 +42,7 @@ class Appliance:
     embedding_model: Any = None
     limits: RateLimiter = field(default_factory=RateLimiter)
     metrics: ServingMetrics = field(default_factory=ServingMetrics)
+    router: Any = None                  # appliance.routing.Router: routes, rules, spill counters
     started: float = field(default_factory=time.time)
     draining: bool = False
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -49,6 +50,9 @@ class Appliance:
     def __post_init__(self) -> None:
         if self.response_caches is None:
             self.response_caches = ResponseCaches(self.config.cache, self.embedder)
+        if self.router is None:
+            from appliance.routing import build_router
+            self.router = build_router(self.config, self.model_store_names())
 
     @classmethod
     def from_config(cls, config: Config, *, load_default: bool = True) -> Appliance:
@@ -75,6 +79,10 @@ class Appliance:
     def model_names(self) -> list[str]:
         return [info.name for info in self.models.loaded()]
 
+    def model_store_names(self) -> set[str]:
+        """What a route's tiers may name: the models in the store, and any loaded ones."""
+        return {entry.name for entry in self.models.store.list()} | set(self.model_names())
+
     def quantization_of(self, model: str) -> str:
         return next((i.quantization for i in self.models.loaded() if i.name == model), "unknown")
 
@@ -93,13 +101,16 @@ class Appliance:
     def record_usage(self, job: Any, finish_reason: str) -> None:
         """Queue the job's ledger row, billed for what reached the client."""
         key = job.key
+        route, rule = getattr(job, "route", None), getattr(job, "rule", None)
+        cached = bool(getattr(job.stream, "response_cached", False))
         self.queue_usage(lambda: UsageRecord.from_metrics(
             job.stream.metrics, key_id=key.id if key else None, key_name=_clip(key.spec.name) if key else None,
             tenant=_clip(key.spec.tenant) if key else None, model=job.model,
             quantization=self.quantization_of(job.model), endpoint=job.endpoint, finish_reason=finish_reason,
-            completion_tokens=job.delivered_tokens,
-            response_cached=bool(getattr(job.stream, "response_cached", False))),
+            completion_tokens=job.delivered_tokens, response_cached=cached, route=route, rule=rule),
             fallback=lambda: _raw_row(job, finish_reason))
+        if route is not None and not cached:
+            self.router.observe(job.model, job.stream.metrics.ttft)
 
     def queue_usage(self, build: Callable[[], UsageRecord], fallback: Callable[[], dict] | None = None) -> None:
         """Queue the row `build` makes; one that cannot be built or queued goes to the dead-letter file."""

@@ -111,6 +111,9 @@ class AdminClient:
         body = {"model": model, "quantization": quantization}
         return await self.request("POST", "/admin/models/load", json=body, timeout=600)
 
+    async def routes(self) -> Reply:
+        return await self.request("GET", "/admin/routes")
+
     async def unload_model(self, model: str) -> Reply:
         return await self.request("POST", "/admin/models/unload", json={"model": model}, timeout=120)
 

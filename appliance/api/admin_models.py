@@ -55,7 +55,7 @@ def import_model() -> Response:
 def load_model() -> Response:
     body = Fields(json_body())
     info = _call(_manager().load, body.string("model", required=True), body.string("quantization", "auto"),
-                 body.string("kv_dtype", "auto"))
+                 body.string("kv_dtype", "auto"), body.string("alias", ""))
     return jsonify(asdict(info))
 
 

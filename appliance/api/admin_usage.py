@@ -8,7 +8,7 @@ from appliance.api.errors import ApiError
 from appliance.api.fields import json_body
 
 bp = admin_blueprint("admin_usage")
-CHOICES = {"period": ("day", "week", "month"), "group": ("key", "tenant", "model"), "format": ("json", "csv")}
+CHOICES = {"period": ("day", "week", "month"), "group": ("key", "tenant", "model", "route"), "format": ("json", "csv")}
 
 
 def _ledger():
@@ -38,7 +38,8 @@ def usage() -> Response:
 
 @bp.get("/tco")
 def tco() -> Response:
-    return jsonify(_ledger().tco().to_dict())
+    ledger = _ledger()
+    return jsonify({**ledger.tco().to_dict(), **ledger.tier_costs()})
 
 
 @bp.put("/tco")

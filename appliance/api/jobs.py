@@ -49,6 +49,8 @@ class Job:
     worst_tokens: int = 0                      # this job's part of the reservation
     created: int = field(default_factory=lambda: int(time.time()))
     delivered_tokens: int = 0
+    route: str | None = None      # the route the client named, when a route picked this tier
+    rule: str | None = None       # the rule that picked it
     _done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

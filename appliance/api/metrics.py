@@ -45,6 +45,9 @@ def metrics() -> Response:
                     "replay-dead-letter).", [({}, dead_letter.count())])
     lines += _slo_families(appliance)
     lines += appliance.metrics.render()
+    if appliance.router is not None:
+        from appliance.routing.metrics import render as route_lines
+        lines += route_lines(appliance.router)
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -104,7 +104,16 @@ SCHEMAS = {
         "tokens_per_minute": {"type": "integer", "minimum": 0},
         "token_budget": {"type": "integer", "minimum": 0}}},
     "ModelRef": {"type": "object", "required": ["model"], "properties": {
-        "model": {"type": "string"}, "quantization": {"type": "string"}}},
+        "model": {"type": "string"}, "quantization": {"type": "string"},
+        "alias": {"type": "string", "description": "serve the stored model under this name (a second tier)"}}},
+    "Route": {"type": "object", "required": ["tiers"], "properties": {
+        "tiers": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "default": {"type": "string"},
+        "max_queue": {"type": "integer", "minimum": 0}, "slo_ttft_seconds": {"type": "number", "minimum": 0},
+        "description": {"type": "string"}, "rules": {"type": "array", "items": {"type": "object"}}}},
+    "RouteSet": {"type": "object", "required": ["routes"], "properties": {
+        "routes": {"type": "array", "items": {"type": "object"}}}},
+    "RouteTest": {"type": "object", "required": ["model", "prompt"], "properties": {
+        "model": {"type": "string"}, "prompt": {"type": "string"}, "max_tokens": {"type": "integer"}}},
     "ImportRequest": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
     "CachePolicy": {"type": "object", "properties": {
         "model": {"type": "string"}, "enabled": {"type": "boolean"},
@@ -157,9 +166,14 @@ PATHS = {
                              "delete": _op("Revoke a key", params=[_path("key_id")])},
     "/admin/usage": {"get": _op("Usage report", params=[
         _query("period", {"type": "string", "enum": ["day", "week", "month"]}),
-        _query("group", {"type": "string", "enum": ["key", "tenant", "model"]}),
+        _query("group", {"type": "string", "enum": ["key", "tenant", "model", "route"]}),
         _query("format", {"type": "string", "enum": ["json", "csv"]})])},
     "/admin/tco": {"get": _op("TCO inputs and figures"), "put": _op("Set TCO inputs", body="TcoInputs")},
+    "/admin/routes": {"get": _op("Routes in force with their traffic per tier"),
+                      "put": _op("Replace the whole route set", body="RouteSet")},
+    "/admin/routes/{name}": {"put": _op("Create or replace one route", body="Route", params=[_path("name")]),
+                             "delete": _op("Delete one route", params=[_path("name")])},
+    "/admin/routes/test": {"post": _op("Which tier a prompt would take now, and why", body="RouteTest")},
 }
 
 DOCUMENT = {

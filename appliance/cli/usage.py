@@ -96,8 +96,9 @@ def _export(ledger: Ledger, args: argparse.Namespace) -> str:
 
 def _tco(ledger: Ledger, args: argparse.Namespace) -> str:
     report = ledger.tco(args.since, args.until)
+    tiers = ledger.tier_costs(args.since, args.until)
     if args.format == "json":
-        return json.dumps(report.to_dict(), indent=1) + "\n"
+        return json.dumps({**report.to_dict(), **tiers}, indent=1) + "\n"
     money = report.inputs.currency
     lines = [f"window: {report.window.hours:.1f} h, {report.window.requests} requests, "
              f"utilisation {report.window.utilisation:.1%}",
@@ -109,7 +110,19 @@ def _tco(ledger: Ledger, args: argparse.Namespace) -> str:
              f"saved by cached prompt tokens: {report.cached_savings:.4f} {money}", ""]
     cloud = [{"provider": c.provider, "model": c.model, "price_date": c.price_date,
               "cloud_cost": c.cloud_cost, "savings": c.savings} for c in report.cloud]
-    return "\n".join(lines) + _render(cloud, ("provider", "model", "price_date", "cloud_cost", "savings"), "table")
+    return ("\n".join(lines) + _render(cloud, ("provider", "model", "price_date", "cloud_cost", "savings"), "table")
+            + "\n" + _tiers(tiers, money))
+
+
+def _tiers(tiers: dict, money: str) -> str:
+    """Cost per 1M tokens per tier, and what routing saved against always the largest tier."""
+    table = _render(tiers["tiers"], ("tier", "quantization", "requests", "tokens", "cost",
+                                     "cost_per_million_tokens", "routed_requests"), "table")
+    routing = tiers["routing"]
+    if routing["largest_tier"] is None:
+        return table + "routing: no routed requests in the window\n"
+    return table + (f"routing: spent {routing['routed_cost']:.6f} {money}; always {routing['largest_tier']} would have "
+                    f"cost {routing['always_largest_cost']:.6f}; saved {routing['savings']:.6f} {money}\n")
 
 
 def _money(value: float | None) -> str:

@@ -177,6 +177,15 @@ class Ledger:
         prices = [p for p in self.prices if p.currency == self._tco.currency]
         return tco_report(self._tco, window, prices)
 
+    def tier_costs(self, since: datetime | None = None, until: datetime | None = None) -> dict:
+        """Cost per 1M tokens per tier (model served) and routing's savings over the TCO window."""
+        from appliance.ledger.tier_costs import tier_costs
+        self.flush(timeout=10)
+        until = reports.as_utc(until) or datetime.now(UTC)
+        since = reports.as_utc(since) or self._default_since(until)
+        with self.engine.connect() as conn:
+            return tier_costs(conn, since, until)
+
     def set_tco(self, inputs: TcoInputs | dict) -> TcoReport:
         """Replace the TCO inputs (kept as a new row, the old ones stay for audit)."""
         merged = {**self._tco.to_dict(), **inputs} if isinstance(inputs, dict) else inputs

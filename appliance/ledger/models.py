@@ -65,6 +65,8 @@ class UsageRow(LedgerBase):
     response_cached: Mapped[bool] = mapped_column(Boolean, server_default=false())
     spec_draft_tokens: Mapped[int] = mapped_column(Integer, server_default="0")     # speculative drafts verified
     spec_accepted_tokens: Mapped[int] = mapped_column(Integer, server_default="0")  # of which accepted
+    route: Mapped[str | None] = mapped_column(String(64))     # the route the client named, if any
+    rule: Mapped[str | None] = mapped_column(String(64))      # the rule that picked the tier (model)
 
 
 class TcoInputsRow(LedgerBase):
