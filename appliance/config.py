@@ -47,6 +47,7 @@ class LedgerConfig:
     flush_interval_seconds: float = 1.0
     host_watts: float = 250.0            # CPU-only energy estimate at full utilisation
     cloud_prices_path: str = ""          # empty -> the table shipped in appliance/ledger
+    chargeback_idle: str = "share"       # idle capacity in chargeback: "share" (by busy share) | "central"
 
 
 @dataclass
@@ -76,6 +77,17 @@ class TcoConfig:
 
 
 @dataclass
+class AlertsConfig:
+    enabled: bool = True
+    interval_seconds: float = 5.0        # how often the rules are evaluated
+    syslog_address: str = ""             # "/dev/log", a unix socket path or host:port; empty: off
+    webhook_url: str = ""                # http://<local address>/...; empty: off
+    webhook_timeout_seconds: float = 2.0
+    webhook_retries: int = 3
+    rules: list = field(default_factory=list)   # [[alerts.rules]] tables; empty: the built-in set
+
+
+@dataclass
 class Config:
     data_dir: str = field(default_factory=lambda: str(default_data_dir()))
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -83,6 +95,7 @@ class Config:
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     tco: TcoConfig = field(default_factory=TcoConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def store_path(self) -> Path:

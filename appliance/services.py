@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import current_app
 
+from appliance.alerts import ResponseCounter, start_alerts
 from appliance.api.response_caches import ResponseCaches
 from appliance.api.serving_metrics import ServingMetrics
 from appliance.auth.admin import admin_token
@@ -42,6 +43,8 @@ class Appliance:
     metrics: ServingMetrics = field(default_factory=ServingMetrics)
     started: float = field(default_factory=time.time)
     draining: bool = False
+    alerts: Any = None                   # AlertEvaluator, when alerts are on
+    responses: ResponseCounter = field(default_factory=ResponseCounter)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -58,6 +61,7 @@ class Appliance:
         appliance = cls(config=config, models=ModelManager(config, ledger=ledger), keys=keys,
                         admin_token=admin_token(config), ledger=ledger)
         appliance.limits = RateLimiter(budget_source=appliance._tokens_used)
+        appliance.alerts = start_alerts(appliance)
         if load_default:
             appliance.models.ensure_default()
             appliance.models.ensure_embedding()
@@ -120,6 +124,8 @@ class Appliance:
         return [list(map(float, v)) for v in vectors], tokens
 
     def close(self) -> None:
+        if self.alerts is not None:
+            self.alerts.close()
         self.models.shutdown()
         if self.ledger is not None:
             self.ledger.close()

@@ -33,4 +33,6 @@ def metrics() -> Response:
     lines += family(PREFIX + "ledger_backlog_rows", "gauge", "Usage rows queued but not yet written.",
                     [({}, appliance.ledger_backlog())])
     lines += appliance.metrics.render()
+    if appliance.alerts is not None:
+        lines += appliance.alerts.metric_lines()
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4; charset=utf-8")
