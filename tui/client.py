@@ -167,3 +167,9 @@ class AdminClient:
 
     async def set_tco(self, inputs: dict) -> Reply:
         return await self.request("PUT", "/admin/tco", json=inputs)
+
+    async def alerts(self, limit: int = 200) -> Reply:
+        return await self.request("GET", "/admin/alerts", params={"limit": limit})
+
+    async def acknowledge_alert(self, event_id: int) -> Reply:
+        return await self.request("POST", f"/admin/alerts/events/{event_id}/ack")
