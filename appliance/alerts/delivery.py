@@ -135,7 +135,11 @@ class WebhookSink:
 def sinks_from_config(config) -> list:
     sinks: list = []
     if config.syslog_address:
-        sinks.append(SyslogSink(config.syslog_address))
+        try:
+            sinks.append(SyslogSink(config.syslog_address))
+        except OSError as exc:   # no syslog daemon here: the service log (journal) still has every alert
+            log.warning("alerts.syslog_address %s is not reachable (%s); alerts go to the service log only",
+                        config.syslog_address, exc)
     if config.webhook_url:
         sinks.append(WebhookSink(config.webhook_url, config.webhook_timeout_seconds, config.webhook_retries))
     return sinks
