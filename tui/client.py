@@ -41,6 +41,15 @@ def error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
 
 
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 class AdminClient:
     """Async client for /admin/*; `on_connection(bool)` fires when reachability changes."""
 
@@ -57,6 +66,7 @@ class AdminClient:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            headers["X-Airlock-Actor"] = f"console:{_user()}"   # named in the audit log
             self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=self.timeout)
         return self._http
 

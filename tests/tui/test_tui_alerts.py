@@ -56,7 +56,8 @@ async def test_banner_alerts_screen_and_acknowledge(appliance) -> None:
         await pilot.press("a")
         await until(pilot, lambda: (history.selected or {}).get("acknowledged_by"), what="the acknowledgement")
         stored = next(e for e in service.alerts.store.events() if e["id"] == event_id)
-        assert stored["acknowledged_by"].startswith("admin:") and stored["acknowledged_at"]
+        assert stored["acknowledged_by"].startswith("admin:") and " as console:" in stored["acknowledged_by"]
+        assert stored["acknowledged_at"]
 
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {service.admin_token}"}) as http:
             assert "alert.acknowledge" in {e["action"] for e in http.get("/admin/audit").json()["data"]}
