@@ -61,3 +61,17 @@ def test_webhooks_on_the_local_network_are_accepted(url: str) -> None:
 def test_webhooks_elsewhere_are_refused(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_webhook_url(url)
+
+
+def test_doctor_names_bad_alert_settings() -> None:
+    from appliance.config import Config
+    from appliance.doctor.config_check import insane_values
+
+    config = Config()
+    assert insane_values(config) == []
+    config.alerts.rules = [{"name": "x", "kind": "kv_usage", "threshold": 1, "severity": "loud"}]
+    config.alerts.webhook_url = "http://8.8.8.8/hook"
+    config.ledger.chargeback_idle = "nobody"
+    problems = insane_values(config)
+    assert len(problems) == 3 and "alerts.rules: severity must be one of" in problems[0]
+    assert "public address" in problems[1] and "ledger.chargeback_idle" in problems[2]
