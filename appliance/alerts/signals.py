@@ -1,8 +1,8 @@
 """Signals: the current value of each alert kind, read from the running appliance.
 
 Assumptions:
-- Every read is cheap: in-memory counters and engine statistics, one indexed ledger query per
-  budgeted key, one range query for the cost kinds; NVML and psutil calls where present.
+- Every read is cheap: in-memory counters and engine statistics, two grouped ledger queries
+  for all budgeted keys, one range query for the cost kinds; NVML and psutil calls where present.
 - Rates and percentiles over a window come from cumulative counters sampled once per
   evaluation (`CounterHistory`): the difference between now and the sample nearest to
   `now - window` (the oldest one while the service is younger than the window).
@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from sqlalchemy import func, select
 
 from appliance.api.prometheus import ITL_BUCKETS, TTFT_BUCKETS
 from appliance.ledger import reports
+from appliance.ledger.models import UsageRow
 from appliance.ledger.tco import MILLION, tco_report
 
 Values = dict[str, float]      # subject ("" when there is one) -> value
@@ -72,6 +74,7 @@ class Signals:
         self.history = {name: CounterHistory(horizon) for name in ("prefix", "response", "ttft", "itl", "status")}
         self._gpu = gpu if gpu is not None else nvml_readings
         self._cache: dict[tuple[str, float], Values] = {}
+        self._memo: dict = {}      # reads shared by several kinds within one evaluation
 
     def history_horizon(self, horizon: float) -> None:
         for history in self.history.values():
@@ -89,6 +92,7 @@ class Signals:
         self.history["itl"].add(now, tuple(a.metrics.itl.bucket_totals()))
         self.history["status"].add(now, a.responses.totals())
         self._cache.clear()
+        self._memo.clear()
 
     def read(self, kind: str, window: float) -> Values:
         key = (kind, window)
@@ -113,32 +117,53 @@ class Signals:
     # -- the ledger ---------------------------------------------------------------------------
 
     def _budget_used(self, window: float) -> Values:
-        ledger = self.appliance.ledger
-        return {_subject(k): ledger.tokens_used(k.id) / k.spec.token_budget for k in self._budgeted()}
+        used = self._tokens_by_key(None)
+        return {_subject(k): used.get(k.id, 0) / k.spec.token_budget for k in self._budgeted()}
 
     def _budget_burn(self, window: float) -> Values:
-        ledger, since = self.appliance.ledger, datetime.now(UTC) - timedelta(seconds=window)
+        recent = self._tokens_by_key(datetime.now(UTC) - timedelta(seconds=window))
+        used = self._tokens_by_key(None)
         hours: Values = {}
         for key in self._budgeted():
-            recent = ledger.tokens_used(key.id, since)
-            if recent > 0:
-                remaining = max(0, key.spec.token_budget - ledger.tokens_used(key.id))
-                hours[_subject(key)] = remaining / (recent / (window / 3600))
+            if recent.get(key.id, 0) > 0:
+                remaining = max(0, key.spec.token_budget - used.get(key.id, 0))
+                hours[_subject(key)] = remaining / (recent[key.id] / (window / 3600))
         return hours
 
     def _budgeted(self) -> list:
-        if self.appliance.ledger is None:
-            return []
-        return [k for k in self.appliance.keys.list() if k.spec.token_budget > 0]
+        if "budgeted" not in self._memo:
+            keys = self.appliance.keys.list() if self.appliance.ledger is not None else []
+            self._memo["budgeted"] = [k for k in keys if k.spec.token_budget > 0]
+        return self._memo["budgeted"]
+
+    def _tokens_by_key(self, since: datetime | None) -> dict[str, int]:
+        """Tokens of every budgeted key in one grouped query (rows the ledger's writer has not
+        written yet count from its next flush, at most ledger.flush_interval_seconds later)."""
+        memo = ("tokens", since)
+        if memo not in self._memo:
+            ids = [k.id for k in self._budgeted()]
+            totals: dict[str, int] = {}
+            if ids:
+                query = (select(UsageRow.key_id, func.sum(UsageRow.prompt_tokens + UsageRow.completion_tokens))
+                         .where(UsageRow.key_id.in_(ids)).group_by(UsageRow.key_id))
+                if since is not None:
+                    query = query.where(UsageRow.created_at >= since)
+                with self.appliance.ledger.engine.connect() as conn:
+                    totals = {key_id: int(n or 0) for key_id, n in conn.execute(query)}
+            self._memo[memo] = totals
+        return self._memo[memo]
 
     def _window(self, window: float) -> Any:
+        """The TCO figures over the last `window` seconds (shared by the cost kinds)."""
         ledger = self.appliance.ledger
         if ledger is None:
             return None
-        until = datetime.now(UTC)
-        with ledger.engine.connect() as conn:
-            measured = reports.usage_window(conn, until - timedelta(seconds=window), until)
-        return tco_report(ledger.tco_inputs, measured, [])
+        if ("window", window) not in self._memo:
+            until = datetime.now(UTC)
+            with ledger.engine.connect() as conn:
+                measured = reports.usage_window(conn, until - timedelta(seconds=window), until)
+            self._memo[("window", window)] = tco_report(ledger.tco_inputs, measured, [])
+        return self._memo[("window", window)]
 
     def _cost_per_million(self, window: float) -> Values:
         report = self._window(window)

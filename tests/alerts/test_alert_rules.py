@@ -58,6 +58,7 @@ def test_budget_rules_fire_at_80_and_100_percent_and_resolve_when_raised(alertin
     for _ in range(30):
         if _chat(alerting, created["secret"], "Say hello.", max_tokens=8).status_code == 429:
             break
+    alerting.appliance.ledger.flush(timeout=10)     # alerts read written rows (within flush_interval)
     changes = _evaluate(alerting)
     for rule in ("budget-80", "budget-100", "budget-burn"):
         assert [e["subject"] for e in changes[rule]] == [subject] and changes[rule][0]["state"] == "firing"
