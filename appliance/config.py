@@ -55,6 +55,7 @@ class LedgerConfig:
     flush_interval_seconds: float = 1.0
     host_watts: float = 250.0            # CPU-only energy estimate at full utilisation
     cloud_prices_path: str = ""          # empty -> the table shipped in appliance/ledger
+    chargeback_idle: str = "share"       # idle capacity in chargeback: "share" (by busy share) | "central"
 
 
 @dataclass
@@ -121,6 +122,17 @@ class RoutingConfig:
 
 
 @dataclass
+class AlertsConfig:
+    enabled: bool = True
+    interval_seconds: float = 5.0        # how often the rules are evaluated
+    syslog_address: str = ""             # "/dev/log", a unix socket path or host:port; empty: off
+    webhook_url: str = ""                # http://<local address>/...; empty: off
+    webhook_timeout_seconds: float = 2.0
+    webhook_retries: int = 3
+    rules: list = field(default_factory=list)   # [[alerts.rules]] tables; empty: the built-in set
+
+
+@dataclass
 class Config:
     data_dir: str = field(default_factory=lambda: str(default_data_dir()))
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -131,6 +143,7 @@ class Config:
     speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def store_path(self) -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 
+from appliance.alerts import ResponseCounter, start_alerts
 from appliance.api.response_caches import ResponseCaches
 from appliance.api.serving_metrics import ServingMetrics
 from appliance.auth.admin import admin_token
@@ -45,6 +46,8 @@ class Appliance:
     router: Any = None                  # appliance.routing.Router: routes, rules, spill counters
     started: float = field(default_factory=time.time)
     draining: bool = False
+    alerts: Any = None                   # AlertEvaluator, when alerts are on
+    responses: ResponseCounter = field(default_factory=ResponseCounter)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +69,7 @@ class Appliance:
                         admin_token=admin_token(config), ledger=ledger)
         appliance.limits = RateLimiter(budget_source=appliance._tokens_used,
                                        max_inflight=config.server.max_concurrent_per_key)
+        appliance.alerts = start_alerts(appliance)
         if load_default:
             appliance.models.ensure_default()
             appliance.models.ensure_embedding()
@@ -149,6 +153,8 @@ class Appliance:
         return [list(map(float, v)) for v in vectors], tokens
 
     def close(self) -> None:
+        if self.alerts is not None:
+            self.alerts.close()
         self.models.shutdown()
         if self.ledger is not None:
             self.ledger.close()

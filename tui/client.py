@@ -41,6 +41,15 @@ def error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
 
 
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 class AdminClient:
     """Async client for /admin/*; `on_connection(bool)` fires when reachability changes."""
 
@@ -57,6 +66,7 @@ class AdminClient:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            headers["X-Airlock-Actor"] = f"console:{_user()}"   # named in the audit log
             self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=self.timeout)
         return self._http
 
@@ -173,3 +183,9 @@ class AdminClient:
 
     async def frontier(self, model: str | None = None) -> Reply:
         return await self.request("GET", "/admin/frontier", params={"model": model} if model else None)
+
+    async def alerts(self, limit: int = 200) -> Reply:
+        return await self.request("GET", "/admin/alerts", params={"limit": limit})
+
+    async def acknowledge_alert(self, event_id: int) -> Reply:
+        return await self.request("POST", f"/admin/alerts/events/{event_id}/ack")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
 from appliance.api.fields import json_body
@@ -44,7 +45,10 @@ def tco() -> Response:
 
 @bp.put("/tco")
 def set_tco() -> Response:
+    before = _ledger().tco_inputs.to_dict()
     try:
-        return jsonify(_ledger().set_tco(json_body()).to_dict())
+        report = _ledger().set_tco(json_body())
     except (ValueError, TypeError) as exc:
         raise ApiError(400, str(exc), code="invalid_value") from None
+    audit.record("tco.inputs", "tco", before, report.inputs.to_dict())
+    return jsonify(report.to_dict())

@@ -48,6 +48,8 @@ def metrics() -> Response:
     if appliance.router is not None:
         from appliance.routing.metrics import render as route_lines
         lines += route_lines(appliance.router)
+    if appliance.alerts is not None:
+        lines += appliance.alerts.metric_lines()
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -176,6 +176,22 @@ PATHS = {
     "/admin/routes/test": {"post": _op("Which tier a prompt would take now, and why", body="RouteTest")},
 }
 
+_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000})
+PATHS |= {   # alerts and the audit log (docs/alerts.md)
+    "/admin/alerts": {"get": _op("Firing alerts, the history of state changes and the rules", params=[_LIMIT])},
+    "/admin/alerts/events/{event_id}/ack": {"post": _op("Acknowledge an alert event", params=[_path("event_id")])},
+    "/admin/alerts/rules": {"get": _op("Alert rules and the kinds of rule")},
+    "/admin/alerts/rules/{name}": {
+        "put": _op("Add or replace an alert rule", body="AlertRule", params=[_path("name")]),
+        "delete": _op("Remove an alert rule", params=[_path("name")])},
+    "/admin/audit": {"get": _op("The audit log of administrative changes", params=[
+        _LIMIT, _query("action", {"type": "string"})])},
+    "/admin/audit/verify": {"get": _op("Verify the audit log's hash chain")},
+}
+SCHEMAS["AlertRule"] = {"type": "object", "required": ["kind", "threshold"], "properties": {
+    "kind": {"type": "string"}, "threshold": {"type": "number"}, "window_seconds": {"type": "number", "exclusiveMinimum": 0},
+    "severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "enabled": {"type": "boolean"}}}
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {"title": "Airlock", "version": "1.0",

@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from appliance import audit
     from appliance.auth.keys import KeySettingError, KeySpec, KeyStore
     from appliance.config import ConfigError, load_config
     from appliance.ledger.database import make_engine, upgrade
@@ -42,12 +43,16 @@ def run(args: argparse.Namespace) -> int:
             spec = KeySpec(args.name, args.tenant, [m for m in args.models.split(",") if m],
                            args.rpm, args.tpm, args.budget)
             key, secret = store.create(spec)
+            audit.record("key.create", key.id, None, key.public(), engine=db)
             print(f"created {key.id} ({key.spec.name}, tenant {key.spec.tenant or '(none: caches of its own)'})")
             print(f"secret (shown once, store it now): {secret}")
         elif args.keys_command == "list":
             _print_keys([k.public() for k in store.list(include_revoked=args.all)], args.json)
         else:
-            print(f"revoked {store.revoke(args.key_id).id}")
+            before = store.get(args.key_id).public()
+            key = store.revoke(args.key_id)
+            audit.record("key.revoke", key.id, before, key.public(), engine=db)
+            print(f"revoked {key.id}")
     except (ConfigError, KeySettingError) as exc:
         print(f"airlock keys: {exc}", file=sys.stderr)
         return 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, String, false
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, false
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -117,3 +117,46 @@ class BenchRunRow(LedgerBase):
     cost_per_million_output: Mapped[float | None] = mapped_column(Float)
     currency: Mapped[str] = mapped_column(String(8))
     pareto: Mapped[bool] = mapped_column(Boolean)
+
+
+class AuditRow(LedgerBase):
+    """One administrative change. `hash` chains each row to the one before it (appliance/audit)."""
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200))
+    before: Mapped[str] = mapped_column(Text)            # canonical JSON
+    after: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AlertEventRow(LedgerBase):
+    """An alert's state change (firing or resolved) with the value that caused it."""
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    rule: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))       # firing | resolved
+    severity: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class AlertRuleRow(LedgerBase):
+    """A rule added or edited at run time; it overrides the config's rule of the same name."""
+    __tablename__ = "alert_rules"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    spec: Mapped[str] = mapped_column(Text)              # JSON of AlertRule; "null": deleted
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
