@@ -1,4 +1,4 @@
-"""A one-line banner on every screen while alerts fire (hidden otherwise); click or F7 opens
+"""A one-line banner on every screen while alerts fire (hidden otherwise); click or F8 opens
 the alerts screen."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class AlertBanner(Static):
         self.set_class(worst == "critical", "-critical")
         names = ", ".join(f"{e.get('rule')}{' (' + e['subject'] + ')' if e.get('subject') else ''}" for e in firing[:3])
         more = f" and {len(firing) - 3} more" if len(firing) > 3 else ""
-        self.update(f"⚠ {len(firing)} alert{'s' if len(firing) > 1 else ''} firing ({worst}): {names}{more}  [F7]")
+        self.update(f"⚠ {len(firing)} alert{'s' if len(firing) > 1 else ''} firing ({worst}): {names}{more}  [F8]")
 
     async def on_click(self) -> None:
         await self.app.switch_mode("alerts")
