@@ -48,4 +48,17 @@ def _serve(config) -> int:
     print(f"airlock: serving {', '.join(appliance.model_names()) or 'no model'} on {server.url} "
           f"(auth {'on' if config.server.auth else 'off'}; admin credential in {token_file})", flush=True)
     server.run()
+    _exit_now(0)
     return 0
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown: the engines are stopped and the ledger closed
+    (or dead-lettered) by now, and a worker thread still stuck in a view must not hold the
+    stop until systemd's SIGKILL."""
+    import os
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
