@@ -17,7 +17,7 @@ serve: models
 	$(VENV)/bin/airlock serve
 
 test: models
-	$(VENV)/bin/python -m pytest
+	AIRLOCK_REQUIRE_KERNELS=1 $(VENV)/bin/python -m pytest
 
 bench: models
 	$(VENV)/bin/airlock bench

@@ -8,13 +8,19 @@ instructions only (never -march=native): a cache or bundle made on an AMX machin
 in use is the CPU's, or the lower one AIRLOCK_CPU_ISA forces. `make install` and the
 installer build it ahead of time (`airlock kernels`). Without a compiler, or with
 AIRLOCK_TORCH_ONLY=1, the engine runs its pure torch path instead: the same results (up to
-float rounding), more slowly.
+float rounding), more slowly. With AIRLOCK_REQUIRE_KERNELS=1 (the test suite's setting) a
+failed build is an error instead: a compile error must not hide behind the fallback.
+
+A build killed half-way leaves torch's `lock` file in its build folder, and every later load
+would wait on it forever; a lock older than STALE_LOCK_SECONDS is taken for such a leftover
+and removed (a real build takes a few minutes).
 """
 from __future__ import annotations
 
 import functools
 import logging
 import os
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -35,6 +41,8 @@ LEVEL_FLAGS = {   # each level's instructions and no more: its build runs on any
     "amx": _AVX512 + ["-mavx512bf16", "-mamx-tile", "-mamx-bf16", "-mamx-int8"],
 }
 
+STALE_LOCK_SECONDS = 1800.0
+
 apply_limits()   # a forced level caps oneDNN and torch's kernels too, before their first use
 
 
@@ -52,15 +60,32 @@ def kernels_at(level: str) -> ModuleType | None:
     if level not in LEVELS or not at_least(cpu_isa().detected, level):
         raise ValueError(f"CPU level must be one of {', '.join(LEVELS)} and at most this CPU's "
                          f"({cpu_isa().detected}), got {level!r}")
+    name = f"airlock_cpu_kernels_{level}"
     try:
         from torch.utils.cpp_extension import load
 
-        return load(name=f"airlock_cpu_kernels_{level}", sources=[str(s) for s in _SOURCES],
+        _remove_stale_lock(name)
+        return load(name=name, sources=[str(s) for s in _SOURCES],
                     extra_cflags=["-O3", "-fopenmp", *LEVEL_FLAGS[level]], extra_ldflags=["-fopenmp"])
     except Exception as exc:  # no compiler, no headers, a failed build: fall back, keep serving
+        if os.environ.get("AIRLOCK_REQUIRE_KERNELS") == "1":
+            raise
         log.warning("CPU kernels (%s) unavailable, using the torch path (slower decode attention): %s", level,
                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         return None
+
+
+def _remove_stale_lock(name: str) -> None:
+    from torch.utils.cpp_extension import _get_build_directory
+
+    lock = Path(_get_build_directory(name, verbose=False)) / "lock"
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return
+    if age > STALE_LOCK_SECONDS:
+        log.warning("removing %s, left %.0f minutes ago by a build that did not finish", lock, age / 60)
+        lock.unlink(missing_ok=True)
 
 
 def kernels_for(*tensors: torch.Tensor) -> ModuleType | None:
