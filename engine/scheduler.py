@@ -131,7 +131,9 @@ class Scheduler:
 
     def _token_budget(self) -> int:
         limit = self.config.max_num_batched_tokens
-        return limit if self.token_limit is None else min(limit, self.token_limit)
+        if self.token_limit is None:
+            return limit
+        return min(limit, max(self.token_limit, len(self.running)))   # never starve a running decode
 
     def seq_budget(self) -> int:
         limit = self.config.max_num_seqs
