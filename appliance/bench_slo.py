@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ class SloBenchConfig:
     ttft_target: float | None = None       # seconds; None: no TTFT target (nothing is refused)
     model_file: str = ""
     quantization: str = "auto"
+    kv_cache_mib: int = 256
 
     def __post_init__(self) -> None:
         if self.streams < 1 or self.max_tokens < 2:
@@ -62,6 +64,7 @@ def run(config: SloBenchConfig) -> list[Phase]:
         settings.server.auth, settings.server.threads = False, config.streams + 16
         settings.server.max_waiting = max(settings.server.max_waiting, config.streams * 2)
         settings.models.default_quantization = config.quantization
+        settings.models.kv_cache_bytes = config.kv_cache_mib * 2**20
         if config.model_file:
             settings.models.default_model_file = config.model_file
         appliance = Appliance.from_config(settings)
@@ -80,6 +83,7 @@ def run(config: SloBenchConfig) -> list[Phase]:
 
 
 def _phase(name: str, url: str, model: str, config: SloBenchConfig) -> Phase:
+    print(f"airlock bench-slo: {name}: {config.streams} streams", file=sys.stderr, flush=True)
     started = time.time()
     results = _load(url, model, config, config.streams)
     wall = time.time() - started

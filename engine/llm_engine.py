@@ -88,7 +88,7 @@ class Engine:
                 raise InvalidParameter("request_id", f"request id {request_id!r} is already in use")
             if self._queued >= self.config.max_waiting:
                 raise QueueFull(self._queued, self.config.max_waiting)
-            self.slo.check_admission(self._queued, len(self.scheduler.running), self.scheduler._seq_budget())
+            self.slo.check_admission(self._queued, len(self.scheduler.running), self.scheduler.seq_budget())
             stream = self._enqueue(list(prompt_token_ids), params, request_id, priority, tenant)
             self._cond.notify()
         return stream

@@ -140,7 +140,7 @@ class Scheduler:
 
     def _admit_waiting(self, batch: ScheduledBatch, budget: int) -> None:
         for seq in list(self.waiting):
-            if budget <= 0 or len(self.running) >= self._seq_budget():
+            if budget <= 0 or len(self.running) >= self.seq_budget():
                 return
             if seq.leader is not None and not seq.leader.is_finished and seq.leader.is_prefilling:
                 continue                        # reuse the leader's prompt blocks once they exist
@@ -155,9 +155,11 @@ class Scheduler:
 
     def _token_budget(self) -> int:
         limit = self.config.max_num_batched_tokens
-        return limit if self.token_limit is None else min(limit, self.token_limit)
+        if self.token_limit is None:
+            return limit
+        return min(limit, max(self.token_limit, len(self.running)))   # never starve a running decode
 
-    def _seq_budget(self) -> int:
+    def seq_budget(self) -> int:
         limit = self.config.max_num_seqs
         return limit if self.seq_limit is None else min(limit, self.seq_limit)
 

@@ -7,7 +7,10 @@ Assumptions, stated once:
   The governor fits a and b by least squares over the last steps (decode and prefill alike)
   and lets each step hold at most the tokens that fit in the ITL target x HEADROOM; the same
   number caps the running sequences, since each decoding sequence adds one token per step.
-  HEADROOM leaves room for the step-to-step noise a p95 target must absorb.
+  HEADROOM leaves room for the step-to-step noise a p95 target must absorb. The fit is not
+  trusted beyond twice the largest step it has seen, so a burst is admitted in stages; and a
+  lowered cap never takes the decode token from a sequence already running (it holds back
+  admissions instead, so no running stream stalls).
 - A waiting request is scheduled when a running one finishes. With L sequences running and q
   requests ahead, the wait is about ceil((q + 1) / L) service times, where a service time is
   the mean time from first scheduled to finished over recent requests.
@@ -114,7 +117,8 @@ class StepTimeFit:
         if fit is None:
             return None
         a, b = fit
-        return max(1, int((seconds - a) / b))
+        seen = max(x for x, _ in self.samples)       # no more than twice the largest step measured:
+        return max(1, min(int((seconds - a) / b), 2 * seen))   # grow, measure, then grow again
 
 
 class SloGovernor:

@@ -48,6 +48,21 @@ def test_step_time_fit_finds_the_line_and_the_tokens_within_a_target() -> None:
     a, b = fit.line()
     assert a == pytest.approx(0.02) and b == pytest.approx(0.001)
     assert fit.tokens_within(0.1) == 80
+    assert fit.tokens_within(1.0) == 128                 # 980 by the line, but no more than 2 x 64 seen
+
+
+def test_a_lowered_cap_never_starves_running_decodes() -> None:
+    s = scheduler()
+    for i in range(6):
+        s.add(seq(2, 100 * i))
+    s.schedule()
+    for q in s.running:                                   # all six prefilled, now decoding
+        s.advance(q, 2)
+        q.token_ids.append(7)
+    s.seq_limit = s.token_limit = 2
+    s.add(seq(4, 999))
+    batch = s.schedule()
+    assert batch.num_tokens == [1] * 6 and len(s.waiting) == 1      # every runner decodes, none admitted
 
 
 def metrics(ttft: float, gaps: list[float], t0: float = 0.0) -> RequestMetrics:
