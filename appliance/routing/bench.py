@@ -110,6 +110,7 @@ def _appliance(config: RouteBenchConfig, progress):
 
     settings = Config(data_dir=config.data_dir)
     settings.server.auth = False
+    settings.models.kv_cache_bytes = 128 * 1024**2      # per tier: ample for `concurrency` short streams
     appliance = Appliance.from_config(settings, load_default=False)
     models = appliance.models
     for name, path in (("smollm2", config.smollm2_file), (LARGE, config.gemma3_file)):
