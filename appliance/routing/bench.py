@@ -151,9 +151,9 @@ def _arm(appliance, url: str, route: str, config: RouteBenchConfig, since: datet
 def _ttft(client, route: str, prompt: str, max_tokens: int) -> float:
     started = time.perf_counter()
     first = None
-    for chunk in client.chat.completions.create(model=route, messages=[{"role": "user", "content": prompt}],
-                                                max_tokens=max_tokens, temperature=0, stream=True):
-        if first is None and chunk.choices and chunk.choices[0].delta.content:
+    for chunk in client.completions.create(model=route, prompt=prompt, max_tokens=max_tokens, temperature=0,
+                                           stream=True):   # completions: Gemma 3 270M base has no chat template
+        if first is None and chunk.choices and chunk.choices[0].text:
             first = time.perf_counter() - started
     return first if first is not None else time.perf_counter() - started
 
