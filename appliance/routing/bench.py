@@ -110,6 +110,7 @@ def _appliance(config: RouteBenchConfig, progress):
 
     settings = Config(data_dir=config.data_dir)
     settings.server.auth = False
+    settings.models.kv_cache_bytes = 128 * 1024**2      # per tier: ample for `concurrency` short streams
     appliance = Appliance.from_config(settings, load_default=False)
     models = appliance.models
     for name, path in (("smollm2", config.smollm2_file), (LARGE, config.gemma3_file)):
@@ -150,9 +151,9 @@ def _arm(appliance, url: str, route: str, config: RouteBenchConfig, since: datet
 def _ttft(client, route: str, prompt: str, max_tokens: int) -> float:
     started = time.perf_counter()
     first = None
-    for chunk in client.chat.completions.create(model=route, messages=[{"role": "user", "content": prompt}],
-                                                max_tokens=max_tokens, temperature=0, stream=True):
-        if first is None and chunk.choices and chunk.choices[0].delta.content:
+    for chunk in client.completions.create(model=route, prompt=prompt, max_tokens=max_tokens, temperature=0,
+                                           stream=True):   # completions: Gemma 3 270M base has no chat template
+        if first is None and chunk.choices and chunk.choices[0].text:
             first = time.perf_counter() - started
     return first if first is not None else time.perf_counter() - started
 

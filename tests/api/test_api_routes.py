@@ -25,7 +25,12 @@ ROUTES = [AUTO, {"name": "fast", "tiers": [INT8]}, {"name": "best", "tiers": [MO
 @pytest.fixture(scope="module")
 def routed(served, smollm2_path):
     models = served.appliance.models
-    models.load(MODEL, "int8", alias=INT8)
+    kv_bytes = models.config.models.kv_cache_bytes
+    models.config.models.kv_cache_bytes = 64 * 1024**2     # a small KV pool: the shared machine's memory
+    try:
+        models.load(MODEL, "int8", alias=INT8)
+    finally:
+        models.config.models.kv_cache_bytes = kv_bytes
     admin = served.http()
     admin.headers.update(served.admin())
     response = admin.put("/admin/routes", json={"routes": ROUTES})
