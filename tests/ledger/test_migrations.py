@@ -57,7 +57,7 @@ def test_upgrade_from_empty_matches_the_models(tmp_path: Path) -> None:
     engine = database.make_engine(f"sqlite:///{tmp_path / 'new.db'}")
     assert database.upgrade(engine) is None                # nothing to copy aside
     assert set(inspect(engine).get_table_names()) == TABLES
-    assert database.current_revision(engine) == database.head_revision() == "0003"
+    assert database.current_revision(engine) == database.head_revision() == "0007"
     assert schema_diff(engine) == []
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -141,11 +141,11 @@ def test_db_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     config = tmp_path / "airlock.toml"
     config.write_text(f'[ledger]\ndatabase_url = "sqlite:///{tmp_path / "cli.db"}"\n')
     assert main(["db", "current", "--config", str(config)]) == 0
-    assert "current: base  head: 0003" in capsys.readouterr().out
+    assert "current: base  head: 0007" in capsys.readouterr().out
     assert main(["db", "upgrade", "--config", str(config)]) == 0
-    assert "schema at 0003" in capsys.readouterr().out
+    assert "schema at 0007" in capsys.readouterr().out
     assert main(["db", "downgrade", "--config", str(config)]) == 0
-    assert "schema at 0002" in capsys.readouterr().out
+    assert "schema at 0003" in capsys.readouterr().out
     assert main(["db", "upgrade", "0042", "--config", str(config)]) == 1
     assert "Can't locate revision identified by '0042'" in capsys.readouterr().err
     assert main(["db", "upgrade", "--config", str(config)]) == 0
