@@ -24,6 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--route", help="instead: a mixed workload through this route (auto) against always the "
                         "largest tier, same run (SmolLM2 int8 and Gemma 3 tiers)")
+    parser.add_argument("--speculation", choices=("ngram",), default=None,
+                        help="instead: the same requests with this speculation off and on (single, c32)")
     add_quick_and_json(parser, quick_help="a few requests of a few tokens (for tests)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
@@ -36,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
     if not prepare_to_load("bench", args.model):
         return 2
     _quiet_transformers()
+    if args.speculation:
+        return _run_speculation(args)
     from engine.bench import BenchOptions, run_bench
     from engine.errors import EngineError
 
@@ -43,6 +47,21 @@ def run(args: argparse.Namespace) -> int:
         baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
         options = BenchOptions(args.model, args.scenario, args.quantization, args.quick, args.device, baselines)
         report = run_bench(options, progress=lambda line: print(f"airlock bench: {line}", file=sys.stderr))
+    except (ValueError, EngineError) as exc:
+        print(f"airlock bench: {exc}", file=sys.stderr)
+        return 2
+    print(report.to_json() if args.json else report.to_table())
+    return 0
+
+
+def _run_speculation(args: argparse.Namespace) -> int:
+    from engine.bench.speculation import run_speculation_bench
+    from engine.errors import EngineError
+    from engine.loader import load_model
+
+    try:
+        model = load_model(args.model, device=args.device)
+        report = run_speculation_bench(model, args.speculation, quick=args.quick)
     except (ValueError, EngineError) as exc:
         print(f"airlock bench: {exc}", file=sys.stderr)
         return 2

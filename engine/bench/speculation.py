@@ -1,0 +1,157 @@
+"""`airlock bench --speculation ngram`: the same requests with speculation off and on, one run.
+
+Scenarios: one request rewriting a ~500-token text given in its prompt (input-grounded, where
+prompt lookup drafts well), and 32 concurrent requests (adaptive: the engine stops drafting
+at that batch size). Also the physics: one forward over k + 1 positions of a sequence (a
+verification pass) against one decode step of it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.config import EngineConfig
+from engine.llm_engine import Engine
+from engine.sampling_params import SamplingParams
+from engine.sequence import Sequence
+from engine.speculation import SpeculationConfig
+
+SENTENCES = [
+    "The maintenance report for line four covers the week of the twelfth.",
+    "On Monday the conveyor motor overheated twice and was shut down for inspection.",
+    "The technicians found a worn bearing on the drive shaft and replaced it the same afternoon.",
+    "On Tuesday the packaging robot dropped cartons because its vacuum gripper had a cracked seal.",
+    "The seal was replaced, and the robot was recalibrated against the new carton size.",
+    "On Wednesday the line ran without faults at ninety-six percent of its rated speed.",
+    "On Thursday a sensor on the filling station reported false low levels every few minutes.",
+    "The sensor cable had been pinched by a guard panel; it was rerouted and the alarms stopped.",
+    "On Friday the night shift reported a burning smell near the control cabinet.",
+    "An electrician found a loose terminal on the main contactor and tightened it.",
+    "No parts were damaged, but the cabinet fans were cleaned as a precaution.",
+    "Spare parts used this week: one bearing, one vacuum seal, two cable ties and a fan filter.",
+    "Downtime for the week was three hours and ten minutes, most of it on Monday.",
+    "The team recommends replacing the remaining original bearings during the next planned stop.",
+    "They also ask for a spare vacuum gripper to be kept on site, since the supplier needs two weeks.",
+    "The safety inspection found no open issues, and the fire extinguishers were checked and tagged.",
+    "Training for the two new operators on the packaging robot is planned for next Wednesday.",
+    "The line supervisor thanks the night shift for reporting the smell quickly.",
+]
+
+
+@dataclass(slots=True)
+class SpecRow:
+    scenario: str
+    tokens_per_s_off: float
+    tokens_per_s_on: float
+    ratio: float
+    identical: bool
+    draft_tokens: int
+    accepted_tokens: int
+    acceptance_rate: float | None
+    mean_accepted_length: float | None
+
+
+@dataclass(slots=True)
+class SpecReport:
+    model: str
+    isa: str
+    method: str
+    k: int
+    rows: list[SpecRow] = field(default_factory=list)
+    decode_step_ms: float = 0.0
+    verify_pass_ms: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def to_table(self) -> str:
+        lines = [f"model {self.model}, speculation {self.method} k={self.k}, CPU {self.isa}",
+                 f"{'scenario':<10} {'off tok/s':>10} {'on tok/s':>10} {'ratio':>7} {'same':>5} "
+                 f"{'accept':>7} {'mean len':>9}"]
+        for r in self.rows:
+            rate = f"{r.acceptance_rate:.2f}" if r.acceptance_rate is not None else "-"
+            mean = f"{r.mean_accepted_length:.2f}" if r.mean_accepted_length is not None else "-"
+            lines.append(f"{r.scenario:<10} {r.tokens_per_s_off:>10.1f} {r.tokens_per_s_on:>10.1f} "
+                         f"{r.ratio:>6.2f}x {str(r.identical):>5} {rate:>7} {mean:>9}")
+        lines.append(f"verification pass over {self.k + 1} positions: {self.verify_pass_ms:.1f} ms; "
+                     f"one decode step: {self.decode_step_ms:.1f} ms "
+                     f"({self.verify_pass_ms / max(self.decode_step_ms, 1e-9):.2f}x)")
+        return "\n".join(lines)
+
+
+def cpu_isa() -> str:
+    flags = set(re.findall(r"\w+", Path("/proc/cpuinfo").read_text())) if Path("/proc/cpuinfo").exists() else set()
+    return "+".join(f for f in ("avx2", "avx512f", "avx512_vnni", "amx_tile") if f in flags) or "unknown"
+
+
+def grounded_prompt(tokenizer: Any) -> list[int]:
+    text = " ".join(SENTENCES * 2)
+    messages = [{"role": "user", "content": f"Rewrite this report, keeping every fact:\n\n{text}"}]
+    return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True,
+                                         return_dict=True)["input_ids"]
+
+
+def run_speculation_bench(model: Any, method: str = "ngram", k: int = 4, quick: bool = False) -> SpecReport:
+    prompt = grounded_prompt(model.tokenizer)
+    spec = SpeculationConfig(method=method, k=k)
+    report = SpecReport(model.name, cpu_isa(), method, k)
+    single = SamplingParams(max_tokens=16 if quick else 128, temperature=0.0)
+    crowd = SamplingParams(max_tokens=8 if quick else 32, temperature=0.0)
+    report.rows.append(_compare(model, spec, "single", [prompt], single))
+    report.rows.append(_compare(model, spec, "c32", [prompt[:-8 - i] + prompt[-8:] for i in range(32)], crowd))
+    report.decode_step_ms, report.verify_pass_ms = _verify_cost(model, prompt, k)
+    return report
+
+
+def _compare(model: Any, spec: SpeculationConfig, name: str, prompts: list[list[int]],
+             params: SamplingParams) -> SpecRow:
+    off, off_tokens, _ = _run(model, SpeculationConfig(), prompts, params)
+    on, on_tokens, streams = _run(model, spec, prompts, params)
+    drafted = sum(s.metrics.spec_draft_tokens for s in streams)
+    accepted = sum(s.metrics.spec_accepted_tokens for s in streams)
+    drafts = sum(s.metrics.spec_drafts for s in streams)
+    return SpecRow(name, off, on, on / off, on_tokens == off_tokens, drafted, accepted,
+                   accepted / drafted if drafted else None, 1 + accepted / drafts if drafts else None)
+
+
+def _run(model: Any, spec: SpeculationConfig, prompts: list[list[int]],
+         params: SamplingParams) -> tuple[float, list[list[int]], list[Any]]:
+    engine = Engine(model, EngineConfig(kv_cache_bytes=128 * 2**20, speculation=spec))
+    try:
+        engine.submit(prompts[0], SamplingParams(max_tokens=2, temperature=0.0)).collect()   # warm, cache the prompt
+        start = time.perf_counter()
+        streams = [engine.submit(p, params) for p in prompts]
+        outputs = [s.collect()[0].token_ids for s in streams]
+        elapsed = time.perf_counter() - start
+    finally:
+        engine.shutdown()
+    return sum(len(o) for o in outputs) / elapsed, outputs, streams
+
+
+def _verify_cost(model: Any, prompt: list[int], k: int, repeats: int = 15) -> tuple[float, float]:
+    """Median ms of one decode row and of k + 1 one-token rows of the same sequence."""
+    from engine.model_runner import ForwardBatch
+    engine = Engine(model, EngineConfig(kv_cache_bytes=64 * 2**20))
+    engine.shutdown()
+    runner, seq = engine.runner, Sequence("bench-verify", list(prompt))
+    engine.block_manager.ensure(seq, len(prompt) + k + 1)
+    table = seq.block_table
+    runner.forward(ForwardBatch([prompt], [0], [table]))
+    n = len(prompt)
+    decode = ForwardBatch([[prompt[-1]]], [n], [table])
+    verify = ForwardBatch([[t] for t in prompt[-k - 1:]], list(range(n, n + k + 1)), [table] * (k + 1))
+    return _median_ms(runner, decode, repeats), _median_ms(runner, verify, repeats)
+
+
+def _median_ms(runner: Any, batch: Any, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        runner.forward(batch)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)

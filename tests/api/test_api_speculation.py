@@ -1,0 +1,60 @@
+"""Speculative decoding through the API: the admin policy, per-request opt-out, the usage
+extension, the ledger row and /metrics, with the official openai client on the live server."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from api_support import MODEL
+from sqlalchemy import text
+
+PASSAGE = ("Alder Bend sits where two valleys meet. Its mill, built in 1852, ground grain for the farms of "
+           "the county until the railway came. The mill is a museum now, and the old station a library.")
+
+
+@pytest.fixture()
+def admin(served):
+    client = served.http()
+    client.headers.update(served.admin())
+    before = client.get("/admin/speculation").json()[MODEL]
+    yield client
+    client.put("/admin/speculation", json={"model": MODEL, "method": before["method"], "k": before["k"]})
+
+
+def _ask(served, **extra):
+    return served.client(served.key()).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": f"Repeat exactly:\n\n{PASSAGE}"}], max_tokens=24,
+        temperature=0, extra_body=extra or None)
+
+
+def test_policy_at_run_time_same_text_and_figures_everywhere(served, admin) -> None:
+    off = _ask(served)
+    assert off.usage.model_extra.get("speculation") is None
+    changed = admin.put("/admin/speculation", json={"model": MODEL, "method": "ngram", "k": 4})
+    assert changed.status_code == 200 and changed.json()[MODEL]["method"] == "ngram"
+    on = _ask(served)
+    assert on.choices[0].message.content == off.choices[0].message.content
+    figures = on.usage.model_extra["speculation"]
+    assert 0 < figures["accepted_tokens"] <= figures["draft_tokens"]
+    assert _ask(served, speculative=False).usage.model_extra.get("speculation") is None
+    view = admin.get("/admin/speculation").json()[MODEL]
+    assert view["num_accepted_tokens"] >= figures["accepted_tokens"] and 0 < view["acceptance_rate"] <= 1
+    metrics = served.http().get("/metrics").text
+    assert f'airlock:spec_decode_num_accepted_tokens_total{{model_name="{MODEL}"}}' in metrics
+    ledger = served.appliance.ledger
+    deadline = time.monotonic() + 10
+    row = None
+    while row is None and time.monotonic() < deadline:
+        ledger.flush(timeout=5)
+        with ledger.engine.connect() as conn:
+            row = conn.execute(text("SELECT spec_draft_tokens, spec_accepted_tokens FROM usage_records "
+                                    "WHERE request_id = :id"), {"id": on.id}).first()
+        time.sleep(0.1)
+    assert row is not None and tuple(row) == (figures["draft_tokens"], figures["accepted_tokens"])
+
+
+@pytest.mark.parametrize("body, param", [({"method": "magic"}, "method"), ({"k": 0}, "k"),
+                                         ({"speed": 3}, "speed")])
+def test_bad_speculation_settings_are_400(admin, body, param) -> None:
+    response = admin.put("/admin/speculation", json=body)
+    assert response.status_code == 400 and response.json()["error"]["param"] == param
