@@ -7,6 +7,7 @@ from appliance.api import (admin_cache, admin_keys, admin_models, admin_plan, ad
                            health, metrics, openai_chat, openai_completions, openai_embeddings, openai_models,
                            openapi)
 from appliance.auth.admin import check_auth_setting
+from appliance.auth.token_strength import check_admin_token
 from appliance.services import Appliance
 
 BLUEPRINTS = (health, metrics, openapi, openai_models, openai_chat, openai_completions, openai_embeddings,
@@ -15,6 +16,7 @@ BLUEPRINTS = (health, metrics, openapi, openai_models, openai_chat, openai_compl
 
 def create_app(appliance: Appliance) -> Flask:
     check_auth_setting(appliance.config)
+    check_admin_token(appliance.admin_token)
     app = Flask("airlock")
     app.json.sort_keys = False
     app.extensions["airlock"] = appliance

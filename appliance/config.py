@@ -25,6 +25,9 @@ class ServerConfig:
     admin_token: str = ""                # the admin credential; empty -> generated into data_dir
     shutdown_grace_seconds: float = 10.0
     max_waiting: int = 256               # bounded queue: beyond this, 503 with Retry-After
+    admin_hosts: str = ""                # extra Host names /admin answers to, comma-separated
+    admin_from_network: bool = False     # on a wildcard host, /admin answers loopback peers only unless set
+    admin_max_failures: int = 10         # wrong admin credentials per minute before an address is locked out
 
 
 @dataclass
