@@ -61,6 +61,7 @@ class CacheConfig:
     response_cache: bool = False
     response_cache_ttl_seconds: float = 3600.0
     response_cache_max_entries: int = 10000
+    response_cache_max_bytes: int = 256 * 1024**2   # per cache (exact, semantic), least recent out first
     semantic_cache: bool = False
     semantic_threshold: float = 0.95
 
