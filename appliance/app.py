@@ -8,6 +8,7 @@ from appliance.api import (admin_alerts, admin_audit, admin_cache, admin_keys, a
                            admin_routes, admin_slo, admin_speculation, admin_stats, admin_usage, errors, health,
                            metrics, openai_chat, openai_completions, openai_embeddings, openai_models, openapi)
 from appliance.auth.admin import check_auth_setting
+from appliance.auth.token_strength import check_admin_token
 from appliance.services import Appliance
 
 BLUEPRINTS = (health, metrics, openapi, openai_models, openai_chat, openai_completions, openai_embeddings,
@@ -17,6 +18,7 @@ BLUEPRINTS = (health, metrics, openapi, openai_models, openai_chat, openai_compl
 
 def create_app(appliance: Appliance) -> Flask:
     check_auth_setting(appliance.config)
+    check_admin_token(appliance.admin_token)
     app = Flask("airlock")
     app.json.sort_keys = False
     app.extensions["airlock"] = appliance

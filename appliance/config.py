@@ -33,6 +33,9 @@ class ServerConfig:
     connection_limit: int = 1024         # open connections; beyond this, 503
     ledger_flush_seconds: float = 5.0    # at shutdown: rows not written by then go to the dead-letter file
     max_concurrent_per_key: int = 16     # requests one API key may have in flight (0: no cap)
+    admin_hosts: str = ""                # extra Host names /admin answers to, comma-separated
+    admin_from_network: bool = False     # on a wildcard host, /admin answers loopback peers only unless set
+    admin_max_failures: int = 10         # wrong admin credentials per minute before an address is locked out
 
 
 @dataclass
@@ -67,6 +70,7 @@ class CacheConfig:
     response_cache: bool = False
     response_cache_ttl_seconds: float = 3600.0
     response_cache_max_entries: int = 10000
+    response_cache_max_bytes: int = 256 * 1024**2   # per cache (exact, semantic), least recent out first
     semantic_cache: bool = False
     semantic_threshold: float = 0.95
 

@@ -120,7 +120,8 @@ SCHEMAS = {
         "capacity_blocks": {"type": "integer", "minimum": 0},
         "eviction": {"type": "string", "enum": ["lru", "lfu"]}, "tenant_isolation": {"type": "boolean"},
         "response_cache": {"type": "boolean"}, "response_cache_ttl_seconds": {"type": "number", "exclusiveMinimum": 0},
-        "response_cache_max_entries": {"type": "integer", "minimum": 1}, "semantic_cache": {"type": "boolean"},
+        "response_cache_max_entries": {"type": "integer", "minimum": 1},
+        "response_cache_max_bytes": {"type": "integer", "minimum": 1}, "semantic_cache": {"type": "boolean"},
         "semantic_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}}},
     "PinRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
         "model": {"type": "string"}, "prompt": {"type": "string"}, "tenant": {"type": "string"},

@@ -16,7 +16,7 @@ from appliance.config import CacheConfig
 
 # setting -> the type a value must have (bool is not accepted where a number is due)
 SETTINGS: dict[str, type] = {"response_cache": bool, "response_cache_ttl_seconds": float,
-                             "response_cache_max_entries": int, "semantic_cache": bool,
+                             "response_cache_max_entries": int, "response_cache_max_bytes": int, "semantic_cache": bool,
                              "semantic_threshold": float, "tenant_isolation": bool}
 
 
@@ -105,7 +105,7 @@ def _renamed(message: str) -> str:
     """ResponseCacheConfig's message, with the setting named as the admin API calls it."""
     first = message.split()[0]
     names = {"enabled": "response_cache", "ttl_seconds": "response_cache_ttl_seconds",
-             "max_entries": "response_cache_max_entries"}
+             "max_entries": "response_cache_max_entries", "max_bytes": "response_cache_max_bytes"}
     return names.get(first, first) + message[len(first):]
 
 

@@ -20,6 +20,11 @@ class CachedAnswer:
     completion_tokens: int
     created: float = field(default_factory=time.time)
 
+    @property
+    def nbytes(self) -> int:
+        """About what it holds in memory: its texts, plus a fixed cost per choice."""
+        return sum(len(text.encode()) for text in self.texts) + 200 * (len(self.texts) + 1)
+
 
 @dataclass(slots=True)
 class ResponseCacheConfig:
@@ -28,6 +33,7 @@ class ResponseCacheConfig:
     max_entries: int = 10000
     isolate_tenants: bool = True
     semantic_threshold: float = 0.95     # cosine similarity; used by the semantic cache only
+    max_bytes: int = 256 * 1024**2       # total size of the kept answers; the LRU ones go first
 
     def __post_init__(self) -> None:
         for name in ("enabled", "isolate_tenants"):
@@ -37,6 +43,8 @@ class ResponseCacheConfig:
             raise ValueError(f"ttl_seconds must be positive, got {self.ttl_seconds}")
         if self.max_entries < 1:
             raise ValueError(f"max_entries must be at least 1, got {self.max_entries}")
+        if self.max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, got {self.max_bytes}")
         if not 0.0 < self.semantic_threshold <= 1.0:
             raise ValueError(f"semantic_threshold must be in (0, 1], got {self.semantic_threshold}")
 
@@ -48,7 +56,8 @@ class ResponseCacheConfig:
                    ttl_seconds=float(cache.response_cache_ttl_seconds),
                    max_entries=int(cache.response_cache_max_entries),
                    isolate_tenants=bool(cache.tenant_isolation),
-                   semantic_threshold=float(cache.semantic_threshold))
+                   semantic_threshold=float(cache.semantic_threshold),
+                   max_bytes=int(cache.response_cache_max_bytes))
 
 
 @dataclass(slots=True)
@@ -60,6 +69,9 @@ class CacheStats:
     misses: int
     evictions: int
     expirations: int
+    bytes: int = 0
+    max_bytes: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)   # requests not cached, by reason
 
     @property
     def hit_rate(self) -> float:

@@ -22,9 +22,11 @@ class AnswerCache(Generic[V]):
 
     def __init__(self, config: ResponseCacheConfig | None = None, clock: Clock = time.monotonic) -> None:
         self._config = config or ResponseCacheConfig()
-        self._store: TtlLru[V] = TtlLru(self._config.ttl_seconds, self._config.max_entries, clock)
+        self._store: TtlLru[V] = TtlLru(self._config.ttl_seconds, self._config.max_entries, self._config.max_bytes,
+                                        clock)
         self._hits = 0
         self._misses = 0
+        self._skipped: dict[str, int] = {}
 
     @property
     def config(self) -> ResponseCacheConfig:
@@ -34,7 +36,7 @@ class AnswerCache(Generic[V]):
         """Applies a new policy at once; turning the cache off also empties it."""
         with self._store.lock:
             self._config = config
-            self._store.resize(config.ttl_seconds, config.max_entries)
+            self._store.resize(config.ttl_seconds, config.max_entries, config.max_bytes)
             if not config.enabled:
                 self._store.remove_if(lambda _: True)
 
@@ -45,7 +47,12 @@ class AnswerCache(Generic[V]):
     def stats(self) -> CacheStats:
         with self._store.lock:
             return CacheStats(self._config.enabled, len(self._store), self._config.max_entries,
-                              self._hits, self._misses, self._store.evictions, self._store.expirations)
+                              self._hits, self._misses, self._store.evictions, self._store.expirations,
+                              self._store.bytes, self._config.max_bytes, dict(self._skipped))
+
+    def _count_skip(self, reason: str) -> None:
+        with self._store.lock:
+            self._skipped[reason] = self._skipped.get(reason, 0) + 1
 
     def _count_lookup(self, hit: bool) -> None:
         with self._store.lock:

@@ -31,6 +31,11 @@ class EmbeddingModel:
         _check(texts)
         return torch.cat([self._encode_batch(texts[i:i + _BATCH]) for i in range(0, len(texts), _BATCH)])
 
+    def covers(self, text: str) -> bool:
+        """Whether the whole of `text` fits the window, so its vector describes all of it."""
+        ids = self.tokenizer(text, truncation=True, max_length=self.max_length + 1)["input_ids"]
+        return len(ids) <= self.max_length
+
     def count_tokens(self, texts: list[str]) -> int:
         """Tokens the model reads for `texts` (special tokens included, after truncation)."""
         _check(texts)

@@ -1,4 +1,5 @@
-"""A thread-safe map with a time-to-live per entry and a least-recently-used size cap.
+"""A thread-safe map with a time-to-live per entry and least-recently-used caps on the number
+of entries and on their total size in bytes (each value's size given when it is put).
 
 Time comes from an injected clock (monotonic seconds by default), so expiry can be tested
 without sleeping."""
@@ -11,22 +12,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-Clock = Callable[[], float]
-
 V = TypeVar("V")
+Clock = Callable[[], float]
 
 
 @dataclass(slots=True)
 class _Entry(Generic[V]):
     value: V
     expires: float
+    size: int = 0
 
 
 class TtlLru(Generic[V]):
-    def __init__(self, ttl_seconds: float, max_entries: int, clock: Clock = time.monotonic) -> None:
+    def __init__(self, ttl_seconds: float, max_entries: int, max_bytes: int = 0,
+                 clock: Clock = time.monotonic) -> None:
         self.clock = clock
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
+        self.max_bytes = max_bytes           # 0: no byte cap
+        self.bytes = 0
         self.lock = threading.RLock()
         self._entries: OrderedDict[str, _Entry[V]] = OrderedDict()
         self.evictions = 0
@@ -43,35 +47,47 @@ class TtlLru(Generic[V]):
             if entry is None:
                 return None
             if entry.expires <= self.clock():
-                del self._entries[key]
+                self._drop(key)
                 self.expirations += 1
                 return None
             self._entries.move_to_end(key)
             return entry.value
 
-    def put(self, key: str, value: V) -> None:
+    def put(self, key: str, value: V, size: int = 0) -> bool:
+        """Keep `value` (`size` bytes); False, keeping nothing, when it alone exceeds the byte cap."""
         with self.lock:
-            self._entries[key] = _Entry(value, self.clock() + self.ttl_seconds)
-            self._entries.move_to_end(key)
+            if key in self._entries:
+                self._drop(key)
+            if self.max_bytes and size > self.max_bytes:
+                return False
+            self._entries[key] = _Entry(value, self.clock() + self.ttl_seconds, size)
+            self.bytes += size
             self.shrink()
+            return True
 
-    def resize(self, ttl_seconds: float, max_entries: int) -> None:
-        """New limits apply at once: the cap evicts now; the TTL applies to later entries."""
+    def resize(self, ttl_seconds: float, max_entries: int, max_bytes: int | None = None) -> None:
+        """New limits apply at once: the caps evict now; the TTL applies to later entries."""
         with self.lock:
             self.ttl_seconds, self.max_entries = ttl_seconds, max_entries
+            if max_bytes is not None:
+                self.max_bytes = max_bytes
             self.shrink()
 
     def shrink(self) -> None:
         with self.lock:
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            while self._entries and (len(self._entries) > self.max_entries
+                                     or (self.max_bytes and self.bytes > self.max_bytes)):
+                self._drop(next(iter(self._entries)))
                 self.evictions += 1
+
+    def _drop(self, key: str) -> None:
+        self.bytes -= self._entries.pop(key).size
 
     def remove_if(self, doomed: Callable[[V], bool]) -> int:
         with self.lock:
             keys = [k for k, e in self._entries.items() if doomed(e.value)]
             for key in keys:
-                del self._entries[key]
+                self._drop(key)
             return len(keys)
 
     def live_items(self) -> Iterator[tuple[str, V]]:
@@ -80,6 +96,6 @@ class TtlLru(Generic[V]):
             now = self.clock()
             expired = [k for k, e in self._entries.items() if e.expires <= now]
             for key in expired:
-                del self._entries[key]
+                self._drop(key)
             self.expirations += len(expired)
             return iter([(k, e.value) for k, e in self._entries.items()])

@@ -29,4 +29,4 @@ class ResponseCache(AnswerCache[CachedAnswer]):
 
     def put(self, key: str | None, answer: CachedAnswer) -> None:
         if key is not None and self._config.enabled:
-            self._store.put(key, answer)
+            self._store.put(key, answer, answer.nbytes)

@@ -1,6 +1,10 @@
 """Near-duplicate answer cache: a deterministic request whose prompt embeds within the cosine
 `semantic_threshold` of a cached prompt (same model, same sampling parameters, same tenant
-while tenants are isolated) gets that prompt's answer. Same TTL and LRU cap as the exact cache.
+while tenants are isolated) gets that prompt's answer. Same TTL and LRU caps as the exact cache.
+
+A prompt longer than the embedder's window (256 tokens for MiniLM) is neither looked up nor
+stored: its vector would describe only its first window, so two long prompts that differ after
+it would share an answer. Such requests are counted in stats().skipped["prompt_too_long"].
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ class SemanticCache(AnswerCache[_Entry]):
 
     def lookup(self, model: str, prompt: str, params: SamplingParams, tenant: str | None = None) -> SemanticHit | None:
         """The cached answer of the most similar prompt at or above the threshold, if any."""
-        if not self._config.enabled or not cacheable(params):
+        if not self._config.enabled or not cacheable(params) or not self._covered(prompt):
             return None
         hit = self._nearest(self._scope(model, params, tenant), self._embedder.encode([prompt])[0])
         self._count_lookup(hit is not None)
@@ -53,12 +57,18 @@ class SemanticCache(AnswerCache[_Entry]):
 
     def store(self, model: str, prompt: str, params: SamplingParams, answer: CachedAnswer,
               tenant: str | None = None) -> None:
-        if not self._config.enabled or not cacheable(params):
-            return
+        if not self._config.enabled or not cacheable(params) or not self._embedder.covers(prompt):
+            return                                   # counted once, at its lookup
         entry = _Entry(self._scope(model, params, tenant), self._embedder.encode([prompt])[0], answer)
         with self._store.lock:
             self._next_id += 1
-            self._store.put(str(self._next_id), entry)
+            self._store.put(str(self._next_id), entry, answer.nbytes + entry.vector.nbytes)
+
+    def _covered(self, prompt: str) -> bool:
+        if self._embedder.covers(prompt):
+            return True
+        self._count_skip("prompt_too_long")
+        return False
 
     def _nearest(self, scope: str, vector: torch.Tensor) -> SemanticHit | None:
         with self._store.lock:

@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from appliance.auth.admin import AuthSettingError, check_auth_setting
+    from appliance.auth.admin import AuthSettingError, admin_token, check_auth_setting
+    from appliance.auth.token_strength import check_admin_token
     from appliance.config import ConfigError, load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -28,19 +29,21 @@ def run(args: argparse.Namespace) -> int:
         if args.port is not None:
             config.server.port = args.port
         check_auth_setting(config)
-    except (ConfigError, AuthSettingError) as exc:
+        check_admin_token(admin_token(config))
+    except (ConfigError, AuthSettingError, OSError) as exc:
         print(f"airlock serve: {exc}", file=sys.stderr)
         return 2
     return _serve(config)
 
 
 def _serve(config) -> int:
+    from appliance.models.errors import StoreError
     from appliance.server import Server
     from appliance.services import Appliance
 
     try:
         appliance = Appliance.from_config(config)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, StoreError) as exc:
         print(f"airlock serve: cannot start: {exc}", file=sys.stderr)
         return 1
     server = Server(appliance)

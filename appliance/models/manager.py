@@ -121,7 +121,7 @@ class ModelManager:
                     return current
                 raise ValueError(f"model {served!r} is loaded as {current.quantization} with a "
                                  f"{current.kv_dtype} KV cache; unload it first")
-            entry = self.store.get(name)
+            entry = self.store.get_verified(name)
             needed = self.reservation(name, quantization)
             if needed > self.free_bytes:
                 raise InsufficientMemory(name, needed, self.free_bytes, self.budget_bytes)
@@ -172,7 +172,7 @@ class ModelManager:
     def embedding_model_path(self) -> Path | None:
         name, shipped = self.config.models.embedding_model, self.embedding_model_dir()
         if name in self.store:
-            return self.store.get(name).model_path
+            return self.store.get_verified(name).model_path
         return shipped if (shipped / "config.json").is_file() else None
 
     def embedding_model_dir(self) -> Path:

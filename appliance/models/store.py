@@ -19,6 +19,7 @@ from typing import Any
 
 from appliance.models.errors import ModelNotFound, StoreError
 from appliance.models.facts import read_facts
+from appliance.models.integrity import VerificationCache
 
 MANIFEST = "manifest.json"
 _CHUNK = 4 * 1024**2
@@ -79,6 +80,7 @@ class ModelStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self.verification = VerificationCache(self.path)
 
     def import_path(self, src: str | Path, name: str | None = None) -> ModelEntry:
         """Check `src` (a .gguf file, a Hugging Face directory, or a store folder exported
@@ -131,6 +133,12 @@ class ModelStore:
             raise ModelNotFound(name, self.names())
         return self._read(self.path / name)
 
+    def get_verified(self, name: str) -> ModelEntry:
+        """The entry, after checking its files against the manifest (ModelTampered if not)."""
+        entry = self.get(name)
+        self.verification.verify(entry)
+        return entry
+
     def remove(self, name: str) -> None:
         entry = self.get(name)
         with self._lock:
@@ -182,13 +190,27 @@ def check_files(entry: ModelEntry) -> list[str]:
 def _copy_hashed(src: Path, dest: Path, listed: list[Path] | None = None) -> list[StoredFile]:
     """Copy a file, the `listed` files of a directory, or a directory tree (hidden files
     skipped), hashing in the same pass."""
-    dest.mkdir(parents=True)
     if src.is_file():
+        dest.mkdir(parents=True)
         return [_copy_file(src, dest / src.name, src.name)]
     if listed is None:
+        _refuse_links_out(src, src.rglob("*"))
         listed = sorted(p.relative_to(src) for p in src.rglob("*") if p.is_file()
                         and not any(part.startswith(".") for part in p.relative_to(src).parts))
+    else:
+        _refuse_links_out(src, (src / rel for rel in listed))
+    dest.mkdir(parents=True)
     return [_copy_file(src / rel, dest / rel, str(rel)) for rel in listed]
+
+
+def _refuse_links_out(src: Path, paths) -> None:
+    """A symlink (or a listed path through one) that leads out of the source tree would copy
+    whatever it points at (/etc/shadow, another model) into the store: refuse the import."""
+    root = src.resolve()
+    for path in paths:
+        target = path.resolve()
+        if target != root and root not in target.parents:
+            raise StoreError(f"{path} leads out of {src} (to {target}); copy the file in instead of linking it")
 
 
 def _copy_file(src: Path, dest: Path, rel: str) -> StoredFile:
