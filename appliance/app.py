@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from appliance.api import (admin_cache, admin_keys, admin_models, admin_plan, admin_stats, admin_usage, errors,
-                           health, metrics, openai_chat, openai_completions, openai_embeddings, openai_models,
-                           openapi)
+from appliance.alerts import responses
+from appliance.api import (admin_alerts, admin_audit, admin_cache, admin_keys, admin_models, admin_plan,
+                           admin_routes, admin_slo, admin_speculation, admin_stats, admin_usage, errors, health,
+                           metrics, openai_chat, openai_completions, openai_embeddings, openai_models, openapi)
 from appliance.auth.admin import check_auth_setting
 from appliance.services import Appliance
 
 BLUEPRINTS = (health, metrics, openapi, openai_models, openai_chat, openai_completions, openai_embeddings,
-              admin_stats, admin_keys, admin_models, admin_plan, admin_cache, admin_usage)
+              admin_stats, admin_keys, admin_models, admin_plan, admin_cache, admin_usage, admin_speculation,
+              admin_slo, admin_routes, admin_alerts, admin_audit)
 
 
 def create_app(appliance: Appliance) -> Flask:
@@ -20,6 +22,7 @@ def create_app(appliance: Appliance) -> Flask:
     app.extensions["airlock"] = appliance
     app.config["MAX_CONTENT_LENGTH"] = 16 * 1024 * 1024
     errors.init_app(app)
+    responses.init_app(app, appliance.responses)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     return app

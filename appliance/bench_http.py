@@ -2,7 +2,9 @@
 same run, and the per-request overhead of the HTTP layer (paired p50).
 
 Both sides drive the same loaded engine with the same greedy prompts, so the ratio isolates
-what Flask, waitress, SSE and JSON cost on top of generation.
+what Flask, the HTTP front, SSE and JSON cost on top of generation. With `more_streams`, the
+API is also driven at that concurrency in the same run (c32 vs c128): throughput should hold
+and TTFT grow with the engine's queue, not with a thread pool.
 """
 from __future__ import annotations
 
@@ -30,8 +32,11 @@ class BenchConfig:
     pairs: int = 30
     model_file: str = ""
     quantization: str = "auto"
+    more_streams: int = 0            # 0: skip; else also drive the API at this concurrency
 
     def __post_init__(self) -> None:
+        if self.more_streams < 0:
+            raise ValueError(f"more_streams must be 0 or more, got {self.more_streams}")
         for name in ("streams", "max_tokens", "pairs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -45,6 +50,10 @@ class BenchResult:
     engine_latency_p50_ms: float
     http_latency_p50_ms: float
     http_overhead_p50_ms: float
+    http_ttft_p50_s: float = 0.0
+    more_http_tokens_per_s: float = 0.0       # at more_streams
+    more_http_ttft_p50_s: float = 0.0
+    more_over_base_ratio: float = 0.0         # API tokens/s at more_streams / at streams
 
 
 def run(config: BenchConfig) -> BenchResult:
@@ -67,13 +76,16 @@ def _run(config: BenchConfig, data_dir: str) -> BenchResult:
         with httpx.Client(base_url=server.url, timeout=600) as http:
             _http_stream(http, model, 4)   # warm up both paths
             _engine_stream(engine, prompt, 4)
-            engine_tps = _throughput(lambda: _engine_stream(engine, prompt, config.max_tokens), config)
-            http_tps = _throughput(lambda: _http_stream(http, model, config.max_tokens), config)
+            engine_tps = _throughput(lambda: _engine_stream(engine, prompt, config.max_tokens), config.streams)
+            http_tps, ttft = _http_throughput(server.url, model, config.max_tokens, config.streams)
+            more_tps, more_ttft = (_http_throughput(server.url, model, config.max_tokens, config.more_streams)
+                                   if config.more_streams else (0.0, 0.0))
             engine_lat, http_lat, overhead = _overhead(engine, prompt, http, model, config.pairs)
     finally:
         server.stop()
         thread.join(timeout=60)
-    return BenchResult(engine_tps, http_tps, http_tps / engine_tps, engine_lat, http_lat, overhead)
+    return BenchResult(engine_tps, http_tps, http_tps / engine_tps, engine_lat, http_lat, overhead, ttft,
+                       more_tps, more_ttft, more_tps / http_tps if more_tps else 0.0)
 
 
 def _engine_stream(engine, prompt: list[int], max_tokens: int) -> int:
@@ -82,21 +94,42 @@ def _engine_stream(engine, prompt: list[int], max_tokens: int) -> int:
 
 
 def _http_stream(http: httpx.Client, model: str, max_tokens: int) -> int:
+    return _timed_http_stream(http, model, max_tokens)[0]
+
+
+def _timed_http_stream(http: httpx.Client, model: str, max_tokens: int) -> tuple[int, float]:
+    """(completion tokens, seconds to the first token) of one streamed request."""
     body = {"model": model, "prompt": PROMPT, "max_tokens": max_tokens, "temperature": 0, "ignore_eos": True,
             "stream": True, "stream_options": {"include_usage": True}}
-    usage = 0
+    usage, ttft, started = 0, 0.0, time.perf_counter()
     with http.stream("POST", "/v1/completions", json=body) as response:
         response.raise_for_status()
         for line in response.iter_lines():
+            if not ttft and line.startswith('data: {"id"') and '"text":"' in line:
+                ttft = time.perf_counter() - started
             if line.startswith("data: {") and '"usage":{' in line:
                 usage = json.loads(line[6:])["usage"]["completion_tokens"]
-    return usage
+    return usage, ttft
 
 
-def _throughput(one_stream, config: BenchConfig) -> float:
+def _http_throughput(url: str, model: str, max_tokens: int, streams: int) -> tuple[float, float]:
+    """API tokens/s and TTFT p50 with `streams` concurrent streams, each on its own connection."""
+    clients = [httpx.Client(base_url=url, timeout=600) for _ in range(streams)]
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(streams) as pool:
+            results = list(pool.map(lambda c: _timed_http_stream(c, model, max_tokens), clients))
+        elapsed = time.perf_counter() - started
+    finally:
+        for client in clients:
+            client.close()
+    return sum(tokens for tokens, _ in results) / elapsed, statistics.median(ttft for _, ttft in results)
+
+
+def _throughput(one_stream, streams: int) -> float:
     started = time.perf_counter()
-    with ThreadPoolExecutor(config.streams) as pool:
-        tokens = sum(pool.map(lambda _: one_stream(), range(config.streams)))
+    with ThreadPoolExecutor(streams) as pool:
+        tokens = sum(pool.map(lambda _: one_stream(), range(streams)))
     return tokens / (time.perf_counter() - started)
 
 
@@ -118,10 +151,27 @@ def _overhead(engine, prompt: list[int], http: httpx.Client, model: str, pairs: 
 def report(config: BenchConfig, result: BenchResult) -> str:
     rows = [("in-process engine", f"{result.engine_tokens_per_s:8.1f}", f"{result.engine_latency_p50_ms:8.2f}"),
             ("HTTP API (SSE)", f"{result.http_tokens_per_s:8.1f}", f"{result.http_latency_p50_ms:8.2f}")]
-    lines = [f"{config.streams} concurrent streams x {config.max_tokens} tokens; {config.pairs} paired 1-token requests",
+    lines = [f"CPU ISA: {cpu_isa()}",
+             f"{config.streams} concurrent streams x {config.max_tokens} tokens; {config.pairs} paired 1-token requests",
              f"{'path':20} {'tokens/s':>8} {'p50 ms':>8}"]
     lines += [f"{name:20} {tps} {lat}" for name, tps, lat in rows]
-    lines.append(f"throughput ratio (HTTP / engine): {result.throughput_ratio:.3f}")
+    lines.append(f"throughput ratio (HTTP / engine): {result.throughput_ratio:.3f}; "
+                 f"HTTP TTFT p50 {result.http_ttft_p50_s:.2f} s")
+    if config.more_streams:
+        lines.append(f"HTTP API at {config.more_streams} streams: {result.more_http_tokens_per_s:.1f} tokens/s, "
+                     f"TTFT p50 {result.more_http_ttft_p50_s:.2f} s; ratio to {config.streams} streams "
+                     f"(same run): {result.more_over_base_ratio:.3f}")
     lines.append(f"HTTP overhead per request, p50: {result.http_overhead_p50_ms:.2f} ms")
-    lines.append(json.dumps({"config": asdict(config), "result": asdict(result)}))
+    lines.append(json.dumps({"config": asdict(config), "result": asdict(result), "isa": cpu_isa()}))
     return "\n".join(lines)
+
+
+def cpu_isa() -> str:
+    """The vector extensions this CPU reports (Linux), for reading the numbers against."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
+    return " ".join(flag for flag in wanted if flag in flags) or "baseline x86-64"

@@ -25,6 +25,14 @@ class ServerConfig:
     admin_token: str = ""                # the admin credential; empty -> generated into data_dir
     shutdown_grace_seconds: float = 10.0
     max_waiting: int = 256               # bounded queue: beyond this, 503 with Retry-After
+    max_body_bytes: int = 16 * 1024**2   # larger request bodies get 413 before they are read
+    max_header_bytes: int = 64 * 1024    # a larger request head gets 400
+    header_timeout_seconds: float = 10.0 # a request head must arrive in full within this
+    body_timeout_seconds: float = 30.0   # a request body must arrive in full within this (else 408)
+    keep_alive_seconds: float = 5.0      # idle keep-alive connections are closed after this
+    connection_limit: int = 1024         # open connections; beyond this, 503
+    ledger_flush_seconds: float = 5.0    # at shutdown: rows not written by then go to the dead-letter file
+    max_concurrent_per_key: int = 16     # requests one API key may have in flight (0: no cap)
 
 
 @dataclass
@@ -47,6 +55,7 @@ class LedgerConfig:
     flush_interval_seconds: float = 1.0
     host_watts: float = 250.0            # CPU-only energy estimate at full utilisation
     cloud_prices_path: str = ""          # empty -> the table shipped in appliance/ledger
+    chargeback_idle: str = "share"       # idle capacity in chargeback: "share" (by busy share) | "central"
 
 
 @dataclass
@@ -63,6 +72,26 @@ class CacheConfig:
 
 
 @dataclass
+class SpeculationSettings:
+    """[speculation]: speculative decoding of every loaded model (engine.speculation.SpeculationConfig)."""
+    method: str = "none"                 # none | ngram (prompt lookup); the output does not change
+    k: int = 4                           # most draft tokens verified per step and sequence
+    ngram_min: int = 1
+    ngram_max: int = 3
+    max_batch: int = 8                   # no drafting above this many decoding sequences
+    min_acceptance: float = 0.2          # a request below this rolling acceptance pauses drafting
+
+    def engine_config(self) -> Any:
+        from dataclasses import asdict
+
+        from engine.speculation import SpeculationConfig
+        try:
+            return SpeculationConfig(**asdict(self))
+        except ValueError as exc:
+            raise ConfigError(f"[speculation] {exc}") from None
+
+
+@dataclass
 class TcoConfig:
     hardware_price: float = 30000.0
     amortization_years: float = 3.0
@@ -76,6 +105,34 @@ class TcoConfig:
 
 
 @dataclass
+class SchedulerConfig:
+    """Batching limits of every engine and its service-level objective (`airlock tune` writes these)."""
+    max_num_seqs: int = 128              # sequences in one step
+    max_num_batched_tokens: int = 512    # tokens in one step (decodes first, then prefill chunks)
+    max_prefill_chunk: int = 0           # prompt tokens of one sequence per step; 0: the step's budget
+    slo_ttft_p95_seconds: float = 0.0    # 0: none; else requests that would wait past it get 503
+    slo_itl_p95_seconds: float = 0.0     # 0: none; else the batch is limited to stay within it
+
+
+@dataclass
+class RoutingConfig:
+    routes: list = field(default_factory=list)        # [[routing.routes]]: name, tiers, rules, ... (docs/routing.md)
+    tenant_tiers: dict = field(default_factory=dict)  # tenant -> the tiers (or routes) it may be routed to
+    classifier_path: str = ""                         # empty -> <data_dir>/routing/complexity.json
+
+
+@dataclass
+class AlertsConfig:
+    enabled: bool = True
+    interval_seconds: float = 5.0        # how often the rules are evaluated
+    syslog_address: str = ""             # "/dev/log", a unix socket path or host:port; empty: off
+    webhook_url: str = ""                # http://<local address>/...; empty: off
+    webhook_timeout_seconds: float = 2.0
+    webhook_retries: int = 3
+    rules: list = field(default_factory=list)   # [[alerts.rules]] tables; empty: the built-in set
+
+
+@dataclass
 class Config:
     data_dir: str = field(default_factory=lambda: str(default_data_dir()))
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -83,6 +140,10 @@ class Config:
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     tco: TcoConfig = field(default_factory=TcoConfig)
+    speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def store_path(self) -> Path:
@@ -109,6 +170,7 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
             raise ConfigError(f"cannot read config file {path}: {exc}") from exc
         _fill(config, data, prefix="")
     _apply_env(config, env)
+    config.speculation.engine_config()   # raises ConfigError naming a bad setting
     return config
 
 

@@ -1,23 +1,41 @@
-"""The WSGI server: waitress with threads in this one process, and a graceful SIGTERM.
+"""The HTTP server: uvicorn's event loop in front of the Flask app, in this one process.
 
-On SIGTERM (or SIGINT): stop accepting connections, let in-flight requests finish for up to
-server.shutdown_grace_seconds, abort what is still running, flush the ledger, return.
+One event loop owns every socket, so idle, slow or streaming connections cost no thread; the
+Flask views run on a bounded thread pool (server.threads), and streams are pumped by the
+event loop (appliance.front.bridge). Limits on heads, bodies, timeouts and connections are
+enforced before the app sees a request (appliance.front.limits). On SIGTERM or SIGINT the
+server drains (appliance.front.drain) and returns.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import signal
+import socket
 import threading
-import time
-from typing import Any
+from collections.abc import Iterator
 
-from waitress import wasyncore
-from waitress.server import create_server
+import uvicorn
 
 from appliance.app import create_app
+from appliance.front.bridge import WsgiBridge
+from appliance.front.drain import drain, shut_down
+from appliance.front.limits import FrontLimits
+from appliance.front.protocol import GuardedH11Protocol
 from appliance.services import Appliance
 
 log = logging.getLogger("airlock.server")
+BACKLOG = 2048
+CLOSE_SECONDS = 5.0   # for uvicorn to close connections once draining is done
+
+
+class _Front(uvicorn.Server):
+    """uvicorn's server without its signal handling: the Server below drains first."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class Server:
@@ -25,31 +43,38 @@ class Server:
         config = appliance.config.server
         self.appliance = appliance
         self.app = create_app(appliance)
-        # channel_request_lookahead keeps a busy channel readable, so a client that hangs up
-        # mid-stream is noticed at once and its engine request aborted.
-        self.wsgi: Any = create_server(self.app, host=host or config.host, port=config.port if port is None else port,
-                                       threads=config.threads, channel_request_lookahead=1, ident="airlock",
-                                       connection_limit=max(100, config.threads * 4), backlog=2048)
+        self.limits = FrontLimits.from_config(config)
+        self.bridge = WsgiBridge(self.app, appliance, self.limits, threads=config.threads)
+        self.host = host or config.host
+        self.socket = _listen(self.host, config.port if port is None else port)
+        self.front = _Front(uvicorn.Config(
+            self.bridge, interface="asgi3", lifespan="off", log_config=None, access_log=False,
+            proxy_headers=False, server_header=False, ws="none",
+            http=functools.partial(GuardedH11Protocol, head_timeout=self.limits.head_timeout),
+            h11_max_incomplete_event_size=self.limits.max_header_bytes,
+            limit_concurrency=self.limits.connection_limit, timeout_keep_alive=self.limits.keep_alive,
+            timeout_graceful_shutdown=CLOSE_SECONDS, backlog=BACKLOG))
         self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
-        return int(self.wsgi.effective_port)
+        return int(self.socket.getsockname()[1])
 
     @property
     def url(self) -> str:
-        return f"http://{self.wsgi.effective_host}:{self.port}"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     def run(self, handle_signals: bool = True) -> None:
-        """Serve until stop(); closes the appliance before returning."""
+        """Serve until stop() has drained; then stop the engines and close the ledger (bounded)."""
         if handle_signals:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: self.stop())
         try:
-            self.wsgi.run()
+            self.front.run(sockets=[self.socket])
         finally:
-            self.wsgi.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-            self.appliance.close()
+            self.bridge.shutdown()
+            shut_down(self.appliance)
             log.info("stopped")
 
     def stop(self) -> None:
@@ -58,37 +83,24 @@ class Server:
             return
         self._stopping.set()
         self.appliance.draining = True
-        self.wsgi.trigger.pull_trigger(self._stop_accepting)
         threading.Thread(target=self._drain, name="airlock-drain", daemon=True).start()
 
-    def _stop_accepting(self) -> None:
-        self.wsgi.accepting = False
-        wasyncore.dispatcher.close(self.wsgi)   # the listening socket only; channels keep serving
+    @property
+    def active(self) -> int:
+        """Requests admitted and not yet answered in full."""
+        return self.bridge.active
 
     def _drain(self) -> None:
-        grace = self.appliance.config.server.shutdown_grace_seconds
-        if not self._wait_idle(grace):
-            log.warning("requests still running after %.1f s; aborting them", grace)
-            self.appliance.models.shutdown()   # aborts running requests; their streams end
-            self._wait_idle(5.0)
-        ledger = self.appliance.ledger
-        if ledger is not None:
-            ledger.flush()
-        self.wsgi.task_dispatcher.shutdown(cancel_pending=True, timeout=5)   # no task may pull the trigger now
-        self.wsgi.trigger.pull_trigger(self._close_all)
+        drain(self.appliance, lambda: self.bridge.active)
+        self.front.should_exit = True
 
-    def _wait_idle(self, seconds: float) -> bool:
-        dispatcher = self.wsgi.task_dispatcher
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if dispatcher.active_count == 0 and not dispatcher.queue:
-                return True
-            time.sleep(0.05)
-        return False
 
-    def _close_all(self) -> None:
-        for channel in list(self.wsgi._map.values()):
-            channel.close()
+def _listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound now so that the address (and a port of 0's choice) is known."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.create_server((host, port), family=family, backlog=BACKLOG)
+    sock.set_inheritable(True)
+    return sock
 
 
 def start_in_thread(appliance: Appliance, host: str = "127.0.0.1", port: int = 0) -> tuple[Server, threading.Thread]:

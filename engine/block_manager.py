@@ -134,6 +134,15 @@ class BlockManager:
                 self._register(self.blocks[seq.block_table[i]], seq.block_hashes[i])
         seq.num_registered = full
 
+    def truncate(self, seq: Sequence, num_tokens: int) -> None:
+        """Release the blocks past the first num_tokens tokens, tail first (rejected draft slots).
+
+        Those blocks lie past the computed tokens, so none of them is registered or shared."""
+        keep = self.blocks_for(num_tokens)
+        for block_id in reversed(seq.block_table[keep:]):
+            self._release(self.blocks[block_id])
+        del seq.block_table[keep:]
+
     def free(self, seq: Sequence) -> None:
         """Release a sequence's blocks, tail first, and forget its KV state."""
         for block_id in reversed(seq.block_table):

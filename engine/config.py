@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.speculation.config import SpeculationConfig
+
 EVICTION_POLICIES = ("lru", "lfu")
 KV_DTYPES = ("fp32", "fp16", "bf16")   # what the KV cache can hold (computation stays in the model's dtype)
 
@@ -49,6 +51,11 @@ class EngineConfig:
     max_waiting: int = 256
     kv_dtype: str | None = None          # None: the model's compute precision
     cache: CachePolicy = field(default_factory=CachePolicy)
+    cuda_graphs: bool = False            # replay pure decode steps from CUDA graphs (engine/cuda_graphs.py)
+    speculation: SpeculationConfig = field(default_factory=SpeculationConfig)
+    max_prefill_chunk: int = 0           # prompt tokens of one sequence per step; 0: the step's budget
+    slo_ttft_p95: float = 0.0            # seconds; 0: no TTFT objective (see engine/slo.py)
+    slo_itl_p95: float = 0.0             # seconds; 0: no inter-token objective
 
     def __post_init__(self) -> None:
         _positive("block_size", self.block_size)
@@ -62,10 +69,23 @@ class EngineConfig:
                 f"max_num_seqs ({self.max_num_seqs}) so every running sequence can decode each step")
         if self.kv_dtype is not None and self.kv_dtype not in KV_DTYPES:
             raise ValueError(f"kv_dtype must be one of {', '.join(KV_DTYPES)}, got {self.kv_dtype!r}")
+        if isinstance(self.max_prefill_chunk, bool) or not isinstance(self.max_prefill_chunk, int) \
+                or self.max_prefill_chunk < 0:
+            raise ValueError(f"max_prefill_chunk must be 0 (the step's budget) or a positive integer, "
+                             f"got {self.max_prefill_chunk!r}")
+        for name in ("slo_ttft_p95", "slo_itl_p95"):
+            _seconds_or_zero(name, getattr(self, name))
         if not isinstance(self.cache, CachePolicy):
             raise ValueError(f"cache must be a CachePolicy, got {type(self.cache).__name__}")
+        if not isinstance(self.speculation, SpeculationConfig):
+            raise ValueError(f"speculation must be a SpeculationConfig, got {type(self.speculation).__name__}")
 
 
 def _positive(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _seconds_or_zero(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be 0 (none) or a positive number of seconds, got {value!r}")

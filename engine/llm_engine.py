@@ -6,6 +6,7 @@ forward pass and sampling run without the lock, so submitting never waits for a 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -24,6 +25,9 @@ from engine.sampler import SampledToken, Sampler
 from engine.sampling_params import SamplingParams
 from engine.scheduler import ScheduledBatch, Scheduler
 from engine.sequence import Sequence
+from engine.slo import Slo, SloGovernor
+from engine.speculation import SpeculationConfig
+from engine.speculation.speculator import Speculator
 
 log = logging.getLogger("airlock.engine")
 _STALL_WAIT = 0.05      # seconds to wait when work exists but nothing could be scheduled
@@ -39,11 +43,13 @@ class Engine:
         if num_blocks < 1:
             raise InvalidParameter("kv_cache_bytes", f"kv_cache_bytes={self.config.kv_cache_bytes} "
                                    f"holds no KV block of {bs} tokens for {model.name}")
-        self.runner = ModelRunner(model, num_blocks, bs, kv_dtype)
+        self.runner = ModelRunner(model, num_blocks, bs, kv_dtype, cuda_graphs=self.config.cuda_graphs,
+                                  max_batch=self.config.max_num_seqs)
         self.sampler = Sampler()
         self.block_manager = BlockManager(num_blocks, bs, self.config.cache, model_name=model.name)
         self.scheduler = Scheduler(self.config, self.block_manager)
         self.vocab_size = _vocab_size(model)
+        self.speculator = Speculator(self.config.speculation, self.max_model_len)
         self._cond = threading.Condition()
         self._inbox: list[Sequence] = []
         self._aborts: list[str] = []
@@ -51,6 +57,7 @@ class Engine:
         self._queued = 0            # requests accepted and not yet scheduled
         self._stopping = False
         self._steps = self._prompt_tokens = self._generated_tokens = 0
+        self.slo = SloGovernor(Slo(self.config.slo_ttft_p95 or None, self.config.slo_itl_p95 or None))
         self._thread = threading.Thread(target=self._loop, name=f"engine-{model.name}", daemon=True)
         self._thread.start()
 
@@ -81,6 +88,7 @@ class Engine:
                 raise InvalidParameter("request_id", f"request id {request_id!r} is already in use")
             if self._queued >= self.config.max_waiting:
                 raise QueueFull(self._queued, self.config.max_waiting)
+            self.slo.check_admission(self._queued, len(self.scheduler.running), self.scheduler._seq_budget())
             stream = self._enqueue(list(prompt_token_ids), params, request_id, priority, tenant)
             self._cond.notify()
         return stream
@@ -94,6 +102,24 @@ class Engine:
             self._cond.notify()
             return True
 
+    def set_slo(self, slo: Slo) -> None:
+        """Apply a service-level objective from the next step on (Slo() lifts every limit)."""
+        with self._cond:
+            self.slo.slo = slo
+            self._apply_slo_limits()
+
+    def set_batching(self, max_num_seqs: int, max_num_batched_tokens: int, max_prefill_chunk: int) -> None:
+        """Change the scheduler's limits from the next step on; EngineConfig validates them."""
+        checked = dataclasses.replace(self.config, max_num_seqs=max_num_seqs, max_prefill_chunk=max_prefill_chunk,
+                                      max_num_batched_tokens=max_num_batched_tokens)
+        with self._cond:
+            for name in ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk"):
+                setattr(self.config, name, getattr(checked, name))
+
+    def _apply_slo_limits(self) -> None:
+        limit = self.slo.token_limit()
+        self.scheduler.token_limit = self.scheduler.seq_limit = limit
+
     def stats(self) -> EngineStats:
         with self._cond:
             bm = self.block_manager
@@ -103,7 +129,9 @@ class Engine:
                 blocks_used=bm.num_used, blocks_free=bm.num_free, block_size=bm.block_size,
                 kv_usage=bm.num_used / bm.num_blocks, preemptions_total=self.scheduler.preemptions_total,
                 steps_total=self._steps, prompt_tokens_total=self._prompt_tokens,
-                generation_tokens_total=self._generated_tokens, cache=bm.stats())
+                generation_tokens_total=self._generated_tokens, cache=bm.stats(),
+                spec_num_drafts=self.speculator.num_drafts, spec_num_draft_tokens=self.speculator.num_draft_tokens,
+                spec_num_accepted_tokens=self.speculator.num_accepted_tokens)
 
     # ----- prefix-cache policy --------------------------------------------------------------
     @property
@@ -116,6 +144,19 @@ class Engine:
             raise InvalidParameter("policy", f"policy must be a CachePolicy, got {type(policy).__name__}")
         with self._cond:
             self.block_manager.set_policy(policy)
+
+    # ----- speculative decoding -------------------------------------------------------------
+    @property
+    def speculation(self) -> SpeculationConfig:
+        return self.speculator.config
+
+    def set_speculation(self, config: SpeculationConfig) -> None:
+        """Takes effect from the next step on (running requests included; output is unchanged)."""
+        if not isinstance(config, SpeculationConfig):
+            raise InvalidParameter("speculation", f"speculation must be a SpeculationConfig, "
+                                                  f"got {type(config).__name__}")
+        with self._cond:
+            self.speculator.set_config(config)
 
     def pin_prefix(self, token_ids: list[int], tenant: str | None = None, ttl_seconds: float | None = None) -> Pin:
         """Keep this prefix's full blocks cached; computes them now if they are not cached yet."""
@@ -231,6 +272,7 @@ class Engine:
         for request_id in self._aborts:
             self._end_request(request_id, "abort", now)
         self._aborts.clear()
+        self.speculator.propose(self.scheduler.running)
         batch = self.scheduler.schedule()
         for seq in batch.seqs:
             request = self._requests[seq.request_id]
@@ -247,46 +289,67 @@ class Engine:
             elapsed = time.perf_counter() - start
             with self._cond:
                 self._postprocess(batch, rows, sampled, elapsed)
+                self.slo.observe_step(batch.total_tokens, time.perf_counter() - start)
+                self._apply_slo_limits()
                 self._cond.notify_all()
         except Exception:
             log.exception("engine step failed; failing the %d sequences in it", len(batch.seqs))
             with self._cond:
                 self._fail(batch)
 
-    def _forward_and_sample(self, batch: ScheduledBatch) -> tuple[list[int], list[SampledToken]]:
+    def _forward_and_sample(self, batch: ScheduledBatch) -> tuple[list[int], list[list[SampledToken]]]:
+        """Rows of the sequences at their end and the tokens each gets (more than one after drafts)."""
+        if any(seq.draft_token_ids for seq in batch.seqs):
+            return self.speculator.forward_and_verify(self.runner, self.sampler, batch.seqs, batch.num_tokens)
         logits = self.runner.forward(_forward_batch(batch))
         rows = [i for i, (s, n) in enumerate(zip(batch.seqs, batch.num_tokens)) if n == s.num_uncomputed]
         if not rows:
             return rows, []
         if len(rows) < len(batch.seqs):
             logits = logits[rows]               # only sequences at their end sample a token
-        return rows, self.sampler.sample(logits, [batch.seqs[i].owner.context for i in rows])
+        return rows, [[t] for t in self.sampler.sample(logits, [batch.seqs[i].owner.context for i in rows])]
 
-    def _postprocess(self, batch: ScheduledBatch, rows: list[int], sampled: list[SampledToken],
+    def _postprocess(self, batch: ScheduledBatch, rows: list[int], sampled: list[list[SampledToken]],
                      elapsed: float) -> None:
         total = batch.total_tokens
-        decodes = sum(1 for s, n in zip(batch.seqs, batch.num_tokens)
-                      if n == 1 == s.num_uncomputed and s.num_output_tokens)
+        decodes = sum(n for s, n in zip(batch.seqs, batch.num_tokens)
+                      if s.num_uncomputed == 1 and s.num_output_tokens)
         for seq, n in zip(batch.seqs, batch.num_tokens):
             if seq.is_finished:
                 continue
-            self.scheduler.advance(seq, n)
+            self.scheduler.advance(seq, n - len(seq.draft_token_ids))   # drafts: once verified
             self._requests[seq.request_id].metrics.compute_seconds += elapsed * n / total
         self._steps += 1
         self._prompt_tokens += total - decodes
-        self._generated_tokens += len(sampled)
         now = time.time()
-        for row, token in zip(rows, sampled):
+        for row, tokens in zip(rows, sampled):
             seq = batch.seqs[row]
-            if seq.is_finished:
-                continue
+            if not seq.is_finished:
+                self._take_tokens(seq, tokens, now)
+        for seq in batch.seqs:
+            seq.draft_token_ids = []
+
+    def _take_tokens(self, seq: Sequence, tokens: list[SampledToken], now: float) -> None:
+        """Append seq's new tokens in order until one ends it; nothing past that is sent or counted."""
+        request = self._requests[seq.request_id]
+        for token in tokens:
             seq.token_ids.append(token.token_id)
-            request = self._requests[seq.request_id]
+            self._generated_tokens += 1
             reason = request.on_token(seq, token, now)
             if reason is not None:
                 self.scheduler.finish(seq, reason)
                 if request.done:
                     del self._requests[seq.request_id]
+                    self.slo.record(request.metrics)
+                break
+        if seq.draft_token_ids:
+            accepted = len(tokens) - 1
+            self.speculator.record(seq, accepted)
+            request.metrics.spec_drafts += 1
+            request.metrics.spec_draft_tokens += len(seq.draft_token_ids)
+            request.metrics.spec_accepted_tokens += accepted
+            if not seq.is_finished:
+                self.scheduler.rollback(seq, len(tokens) - 1)
 
     def _fail(self, batch: ScheduledBatch) -> None:
         now = time.time()

@@ -18,7 +18,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Pretra
 from engine import conversion_cache, fused_decode
 from engine.errors import InvalidParameter, ModelLoadError
 from engine.models import MODEL_TYPES, SUPPORTED, build_model
-from engine.quantization import CALIBRATION_TEXT, QUANTIZATIONS, quantize, weight_bytes
+from engine.quantization import BACKENDS, CALIBRATION_TEXT, QUANTIZATIONS, quantize, weight_bytes
 
 _QUANT_SUFFIX = re.compile(r"[.-](i?q\d[\w]*|f16|f32|bf16|fp16|fp32)$", re.IGNORECASE)
 log = logging.getLogger(__name__)
@@ -45,13 +45,16 @@ class LoadedModel:
 
 
 def load_model(path: str | Path, *, device: str = "cpu", dtype: torch.dtype | None = None,
-               quantization: str = "none", name: str | None = None) -> LoadedModel:
-    """Load a GGUF file or a Hugging Face directory; raises ModelLoadError naming the path."""
+               quantization: str = "none", name: str | None = None, backend: str = "auto") -> LoadedModel:
+    """Load a GGUF file or a Hugging Face directory; raises ModelLoadError naming the path.
+
+    backend "bitsandbytes" runs int8/nf4 through bitsandbytes on CPU too (the CUDA code path)."""
     target = torch.device(device)
     dtype = dtype or default_dtype(target)
-    check_quantization(quantization, target)
+    check_quantization(quantization, target, backend)
     hf_model, tokenizer = load_hf(path, dtype)
-    model = wrap(hf_model, tokenizer, path, device=target, dtype=dtype, quantization=quantization, name=name)
+    model = wrap(hf_model, tokenizer, path, device=target, dtype=dtype, quantization=quantization, name=name,
+                 backend=backend)
     del hf_model
     gc.collect()
     return model
@@ -67,11 +70,13 @@ def default_dtype(device: torch.device) -> torch.dtype:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def check_quantization(quantization: str, device: torch.device) -> None:
+def check_quantization(quantization: str, device: torch.device, backend: str = "auto") -> None:
     if quantization not in QUANTIZATIONS:
         raise InvalidParameter("quantization", f"quantization must be one of {', '.join(QUANTIZATIONS)}, "
                                                f"got {quantization!r}")
-    if quantization == "nf4" and device.type != "cuda":
+    if backend not in BACKENDS:
+        raise InvalidParameter("backend", f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if quantization == "nf4" and device.type != "cuda" and backend != "bitsandbytes":
         raise InvalidParameter("quantization", "nf4 needs an NVIDIA GPU (bitsandbytes); use int8 on CPU")
     if quantization == "bf16" and device.type != "cpu":
         raise InvalidParameter("quantization", "bf16 quantization is the CPU's path; on a GPU load in dtype bf16")
@@ -111,12 +116,12 @@ def _read_hf(path: Path, directory: Path, kwargs: dict,
 
 def wrap(hf_model: nn.Module, tokenizer: PreTrainedTokenizerBase, path: str | Path, *,
          device: torch.device, dtype: torch.dtype, quantization: str = "none",
-         name: str | None = None) -> LoadedModel:
+         name: str | None = None, backend: str = "auto") -> LoadedModel:
     """Our module built from a transformers model (sharing its tensors where it can), quantized and placed."""
     config = hf_model.config
     module = build_model(hf_model).to(dtype).eval()
     calibration = tokenizer(CALIBRATION_TEXT).input_ids if quantization == "int8" else None
-    module = quantize(module, quantization, device, calibration)
+    module = quantize(module, quantization, device, calibration, backend)
     module.fused_decode = fused_decode.build(module)
     return LoadedModel(
         name=model_name(Path(path), name), path=Path(path), arch=module.arch, hf_config=config,

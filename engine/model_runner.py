@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.attention import build_metadata
+from engine.attention import AttentionMetadata, build_metadata
+from engine.cuda_graphs import DecodeGraphs
 from engine.kernels import cpu_kernels
 from engine.loader import LoadedModel
 
@@ -29,7 +30,7 @@ class ForwardBatch:
 
 class ModelRunner:
     def __init__(self, model: LoadedModel, num_blocks: int, block_size: int,
-                 kv_dtype: torch.dtype | None = None) -> None:
+                 kv_dtype: torch.dtype | None = None, cuda_graphs: bool = False, max_batch: int = 128) -> None:
         if num_blocks < 1 or block_size < 1:
             raise ValueError(f"num_blocks and block_size must be positive, got {num_blocks} and {block_size}")
         self.model = model
@@ -38,7 +39,12 @@ class ModelRunner:
         self.block_size = block_size
         self.kv_dtype = kv_dtype or model.dtype
         self.windows = self.module.windows
-        shape = (len(self.module.layers), 2, num_blocks * block_size, self.module.num_kv_heads, self.module.head_dim)
+        self.graphs = None
+        if cuda_graphs and model.device.type == "cuda":   # one block more: the scratch block of padding
+            self.graphs = DecodeGraphs(self._run, max_batch, model.max_model_len, block_size, num_blocks,
+                                       model.device)
+        total_blocks = num_blocks + (self.graphs is not None)
+        shape = (len(self.module.layers), 2, total_blocks * block_size, self.module.num_kv_heads, self.module.head_dim)
         self.kv_cache = torch.zeros(shape, dtype=self.kv_dtype, device=model.device)
         self.kv_caches = [(layer[0], layer[1]) for layer in self.kv_cache]
         if model.device.type == "cpu" and model.dtype == torch.float32:
@@ -53,13 +59,24 @@ class ModelRunner:
     def forward(self, batch: ForwardBatch) -> torch.Tensor:
         """float32 logits [num_seqs, vocab] of each sequence's last token."""
         self._check(batch)
+        padded = self.graphs.padded(batch) if self.graphs is not None else None
+        if padded is not None:
+            bucket, step = padded
+            logits = self.graphs.replay(bucket, *self._inputs(step), real_rows=len(batch.token_ids))
+            if logits is not None:
+                return logits
+        return self._run(*self._inputs(batch))
+
+    def _inputs(self, batch: ForwardBatch) -> tuple[torch.Tensor, AttentionMetadata]:
         counts = [len(t) for t in batch.token_ids]
         meta = build_metadata(counts, batch.start_positions, batch.block_tables, self.block_size,
                               self.windows, self.model.device)
         ids = torch.tensor([t for seq in batch.token_ids for t in seq], dtype=torch.long, device=self.model.device)
+        return ids, meta
+
+    def _run(self, ids: torch.Tensor, meta: AttentionMetadata) -> torch.Tensor:
         with torch.inference_mode():
-            hidden = self.module(ids, meta, self.kv_caches)
-            return self.module.logits(hidden)
+            return self.module.logits(self.module(ids, meta, self.kv_caches))
 
     def _check(self, batch: ForwardBatch) -> None:
         for i, (tokens, start, table) in enumerate(zip(batch.token_ids, batch.start_positions, batch.block_tables)):

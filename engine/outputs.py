@@ -37,6 +37,9 @@ class RequestMetrics:
     compute_seconds: float = 0.0            # share of batched step time, by tokens in each step
     preemptions: int = 0
     finished_time: float | None = None
+    spec_drafts: int = 0                    # speculative verifications that carried draft tokens
+    spec_draft_tokens: int = 0              # draft tokens verified
+    spec_accepted_tokens: int = 0           # of which accepted
 
     @property
     def duration(self) -> float:
@@ -68,3 +71,6 @@ class EngineStats:
     prompt_tokens_total: int
     generation_tokens_total: int
     cache: CacheStats = field(default_factory=CacheStats)
+    spec_num_drafts: int = 0                # speculation totals, as vLLM's spec_decode_* counters
+    spec_num_draft_tokens: int = 0
+    spec_num_accepted_tokens: int = 0

@@ -135,7 +135,8 @@ def default_kv_dtype(quantization: str, device: str) -> str:
     return quantization if quantization in ("fp32", "fp16", "bf16") else compute_dtype(device)
 
 
-def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu") -> int:
+def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu", backend: str = "auto") -> int:
+    """backend "bitsandbytes" on CPU counts the CUDA layout (engine.quantization.BACKENDS)."""
     if quantization in ("fp32", "fp16", "bf16"):
         packed_head = quantization in ("fp32", "bf16") and not device.startswith("cuda") and shape.tied_embeddings
         extra = shape.vocab_size * shape.hidden_size if packed_head else 0
@@ -148,7 +149,7 @@ def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu") -> i
         layers = linear + 4 * shape.num_layers * shape.layer_linear_rows()
     else:
         layers = linear // 2 + math.ceil(linear / NF4_BLOCK)
-    if quantization == "int8" and not device.startswith("cuda"):
+    if quantization == "int8" and not device.startswith("cuda") and backend != "bitsandbytes":
         table = shape.vocab_size * shape.hidden_size + 4 * shape.vocab_size   # int8 rows + fp32 scales
         tables = table + 4 * shape.vocab_size if shape.tied_embeddings else 2 * table
     else:

@@ -15,7 +15,9 @@ prepacked for oneDNN in bf16 and the embedding table is held in bf16; every othe
 computes in fp32 (engine/packed_linear.py).
 
 CUDA, int8 and nf4: bitsandbytes' Linear8bitLt and Linear4bit for the decoder layers; the
-embedding and the LM head stay in the compute dtype.
+embedding and the LM head stay in the compute dtype. The same bitsandbytes path runs on CPU
+when asked for (backend "bitsandbytes"): slower than Airlock's own int8 there, but it lets the
+CUDA quantization code be loaded, run and measured on a machine without a GPU.
 
 Smoothing (CPU int8), SmoothQuant-style: moves activation outliers into the weights.
 
@@ -39,6 +41,7 @@ from engine.attention import build_metadata
 from engine.kernels import kernels_for
 
 QUANTIZATIONS = ("none", "int8", "nf4", "bf16")   # bf16: CPU only (on CUDA, load in dtype bf16)
+BACKENDS = ("auto", "bitsandbytes")   # auto: Airlock's int8 on CPU, bitsandbytes on CUDA
 # AVX2 multiplies uint8 activations by int8 weights and sums pairs into int16, which saturates
 # unless 2 x 255 x |w| < 32768. Weights get 7 bits (|w| <= 63) so activations keep all 8: on
 # SmolLM2 that halves the perplexity cost of int8 against 8-bit weights with 7-bit activations.
@@ -160,10 +163,10 @@ def tied_head(module: nn.Module) -> bool:
 
 
 def quantize(module: nn.Module, method: str, device: torch.device,
-             calibration_ids: list[int] | None = None) -> nn.Module:
+             calibration_ids: list[int] | None = None, backend: str = "auto") -> nn.Module:
     """Quantize `module` (an engine.models.CausalLM) in place with `method` and move it to `device`.
 
-    On CPU, int8 first smooths activation outliers into the weights using `calibration_ids`."""
+    On CPU, Airlock's int8 first smooths activation outliers into the weights using `calibration_ids`."""
     if method == "none":
         module = module.to(device)
         if device.type == "cpu" and module.lm_head.weight.dtype == torch.float32 and packed_linear.available():
@@ -171,7 +174,7 @@ def quantize(module: nn.Module, method: str, device: torch.device,
         return module
     if method == "bf16":
         return _bf16_cpu(module, device)
-    if device.type == "cuda":
+    if device.type == "cuda" or backend == "bitsandbytes":
         _replace_linears(module, lambda linear: _bnb_linear(linear, method, next(module.parameters()).dtype),
                          skip=("lm_head",))
         return module.to(device)
@@ -209,7 +212,7 @@ def _replace_linears(module: nn.Module, make, skip: tuple[str, ...] = ()) -> Non
 
 
 def _bnb_linear(linear: nn.Linear, method: str, dtype: torch.dtype) -> nn.Module:
-    import bitsandbytes as bnb  # CUDA only; an optional dependency
+    import bitsandbytes as bnb  # an optional dependency (the cuda extra; the test extra for CPU)
 
     weight = linear.weight.detach().to(torch.float16 if method == "int8" else dtype).cpu()
     has_bias = linear.bias is not None

@@ -39,6 +39,7 @@ class RequestStream:
         self._abort = abort
         self._queue: queue.SimpleQueue[RequestDelta | None] = queue.SimpleQueue()
         self._ended = False
+        self._listeners: list[Callable[[], None]] = []
 
     def __iter__(self) -> Iterator[RequestDelta]:
         for delta in self.deltas(timeout=None):
@@ -66,6 +67,16 @@ class RequestStream:
     def abort(self) -> None:
         self._abort(self.request_id)
 
+    def ready(self) -> bool:
+        """True when the next read will not wait: a delta (or the end) is queued, or it has ended."""
+        return self._ended or not self._queue.empty()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the engine's thread; it must not block) after each delta and at the end."""
+        self._listeners.append(callback)
+        if self.ready():
+            callback()
+
     def collect(self) -> list[ChoiceOutput]:
         """Read the stream to its end and assemble each choice (for non-streaming callers)."""
         choices: dict[int, ChoiceOutput] = {}
@@ -81,9 +92,15 @@ class RequestStream:
     # engine side
     def put(self, delta: RequestDelta) -> None:
         self._queue.put(delta)
+        self._notify()
 
     def close(self) -> None:
         self._queue.put(_END)
+        self._notify()
+
+    def _notify(self) -> None:
+        for callback in self._listeners:
+            callback()
 
 
 @dataclass(slots=True, eq=False)

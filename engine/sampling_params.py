@@ -21,6 +21,7 @@ class SamplingParams:
     n: int = 1
     logprobs: int | None = None       # None: no logprobs; k >= 0: chosen token plus k alternatives
     include_stop_str_in_output: bool = False
+    speculative: bool = True          # False: never draft for this request (the output is the same)
 
     def __post_init__(self) -> None:
         _check(self.max_tokens >= 1, "max_tokens", f"max_tokens must be at least 1, got {self.max_tokens}")

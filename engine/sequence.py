@@ -42,6 +42,8 @@ class Sequence:
     preemptions: int = 0
     finish_reason: str | None = None
     owner: object = None                # the engine's per-choice state (detokenizer, stream ...)
+    draft_token_ids: list[int] = field(default_factory=list)   # speculative guesses verified next step
+    spec: object = None                 # speculation record (engine.speculation.policy.DraftStats)
 
     def __post_init__(self) -> None:
         if not self.token_ids:

@@ -38,10 +38,15 @@ fi
 rm -rf "$PREFIX"
 say "removed $PREFIX"
 if [ "$PURGE" = 1 ]; then
+    # the user goes only when install.sh created it (or it is the default name): never a
+    # user the site had before, such as root
+    created=$(cat "$CONF_DIR/.created-user" 2>/dev/null || true)
     rm -rf "$CONF_DIR" "$DATA_DIR"
     say "purged $CONF_DIR and $DATA_DIR"
-    if [ "$SERVICE_USER" = airlock ] && id -u airlock >/dev/null 2>&1; then
-        userdel airlock && say "removed user airlock"
+    if { [ "$SERVICE_USER" = airlock ] || [ "$SERVICE_USER" = "$created" ]; } && id -u "$SERVICE_USER" >/dev/null 2>&1; then
+        # what the user left in the shared temporary folders (a run outside the unit's PrivateTmp)
+        find /tmp /var/tmp /dev/shm -xdev -user "$SERVICE_USER" -delete 2>/dev/null || true
+        userdel "$SERVICE_USER" && say "removed user $SERVICE_USER"
     fi
 else
     say "kept $CONF_DIR and $DATA_DIR (the database and models); --purge removes them"

@@ -10,10 +10,12 @@ from textual.binding import Binding
 from textual.reactive import reactive
 
 from tui.client import AdminClient
+from tui.screens.alerts import AlertsScreen
 from tui.screens.base import ConsoleScreen
 from tui.screens.caches import CachesScreen
 from tui.screens.cost import CostScreen
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.frontier import FrontierScreen
 from tui.screens.keys import KeysScreen
 from tui.screens.memory import MemoryScreen
 from tui.screens.models import ModelsScreen
@@ -29,6 +31,8 @@ class AirlockConsole(App):
         "caches": CachesScreen,
         "cost": CostScreen,
         "keys": KeysScreen,
+        "frontier": FrontierScreen,
+        "alerts": AlertsScreen,
     }
     BINDINGS = [
         Binding("f1", "switch_mode('dashboard')", "Dash", show=False),
@@ -37,10 +41,13 @@ class AirlockConsole(App):
         Binding("f4", "switch_mode('caches')", "Caches", show=False),
         Binding("f5", "switch_mode('cost')", "Cost", show=False),
         Binding("f6", "switch_mode('keys')", "Keys", show=False),
+        Binding("f7", "switch_mode('frontier')", "Frontier", show=False),
+        Binding("f8", "switch_mode('alerts')", "Alerts", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     connected: reactive[bool | None] = reactive(None)
+    firing_alerts: reactive[list] = reactive(list, always_update=True)
 
     def __init__(self, client: AdminClient, poll_seconds: float | None = 2.0) -> None:
         super().__init__()
@@ -59,6 +66,13 @@ class AirlockConsole(App):
         """Refresh the screen in view; while the service is down this is the retry."""
         if isinstance(self.screen, ConsoleScreen):
             self.screen.poll_data()
+        self.run_worker(self.poll_alerts, group="alerts", exclusive=True, exit_on_error=False)
+
+    async def poll_alerts(self) -> None:
+        """What fires now, for the banner on every screen."""
+        reply = await self.client.alerts(limit=1)
+        if reply.ok and isinstance(reply.data, dict):
+            self.firing_alerts = reply.data.get("firing", [])
 
     def _connection_changed(self, connected: bool) -> None:
         was, self.connected = self.connected, connected

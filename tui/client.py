@@ -41,6 +41,15 @@ def error_message(response: httpx.Response) -> str:
     return f"HTTP {response.status_code} {response.reason_phrase}".strip()
 
 
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 class AdminClient:
     """Async client for /admin/*; `on_connection(bool)` fires when reachability changes."""
 
@@ -57,6 +66,7 @@ class AdminClient:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+            headers["X-Airlock-Actor"] = f"console:{_user()}"   # named in the audit log
             self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=self.timeout)
         return self._http
 
@@ -110,6 +120,9 @@ class AdminClient:
     async def load_model(self, model: str, quantization: str) -> Reply:
         body = {"model": model, "quantization": quantization}
         return await self.request("POST", "/admin/models/load", json=body, timeout=600)
+
+    async def routes(self) -> Reply:
+        return await self.request("GET", "/admin/routes")
 
     async def unload_model(self, model: str) -> Reply:
         return await self.request("POST", "/admin/models/unload", json={"model": model}, timeout=120)
@@ -167,3 +180,12 @@ class AdminClient:
 
     async def set_tco(self, inputs: dict) -> Reply:
         return await self.request("PUT", "/admin/tco", json=inputs)
+
+    async def frontier(self, model: str | None = None) -> Reply:
+        return await self.request("GET", "/admin/frontier", params={"model": model} if model else None)
+
+    async def alerts(self, limit: int = 200) -> Reply:
+        return await self.request("GET", "/admin/alerts", params={"limit": limit})
+
+    async def acknowledge_alert(self, event_id: int) -> Reply:
+        return await self.request("POST", f"/admin/alerts/events/{event_id}/ack")

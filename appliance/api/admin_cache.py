@@ -6,8 +6,10 @@ from dataclasses import asdict, fields, replace
 
 from flask import Response, jsonify
 
+from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
+from appliance.auth.keys import tenant_scope
 from appliance.api.fields import Fields, json_body
 from appliance.api.response_caches import SETTINGS
 
@@ -47,6 +49,8 @@ def set_policy() -> Response:
                        param=unknown[0], code="invalid_value")
     engines = _engines(model)
     prefix = {k: v for k, v in changes.items() if k in known}
+    before = {name: asdict(engine.cache_policy) | _appliance().response_caches.policy()
+              for name, engine in engines.items()}
     try:
         policies = {name: replace(engine.cache_policy, **prefix) for name, engine in engines.items()}
         response = _appliance().response_caches.configure(changes)   # applied only if all are valid
@@ -54,7 +58,9 @@ def set_policy() -> Response:
         raise ApiError(400, str(exc), param=str(exc).split()[0], code="invalid_value") from None
     for name, engine in engines.items():
         engine.set_cache_policy(policies[name])
-    return jsonify({name: asdict(engine.cache_policy) | response for name, engine in engines.items()})
+    after = {name: asdict(engine.cache_policy) | response for name, engine in engines.items()}
+    audit.record("cache.policy", model or "*", before, after)
+    return jsonify(after)
 
 
 @bp.get("/cache/stats")
@@ -77,9 +83,11 @@ def pin() -> Response:
     prompt = body.string("prompt", required=True)
     engine = _appliance().models.get(model)   # ModelNotLoaded -> 404
     token_ids = list(engine.tokenizer(prompt)["input_ids"])
-    pin = engine.pin_prefix(token_ids, tenant=body.string("tenant"), ttl_seconds=body.number("ttl_seconds"))
-    response = jsonify({"model": model, "pin_id": pin.pin_id, "num_tokens": pin.num_tokens,
-                        "blocks": len(pin.hashes)})
+    tenant = tenant_scope(body.string("tenant"))
+    pin = engine.pin_prefix(token_ids, tenant=tenant, ttl_seconds=body.number("ttl_seconds"))
+    pinned = {"model": model, "pin_id": pin.pin_id, "num_tokens": pin.num_tokens, "blocks": len(pin.hashes)}
+    audit.record("cache.pin", pin.pin_id, None, pinned | {"tenant": body.string("tenant")})
+    response = jsonify(pinned)
     response.status_code = 201
     return response
 
@@ -88,6 +96,7 @@ def pin() -> Response:
 def unpin(pin_id: str) -> Response:
     for name, engine in _engines(None).items():
         if engine.unpin(pin_id):
+            audit.record("cache.unpin", pin_id, {"model": name}, None)
             return jsonify({"model": name, "pin_id": pin_id, "unpinned": True})
     raise ApiError(404, f"no pin with id {pin_id!r}.", param="pin_id", code="not_found")
 
@@ -97,5 +106,6 @@ def flush() -> Response:
     body = Fields(json_body())
     model = body.string("model")
     flushed = {name: engine.flush_prefix_cache() for name, engine in _engines(model).items()}
-    return jsonify({"prefix_blocks_flushed": flushed,
-                    "response_entries_flushed": _appliance().response_caches.flush(model)})
+    result = {"prefix_blocks_flushed": flushed, "response_entries_flushed": _appliance().response_caches.flush(model)}
+    audit.record("cache.flush", model or "*", None, result)
+    return jsonify(result)

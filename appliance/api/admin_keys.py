@@ -5,6 +5,7 @@ from dataclasses import fields
 
 from flask import Response, jsonify
 
+from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
 from appliance.api.fields import json_body
@@ -25,6 +26,8 @@ def _settings(body: dict) -> dict:
     if unknown:
         raise ApiError(400, f"unknown key setting(s): {', '.join(unknown)}; known: {', '.join(SETTINGS)}.",
                        param=unknown[0], code="invalid_value")
+    if body.get("tenant") == "":
+        body["tenant"] = None   # an empty field means no tenant: caches of its own
     return body
 
 
@@ -49,6 +52,7 @@ def create_key() -> Response:
         key, secret = _store().create(KeySpec(**body))
     except KeySettingError as exc:
         raise _invalid(exc) from None
+    audit.record("key.create", key.id, None, key.public())
     response = jsonify({**key.public(), "secret": secret})
     response.status_code = 201
     return response
@@ -57,14 +61,20 @@ def create_key() -> Response:
 @bp.patch("/keys/<key_id>")
 def update_key(key_id: str) -> Response:
     try:
-        return jsonify(_store().update(key_id, **_settings(json_body())).public())
+        before = _store().get(key_id).public()
+        after = _store().update(key_id, **_settings(json_body())).public()
     except KeySettingError as exc:
         raise _invalid(exc) from None
+    audit.record("key.update", key_id, before, after)
+    return jsonify(after)
 
 
 @bp.delete("/keys/<key_id>")
 def revoke_key(key_id: str) -> Response:
     try:
-        return jsonify(_store().revoke(key_id).public())
+        before = _store().get(key_id).public()
+        after = _store().revoke(key_id).public()
     except KeySettingError as exc:
         raise _invalid(exc) from None
+    audit.record("key.revoke", key_id, before, after)
+    return jsonify(after)

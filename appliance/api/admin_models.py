@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 from flask import Response, jsonify
 
+from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
@@ -46,6 +47,7 @@ def list_models() -> Response:
 def import_model() -> Response:
     body = Fields(json_body())
     entry = _call(_manager().store.import_path, body.string("path", required=True), body.string("name"))
+    audit.record("model.import", entry.name, None, {"path": body.string("path"), "size": entry.size})
     response = jsonify(entry.to_json())
     response.status_code = 201
     return response
@@ -55,11 +57,14 @@ def import_model() -> Response:
 def load_model() -> Response:
     body = Fields(json_body())
     info = _call(_manager().load, body.string("model", required=True), body.string("quantization", "auto"),
-                 body.string("kv_dtype", "auto"))
+                 body.string("kv_dtype", "auto"), body.string("alias", ""))
+    audit.record("model.load", info.name, None, asdict(info))
     return jsonify(asdict(info))
 
 
 @bp.post("/models/unload")
 def unload_model() -> Response:
     body = Fields(json_body())
-    return jsonify(asdict(_call(_manager().unload, body.string("model", required=True))))
+    info = asdict(_call(_manager().unload, body.string("model", required=True)))
+    audit.record("model.unload", body.string("model"), info, None)
+    return jsonify(info)

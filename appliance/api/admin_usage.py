@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
 from appliance.api.fields import json_body
 
 bp = admin_blueprint("admin_usage")
-CHOICES = {"period": ("day", "week", "month"), "group": ("key", "tenant", "model"), "format": ("json", "csv")}
+CHOICES = {"period": ("day", "week", "month"), "group": ("key", "tenant", "model", "route"), "format": ("json", "csv")}
 
 
 def _ledger():
@@ -38,12 +39,16 @@ def usage() -> Response:
 
 @bp.get("/tco")
 def tco() -> Response:
-    return jsonify(_ledger().tco().to_dict())
+    ledger = _ledger()
+    return jsonify({**ledger.tco().to_dict(), **ledger.tier_costs()})
 
 
 @bp.put("/tco")
 def set_tco() -> Response:
+    before = _ledger().tco_inputs.to_dict()
     try:
-        return jsonify(_ledger().set_tco(json_body()).to_dict())
+        report = _ledger().set_tco(json_body())
     except (ValueError, TypeError) as exc:
         raise ApiError(400, str(exc), code="invalid_value") from None
+    audit.record("tco.inputs", "tco", before, report.inputs.to_dict())
+    return jsonify(report.to_dict())

@@ -2,8 +2,10 @@
 
 With P prompts and n choices each, prompt i's choice j is the response's choice i * n + j.
 The Jobs run side by side in the engine and their deltas are passed on as they arrive.
-Each Job keeps its own bookkeeping (rate-limit charge, /metrics, one ledger row for the
-tokens it delivered); finishing the group finishes (and, if still running, aborts) them all.
+The request is admitted once, its worst case held over all prompts (each counts as a
+request per minute); each Job settles its own share of that hold and keeps its own
+bookkeeping (/metrics, one ledger row for the tokens it delivered); finishing the group
+finishes (and, if still running, aborts) them all.
 A group of one Job behaves exactly like that Job.
 """
 from __future__ import annotations
@@ -48,7 +50,7 @@ class JobGroup:
         try:
             for job, index, delta in self.deltas(disconnected):
                 apply_delta(choices[index], delta)
-                job.delivered_tokens += len(delta.token_ids)
+                job.deliver(delta)
         finally:
             self.finish()
         return choices
@@ -57,12 +59,19 @@ class JobGroup:
         for job in self.jobs:
             job.finish()
 
+    def ready(self) -> bool:
+        return any(job.ready() for job in self.jobs)
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        for job in self.jobs:
+            job.subscribe(callback)
+
     @property
     def usage(self) -> dict:
         """Summed over the prompts, each prompt's tokens counted once."""
         metrics = [job.stream.metrics for job in self.jobs]
         return usage_body(sum(m.prompt_tokens for m in metrics), sum(job.delivered_tokens for job in self.jobs),
-                          sum(m.cached_tokens for m in metrics))
+                          sum(m.cached_tokens for m in metrics), metrics)
 
     def _interleaved(self, disconnected: Callable[[], bool]) -> Iterator[tuple[Job, int, RequestDelta]]:
         """Poll every stream in turn without blocking; check for a gone client every POLL_SECONDS."""
@@ -88,15 +97,18 @@ class JobGroup:
 def start_batch(appliance: Any, engine: Any, model: str, endpoint: str, key: ApiKey | None,
                 prompts: list[list[int]], params: SamplingParams) -> JobGroup:
     """Admit the request once, then hand each prompt to the engine as its own request
-    ("<id>-<i>"); if one cannot be queued, those already queued are aborted."""
-    admit(appliance, key)
+    ("<id>-<i>"); if one cannot be queued, those already queued are aborted and the rest of
+    the hold is released."""
+    reservation = admit(appliance, key, [len(p) for p in prompts], params)
     group_id = new_request_id(endpoint)
     jobs: list[Job] = []
     try:
         for i, prompt in enumerate(prompts):
-            jobs.append(start(appliance, engine, model, endpoint, key, prompt, params, f"{group_id}-{i}"))
+            jobs.append(start(appliance, engine, model, endpoint, key, prompt, params, f"{group_id}-{i}",
+                              reservation))
     except BaseException:
         for job in jobs:
             job.finish()
+        reservation.cancel()
         raise
     return JobGroup(jobs, group_id)

@@ -1,8 +1,11 @@
 """A submitted generation: its engine stream, who pays for it, and the bookkeeping when it ends.
 
-`Job.finish()` runs exactly once, whether the stream ended, failed or the client went away:
-it charges the key's rate limits, feeds /metrics and queues a ledger row for the tokens
-actually delivered.
+Admission (`admit`) holds the request's worst case against the key's limits before anything
+runs. `Job.deliver(delta)` is the one place that counts delivered tokens: the endpoints call
+it once a delta has been handed to the client. `Job.finish()` runs exactly once, whether the
+stream ended, failed or the client went away: it settles the key's hold to prompt + delivered
+tokens, feeds /metrics and queues a ledger row with those same figures, so what a key is
+billed, what its limits count and what the response's usage says are one number.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from typing import Any
 
 from appliance.api.errors import ApiError
 from appliance.auth.keys import ApiKey
-from appliance.auth.limits import LimitExceeded
+from appliance.auth.limits import UNLIMITED, LimitExceeded, Reservation
 from engine.outputs import RequestDelta, TokenLogprob
 from engine.sampling_params import SamplingParams
 
@@ -42,8 +45,12 @@ class Job:
     stream: Any
     params: SamplingParams
     id: str
+    reservation: Reservation = UNLIMITED
+    worst_tokens: int = 0                      # this job's part of the reservation
     created: int = field(default_factory=lambda: int(time.time()))
     delivered_tokens: int = 0
+    route: str | None = None      # the route the client named, when a route picked this tier
+    rule: str | None = None       # the rule that picked it
     _done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -53,7 +60,7 @@ class Job:
         try:
             for delta in self.deltas(disconnected):
                 apply_delta(choices[delta.index], delta)
-                self.delivered_tokens += len(delta.token_ids)
+                self.deliver(delta)
         finally:
             self.finish()
         return choices
@@ -67,61 +74,105 @@ class Job:
                 continue
             yield delta
 
+    def deliver(self, delta: RequestDelta) -> None:
+        """`delta` reached the client: its tokens are billed."""
+        self.delivered_tokens += len(delta.token_ids)
+
+    @property
+    def billed_tokens(self) -> int:
+        return self.stream.metrics.prompt_tokens + self.delivered_tokens
+
     def finish(self) -> None:
         """Abort the engine request if it is still running, then account for what was delivered."""
         with self._lock:
             if self._done:
                 return
             self._done = True
-        if not _stream_finished(self.stream):
-            self.stream.abort()
+        try:
+            if not _stream_finished(self.stream):
+                self.stream.abort()
+        finally:
+            self.reservation.settle(self.worst_tokens, self.billed_tokens)
         try:
             self._account()
         except Exception:   # accounting must never break serving
             log.exception("usage accounting failed for %s", self.id)
 
+    def ready(self) -> bool:
+        """True when the stream's next delta (or its end) is already there."""
+        ready = getattr(self.stream, "ready", None)
+        return ready() if ready is not None else True
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        subscribe = getattr(self.stream, "subscribe", None)
+        if subscribe is not None:
+            subscribe(callback)
+
     @property
     def usage(self) -> dict:
         metrics = self.stream.metrics
-        return usage_body(metrics.prompt_tokens, self.delivered_tokens, metrics.cached_tokens)
+        return usage_body(metrics.prompt_tokens, self.delivered_tokens, metrics.cached_tokens, [metrics])
 
     def _account(self) -> None:
         metrics = self.stream.metrics
         reason = _overall_reason([r for r in metrics.finish_reasons if r])
-        if self.key is not None:
-            self.appliance.limits.charge(self.key, metrics.prompt_tokens + self.delivered_tokens)
         self.appliance.metrics.observe(self.model, metrics, reason)
         self.appliance.record_usage(self, reason)
 
 
-def usage_body(prompt: int, completion: int, cached: int) -> dict:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+def usage_body(prompt: int, completion: int, cached: int, metrics: list | None = None) -> dict:
+    body = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
             "prompt_tokens_details": {"cached_tokens": cached}}
+    drafted = sum(getattr(m, "spec_draft_tokens", 0) for m in metrics or [])
+    if drafted:   # an Airlock extension, present when the request speculated
+        body["speculation"] = {"draft_tokens": drafted,
+                               "accepted_tokens": sum(m.spec_accepted_tokens for m in metrics)}
+    return body
 
 
 def submit(appliance: Any, engine: Any, model: str, endpoint: str, key: ApiKey | None,
-           prompt_ids: list[int], params: SamplingParams) -> Job:
-    """Admit the request against the key's limits and hand it to the engine."""
-    admit(appliance, key)
-    return start(appliance, engine, model, endpoint, key, prompt_ids, params, new_request_id(endpoint))
+           prompt_ids: list[int], params: SamplingParams, reservation: Reservation) -> Job:
+    """Hand an admitted single-prompt request to the engine."""
+    return start(appliance, engine, model, endpoint, key, prompt_ids, params, new_request_id(endpoint),
+                 reservation)
 
 
-def admit(appliance: Any, key: ApiKey | None) -> None:
-    """Count one HTTP request against the key's limits, or raise a 429 saying when to retry."""
+def worst_case(prompt_len: int, params: SamplingParams) -> int:
+    """The most tokens one prompt of a request can bill: its prompt and n full completions."""
+    return prompt_len + params.n * params.max_tokens
+
+
+def admit(appliance: Any, key: ApiKey | None, prompt_lens: list[int], params: SamplingParams) -> Reservation:
+    """Hold the request's worst case against the key's limits (each prompt counts as a request),
+    or raise a 429 naming the limit and saying when to retry; 503 while the service drains."""
+    return reserve(appliance, key, sum(worst_case(n, params) for n in prompt_lens), len(prompt_lens))
+
+
+def reserve(appliance: Any, key: ApiKey | None, worst_tokens: int, prompts: int) -> Reservation:
+    """Hold `worst_tokens` for a request of `prompts` prompts; see `admit`."""
+    if appliance.draining:
+        raise ApiError(503, "The service is shutting down and accepts no new requests; retry shortly.",
+                       code="service_draining", retry_after=5)
     if key is None:
-        return
+        return UNLIMITED
     try:
-        appliance.limits.admit(key)
+        return appliance.limits.reserve(key, worst_tokens, prompts)
     except LimitExceeded as exc:
-        raise ApiError(429, exc.message, code="rate_limit_exceeded", retry_after=exc.retry_after) from None
+        code = "insufficient_quota" if exc.limit == "token_budget" else "rate_limit_exceeded"
+        raise ApiError(429, exc.message, code=code, retry_after=exc.retry_after) from None
 
 
 def start(appliance: Any, engine: Any, model: str, endpoint: str, key: ApiKey | None,
-          prompt_ids: list[int], params: SamplingParams, request_id: str) -> Job:
-    """Hand an admitted request to the engine."""
-    stream = engine.submit(prompt_ids, params, request_id=request_id,
-                           tenant=key.spec.tenant if key else None)
-    return Job(appliance, model, endpoint, key, stream, params, request_id)
+          prompt_ids: list[int], params: SamplingParams, request_id: str, reservation: Reservation) -> Job:
+    """Hand an admitted request to the engine; its share of the hold is settled when it ends."""
+    stream = engine.submit(prompt_ids, params, request_id=request_id, tenant=cache_scope(key))
+    return Job(appliance, model, endpoint, key, stream, params, request_id, reservation,
+               worst_case(len(prompt_ids), params))
+
+
+def cache_scope(key: ApiKey | None) -> str | None:
+    """Whose prefix and response caches a request may share (None: auth off, one user)."""
+    return key.cache_scope if key is not None else None
 
 
 def new_request_id(endpoint: str) -> str:

@@ -5,6 +5,8 @@ from flask import Blueprint, Response
 
 from appliance.api.prometheus import family
 from appliance.api.serving_metrics import PREFIX
+from appliance.ledger import dead_letter
+from appliance.models.errors import ModelNotLoaded
 
 bp = Blueprint("metrics", __name__)
 
@@ -18,6 +20,12 @@ _ENGINE_FAMILIES = (
     ("prefix_cache_hits_total", "counter", "Prompt tokens found in the prefix cache.",
      lambda s: s.cache.hits_tokens),
     ("num_preemptions_total", "counter", "Preemptions of running requests.", lambda s: s.preemptions_total),
+    ("spec_decode_num_drafts_total", "counter", "Speculative verifications that carried draft tokens.",
+     lambda s: s.spec_num_drafts),
+    ("spec_decode_num_draft_tokens_total", "counter", "Speculative draft tokens verified.",
+     lambda s: s.spec_num_draft_tokens),
+    ("spec_decode_num_accepted_tokens_total", "counter", "Speculative draft tokens accepted.",
+     lambda s: s.spec_num_accepted_tokens),
 )
 
 
@@ -32,5 +40,38 @@ def metrics() -> Response:
         lines += family(PREFIX + stem, kind, help_text, [({"model_name": m}, read(s)) for m, s in stats.items()])
     lines += family(PREFIX + "ledger_backlog_rows", "gauge", "Usage rows queued but not yet written.",
                     [({}, appliance.ledger_backlog())])
+    lines += family(PREFIX + "ledger_dead_letter_rows_total", "counter",
+                    "Usage rows written to the dead-letter file instead of the ledger (replay: airlock db "
+                    "replay-dead-letter).", [({}, dead_letter.count())])
+    lines += _slo_families(appliance)
     lines += appliance.metrics.render()
+    if appliance.router is not None:
+        from appliance.routing.metrics import render as route_lines
+        lines += route_lines(appliance.router)
+    if appliance.alerts is not None:
+        lines += appliance.alerts.metric_lines()
     return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+def _slo_families(appliance) -> list[str]:
+    """Live SLO attainment per model over the last five minutes (engine/slo.py)."""
+    views = {}
+    for name in appliance.model_names():
+        try:
+            views[name] = appliance.models.get(name).slo.live()
+        except ModelNotLoaded:   # unloaded between the listing and the read
+            continue
+
+    def samples(key: str) -> list:
+        return [({"model_name": m}, v[key]) for m, v in views.items() if v[key] is not None]
+    lines = family(PREFIX + "slo_attainment_ratio", "gauge",
+                   "Share of requests finished in the last 5 minutes within the TTFT and ITL targets.",
+                   samples("attainment"))
+    lines += family(PREFIX + "slo_rejected_requests", "gauge",
+                    "Requests refused in the last 5 minutes because the queue would break the TTFT target.",
+                    samples("rejected"))
+    lines += family(PREFIX + "slo_ttft_p95_target_seconds", "gauge", "The TTFT target (absent: none).",
+                    samples("ttft_p95_target_s"))
+    lines += family(PREFIX + "slo_itl_p95_target_seconds", "gauge", "The inter-token target (absent: none).",
+                    samples("itl_p95_target_s"))
+    return lines

@@ -11,8 +11,10 @@ from appliance.api.fields import Fields
 from appliance.api.guard import current_key, require_api_key
 from appliance.api.jobs import Job
 from appliance.api.logprobs import chat_logprobs
-from appliance.api.models_access import engine_for, max_model_len, model_request
+from appliance.api.models_access import max_model_len, model_request
 from appliance.api.response_caching import chat_query, serve
+from appliance.api.route_inputs import chat_route_input
+from appliance.api.routed import serve_model
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
 from appliance.api.sse import disconnect_check, sse_response
 
@@ -26,11 +28,14 @@ def chat_completions() -> Response:
     messages = parse_messages(body.data.get("messages"))
     stream, include_usage = stream_flags(body)
     top = _top_logprobs(body)
-    engine = engine_for(appliance, model, current_key())
-    prompt = chat_prompt_ids(engine.tokenizer, messages)
-    limit = max_tokens(body, ("max_completion_tokens", "max_tokens"), len(prompt), max_model_len(engine), None)
-    params = sampling_params(body, max_tokens=limit, logprobs=top)
-    job = serve(appliance, engine, chat_query(model, current_key(), messages, prompt, params), current_key())
+
+    def start(engine, tier: str) -> Job:   # on the model named, or the tier its route picked
+        prompt = chat_prompt_ids(engine.tokenizer, messages)
+        limit = max_tokens(body, ("max_completion_tokens", "max_tokens"), len(prompt), max_model_len(engine), None)
+        params = sampling_params(body, max_tokens=limit, logprobs=top)
+        return serve(appliance, engine, chat_query(tier, current_key(), messages, prompt, params), current_key())
+
+    job = serve_model(appliance, model, current_key(), lambda engine: chat_route_input(engine, messages, body), start)
     if stream:
         return sse_response(job, _chunks(job, include_usage, top is not None, disconnect_check()))
     return jsonify(_completion(job, top is not None, disconnect_check()))
@@ -70,8 +75,8 @@ def _chunks(job: Job, include_usage: bool, with_logprobs: bool,
     for delta in job.deltas(disconnected):
         if delta.text or delta.token_ids:
             logprobs = chat_logprobs(delta.logprobs or []) if with_logprobs else None
+            job.deliver(delta)   # counted as the chunk goes to the server
             yield chunk(delta.index, {"content": delta.text}, logprobs=logprobs)
-            job.delivered_tokens += len(delta.token_ids)   # counted once the write went through
         if delta.finish_reason:
             yield chunk(delta.index, {}, delta.finish_reason)
     if include_usage:

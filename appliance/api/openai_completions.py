@@ -17,8 +17,10 @@ from appliance.api.fields import Fields
 from appliance.api.guard import current_key, require_api_key
 from appliance.api.job_group import JobGroup, start_batch
 from appliance.api.logprobs import completion_logprobs
-from appliance.api.models_access import engine_for, max_model_len, model_request
+from appliance.api.models_access import max_model_len, model_request
 from appliance.api.response_caching import completion_query, serve
+from appliance.api.route_inputs import completion_route_input
+from appliance.api.routed import serve_model
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
 from appliance.api.sse import disconnect_check, sse_response
 from engine.sampling_params import SamplingParams
@@ -36,12 +38,15 @@ def completions() -> Response:
     if logprobs is not None and not 0 <= logprobs <= 5:
         raise ApiError(400, f"logprobs must be between 0 and 5, got {logprobs}.", param="logprobs",
                        code="invalid_value")
-    engine = engine_for(appliance, model, current_key())
-    prompts = prompt_batch(engine.tokenizer, _vocab_size(engine), body.data.get("prompt"))
-    longest = max(len(p) for p in prompts)
-    limit = max_tokens(body, ("max_tokens",), longest, max_model_len(engine), 16)
-    params = sampling_params(body, max_tokens=limit, logprobs=logprobs)
-    group = _serve(appliance, engine, model, prompts, params)
+
+    def start(engine, tier: str) -> JobGroup:   # on the model named, or the tier its route picked
+        prompts = prompt_batch(engine.tokenizer, _vocab_size(engine), body.data.get("prompt"))
+        longest = max(len(p) for p in prompts)
+        limit = max_tokens(body, ("max_tokens",), longest, max_model_len(engine), 16)
+        params = sampling_params(body, max_tokens=limit, logprobs=logprobs)
+        return _serve(appliance, engine, tier, prompts, params)
+
+    group = serve_model(appliance, model, current_key(), lambda engine: completion_route_input(engine, body), start)
     if stream:
         return sse_response(group, _chunks(group, include_usage, logprobs is not None, disconnect_check()))
     return jsonify(_completion(group, logprobs is not None, disconnect_check()))
@@ -103,8 +108,8 @@ def _chunks(group: JobGroup, include_usage: bool, with_logprobs: bool,
                               "finish_reason": delta.finish_reason}]}
         if include_usage:
             event["usage"] = None
+        job.deliver(delta)   # counted as the chunk goes to the server
         yield event
-        job.delivered_tokens += len(delta.token_ids)
     if include_usage:
         yield {"id": group.id, "object": "text_completion", "created": group.created, "model": group.model,
                "system_fingerprint": None, "choices": [], "usage": group.usage}

@@ -5,6 +5,7 @@ from flask import Blueprint, Response, jsonify
 
 from appliance.api.errors import model_not_found
 from appliance.api.guard import current_key, require_api_key
+from appliance.api.route_listing import visible_routes
 
 bp = Blueprint("openai_models", __name__)
 bp.before_request(require_api_key)
@@ -15,8 +16,9 @@ def _visible() -> list[dict]:
 
     appliance = current_appliance()
     key = current_key()
-    return [{"id": name, "object": "model", "created": int(appliance.started), "owned_by": "airlock"}
-            for name in appliance.model_names() if key is None or key.allows(name)]
+    models = [{"id": name, "object": "model", "created": int(appliance.started), "owned_by": "airlock"}
+              for name in appliance.model_names() if key is None or key.allows(name)]
+    return models + visible_routes(appliance, key)
 
 
 @bp.get("/v1/models")

@@ -98,13 +98,22 @@ SCHEMAS = {
         "model": {"type": "string"}, "choices": {"type": "array"}, "usage": _ref("Usage")}},
     "ModelList": {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array"}}},
     "KeySettings": {"type": "object", "properties": {
-        "name": {"type": "string", "minLength": 1}, "tenant": {"type": "string", "minLength": 1},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "tenant": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
         "allowed_models": {"type": "array", "items": {"type": "string"}},
         "requests_per_minute": {"type": "integer", "minimum": 0},
         "tokens_per_minute": {"type": "integer", "minimum": 0},
         "token_budget": {"type": "integer", "minimum": 0}}},
     "ModelRef": {"type": "object", "required": ["model"], "properties": {
-        "model": {"type": "string"}, "quantization": {"type": "string"}}},
+        "model": {"type": "string"}, "quantization": {"type": "string"},
+        "alias": {"type": "string", "description": "serve the stored model under this name (a second tier)"}}},
+    "Route": {"type": "object", "required": ["tiers"], "properties": {
+        "tiers": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "default": {"type": "string"},
+        "max_queue": {"type": "integer", "minimum": 0}, "slo_ttft_seconds": {"type": "number", "minimum": 0},
+        "description": {"type": "string"}, "rules": {"type": "array", "items": {"type": "object"}}}},
+    "RouteSet": {"type": "object", "required": ["routes"], "properties": {
+        "routes": {"type": "array", "items": {"type": "object"}}}},
+    "RouteTest": {"type": "object", "required": ["model", "prompt"], "properties": {
+        "model": {"type": "string"}, "prompt": {"type": "string"}, "max_tokens": {"type": "integer"}}},
     "ImportRequest": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
     "CachePolicy": {"type": "object", "properties": {
         "model": {"type": "string"}, "enabled": {"type": "boolean"},
@@ -157,10 +166,31 @@ PATHS = {
                              "delete": _op("Revoke a key", params=[_path("key_id")])},
     "/admin/usage": {"get": _op("Usage report", params=[
         _query("period", {"type": "string", "enum": ["day", "week", "month"]}),
-        _query("group", {"type": "string", "enum": ["key", "tenant", "model"]}),
+        _query("group", {"type": "string", "enum": ["key", "tenant", "model", "route"]}),
         _query("format", {"type": "string", "enum": ["json", "csv"]})])},
     "/admin/tco": {"get": _op("TCO inputs and figures"), "put": _op("Set TCO inputs", body="TcoInputs")},
+    "/admin/routes": {"get": _op("Routes in force with their traffic per tier"),
+                      "put": _op("Replace the whole route set", body="RouteSet")},
+    "/admin/routes/{name}": {"put": _op("Create or replace one route", body="Route", params=[_path("name")]),
+                             "delete": _op("Delete one route", params=[_path("name")])},
+    "/admin/routes/test": {"post": _op("Which tier a prompt would take now, and why", body="RouteTest")},
 }
+
+_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000})
+PATHS |= {   # alerts and the audit log (docs/alerts.md)
+    "/admin/alerts": {"get": _op("Firing alerts, the history of state changes and the rules", params=[_LIMIT])},
+    "/admin/alerts/events/{event_id}/ack": {"post": _op("Acknowledge an alert event", params=[_path("event_id")])},
+    "/admin/alerts/rules": {"get": _op("Alert rules and the kinds of rule")},
+    "/admin/alerts/rules/{name}": {
+        "put": _op("Add or replace an alert rule", body="AlertRule", params=[_path("name")]),
+        "delete": _op("Remove an alert rule", params=[_path("name")])},
+    "/admin/audit": {"get": _op("The audit log of administrative changes", params=[
+        _LIMIT, _query("action", {"type": "string"})])},
+    "/admin/audit/verify": {"get": _op("Verify the audit log's hash chain")},
+}
+SCHEMAS["AlertRule"] = {"type": "object", "required": ["kind", "threshold"], "properties": {
+    "kind": {"type": "string"}, "threshold": {"type": "number"}, "window_seconds": {"type": "number", "exclusiveMinimum": 0},
+    "severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "enabled": {"type": "boolean"}}}
 
 DOCUMENT = {
     "openapi": "3.1.0",

@@ -53,6 +53,17 @@ class Histogram:
                 series[-2] += value
                 series[-1] += 1
 
+    def bucket_totals(self) -> list[int]:
+        """Per-bucket counts summed over every label set, the overflow (+Inf) bucket last."""
+        with self._lock:
+            series = list(self._series.values())
+        totals = [0] * (len(self.buckets) + 1)
+        for s in series:
+            for i in range(len(self.buckets)):
+                totals[i] += s[i]
+            totals[-1] += s[-1] - sum(s[:len(self.buckets)])
+        return totals
+
     def render(self) -> list[str]:
         lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
         with self._lock:

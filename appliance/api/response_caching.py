@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.api.jobs import Job, admit, new_request_id, submit
+from appliance.api.jobs import Job, admit, cache_scope, new_request_id, submit
+from appliance.auth.limits import Reservation
 from appliance.auth.keys import ApiKey
 from appliance.caching.answer import CachedAnswer, cacheable
 from engine.outputs import RequestDelta, RequestMetrics
@@ -68,15 +69,25 @@ def completion_query(model: str, key: ApiKey | None, prompt_ids: list[int], para
 
 
 def serve(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None) -> Job:
-    """A Job answered from a cache when one holds the answer, else submitted to the engine."""
+    """A Job answered from a cache when one holds the answer, else submitted to the engine; the
+    request's worst case is held against the key's limits first, either way."""
+    reservation = admit(appliance, key, [len(query.prompt_ids)], query.params)
+    try:
+        return _answer(appliance, engine, query, key, reservation)
+    except BaseException:
+        reservation.cancel()
+        raise
+
+
+def _answer(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None, reservation: Reservation) -> Job:
     caches = appliance.response_caches
     if not cacheable(query.params) or not caches.active:
-        return submit(appliance, engine, query.model, query.endpoint, key, query.prompt_ids, query.params)
+        return submit(appliance, engine, query.model, query.endpoint, key, query.prompt_ids, query.params, reservation)
     answer = caches.lookup(query)
     appliance.metrics.response_lookup(query.model, answer is not None)
     if answer is not None:
-        return _replay(appliance, query, key, answer)
-    job = submit(appliance, engine, query.model, query.endpoint, key, query.prompt_ids, query.params)
+        return _replay(appliance, query, key, answer, reservation)
+    job = submit(appliance, engine, query.model, query.endpoint, key, query.prompt_ids, query.params, reservation)
     job.stream = RecordingStream(job.stream, query.params.n, lambda a: caches.store(query, a), query.model)
     return job
 
@@ -129,13 +140,13 @@ class RecordingStream:
             self._store(CachedAnswer(self._model, texts, list(reasons), self._inner.metrics.prompt_tokens, tokens))
 
 
-def _replay(appliance: Any, query: CacheQuery, key: ApiKey | None, answer: CachedAnswer) -> Job:
-    admit(appliance, key)
+def _replay(appliance: Any, query: CacheQuery, key: ApiKey | None, answer: CachedAnswer,
+            reservation: Reservation) -> Job:
     request_id = new_request_id(query.endpoint)
     stream = ReplayStream(request_id, answer, len(query.prompt_ids))
-    return Job(appliance, query.model, query.endpoint, key, stream, query.params, request_id,
-               delivered_tokens=answer.completion_tokens)
+    return Job(appliance, query.model, query.endpoint, key, stream, query.params, request_id, reservation,
+               reservation.held, delivered_tokens=answer.completion_tokens)
 
 
 def _tenant(key: ApiKey | None) -> str | None:
-    return key.spec.tenant if key is not None else None
+    return cache_scope(key)

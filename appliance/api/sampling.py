@@ -6,8 +6,14 @@ from appliance.api.fields import Fields
 from engine.sampling_params import SamplingParams
 
 
+MAX_STOP_CHARS = 200   # each stop string is searched for in the text after every step
+# fields that would change the answer if honoured: refused rather than silently ignored
+UNSUPPORTED = ("logit_bias", "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls")
+
+
 def sampling_params(body: Fields, *, max_tokens: int, logprobs: int | None) -> SamplingParams:
     """SamplingParams validates the ranges and raises InvalidParameter naming the field."""
+    reject_unsupported(body)
     return SamplingParams(
         max_tokens=max_tokens,
         temperature=_default(body.number("temperature"), 1.0),
@@ -16,10 +22,11 @@ def sampling_params(body: Fields, *, max_tokens: int, logprobs: int | None) -> S
         seed=body.integer("seed"),
         presence_penalty=_default(body.number("presence_penalty"), 0.0),
         frequency_penalty=_default(body.number("frequency_penalty"), 0.0),
-        stop=body.string_list("stop"),
+        stop=_stop(body),
         n=_default(body.integer("n"), 1),
         logprobs=logprobs,
         ignore_eos=body.boolean("ignore_eos"),
+        speculative=body.boolean("speculative", True),   # Airlock extension: false opts out of drafting
     )
 
 
@@ -45,6 +52,24 @@ def stream_flags(body: Fields) -> tuple[bool, bool]:
         raise ApiError(400, "stream_options is only allowed when stream is true.", param="stream_options",
                        code="invalid_value")
     return stream, include_usage
+
+
+def reject_unsupported(body: Fields) -> None:
+    """A 400 naming the first field Airlock does not honour (an empty or null value is fine)."""
+    for name in UNSUPPORTED:
+        value = body.data.get(name)
+        if value not in (None, {}, [], "none", False):
+            raise ApiError(400, f"{name} is not supported by this server; remove it from the request.",
+                           param=name, code="unsupported_parameter")
+
+
+def _stop(body: Fields) -> list[str]:
+    stop = body.string_list("stop")
+    for i, text in enumerate(stop):
+        if len(text) > MAX_STOP_CHARS:
+            raise ApiError(400, f"stop[{i}] has {len(text)} characters; at most {MAX_STOP_CHARS} are allowed.",
+                           param="stop", code="invalid_value")
+    return stop
 
 
 def _default(value, default):

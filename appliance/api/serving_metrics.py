@@ -33,6 +33,11 @@ class ServingMetrics:
             self._response_queries[model] += 1
             self._response_hits[model] += hit
 
+    def response_totals(self) -> tuple[int, int]:
+        """(lookups, hits) in the response caches, all models together."""
+        with self._lock:
+            return sum(self._response_queries.values()), sum(self._response_hits.values())
+
     def observe(self, model: str, metrics: RequestMetrics, finish_reason: str | None) -> None:
         if getattr(metrics, "response_cached", False):   # replayed: the engine computed nothing
             with self._lock:

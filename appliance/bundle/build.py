@@ -2,10 +2,12 @@
 
 Layout inside the tar (one top folder, airlock-<version>-<target slug>/):
   MANIFEST               sha256 of every other member (`sha256sum -c MANIFEST` works)
+  MANIFEST.sig           with --sign only: ed25519 signature of MANIFEST (appliance.bundle.signing)
   bundle.json            version, target, models, build time
   README.txt, install.sh, uninstall.sh, render-unit.sh, airlock.service, airlock.toml
   wheelhouse/*.whl       Airlock and every dependency: `pip install --no-index` needs nothing else
-  models/<file or dir>   the chosen models; models/SHA256SUMS lists their files
+  models/<file or dir>   the chosen models; models/SHA256SUMS lists their files. A model of a
+                         store goes as its manifest.json and the files it lists (no caches)
 """
 from __future__ import annotations
 
@@ -17,9 +19,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance.bundle import manifest
+from appliance.bundle import manifest, signing
 from appliance.bundle.target import Target
 from appliance.bundle.wheelhouse import PROJECT_ROOT, build_project_wheel, dependency_wheels
+from appliance.models.errors import StoreError
+from appliance.models.store import MANIFEST, read_exported
 
 PACKAGING = PROJECT_ROOT / "packaging"
 PACKAGED_FILES = ("README.txt", "install.sh", "uninstall.sh", "render-unit.sh", "airlock.service", "airlock.toml")
@@ -37,8 +41,14 @@ class BundleSpec:
     target: Target = field(default_factory=Target)
     models: tuple[Path, ...] = ()
     cache_dir: Path = DEFAULT_CACHE
+    sign_key: Path | None = None    # ed25519 private key (PEM): adds MANIFEST.sig
 
     def __post_init__(self) -> None:
+        if self.sign_key is not None:
+            try:
+                signing.sign(b"", self.sign_key)   # a bad key fails now, not after the wheelhouse
+            except signing.SigningError as exc:
+                raise BundleError(f"--sign: {exc}") from None
         self.output = Path(self.output)
         self.models = tuple(Path(m) for m in self.models)
         for model in self.models:
@@ -49,15 +59,27 @@ class BundleSpec:
             raise BundleError(f"two models share a file name: {names}")
 
 
-def find_model(name: str) -> Path:
-    """A model given as a path, or by its file or folder name under var/models."""
+def find_model(name: str, stores: tuple[Path, ...] | None = None) -> Path:
+    """A model given as a path, or by its name in a model store (the configured store, then
+    var/models of the source tree): a store entry's folder, or a file or folder there."""
     path = Path(name)
     if path.exists():
         return path
-    local = PROJECT_ROOT / "var" / "models" / name
-    if local.exists():
-        return local
-    raise BundleError(f"model {name!r} is neither a path nor a file or folder in {local.parent}")
+    stores = stores if stores is not None else _default_stores()
+    for store in stores:
+        if (store / name).exists():
+            return store / name
+    raise BundleError(f"model {name!r} is neither a path nor a model in {' or '.join(map(str, stores))}")
+
+
+def _default_stores() -> tuple[Path, ...]:
+    from appliance.config import ConfigError, load_config
+    local = PROJECT_ROOT / "var" / "models"
+    try:
+        configured = load_config().store_path.resolve()
+    except ConfigError:
+        return (local,)
+    return (configured, local) if configured != local.resolve() else (local,)
 
 
 def build_bundle(spec: BundleSpec, wheelhouse: list[Path] | None = None) -> Path:
@@ -71,7 +93,7 @@ def build_bundle(spec: BundleSpec, wheelhouse: list[Path] | None = None) -> Path
         top = f"airlock-{version}-{spec.target.slug}"
         members = _members(spec, wheels, version)
         archive = spec.output / f"{top}.tar"
-        _write_tar(archive, top, members)
+        _write_tar(archive, top, members, spec.sign_key)
     return archive
 
 
@@ -107,14 +129,31 @@ def _model_files(models: tuple[Path, ...]) -> dict[str, Path]:
         if model.is_file():
             files[f"models/{model.name}"] = model
             continue
-        for path in sorted(p for p in model.rglob("*") if p.is_file()):
+        for path in _folder_files(model):
             files[f"models/{model.name}/{path.relative_to(model)}"] = path
     return files
 
 
-def _write_tar(archive: Path, top: str, members: dict[str, Source]) -> None:
+def _folder_files(model: Path) -> list[Path]:
+    """A store entry's manifest and the files it lists (checked against it now, so that a
+    changed file is not shipped; derived caches such as .converted/ stay behind), or every
+    file of any other folder."""
+    try:
+        entry = read_exported(model)
+    except StoreError as exc:
+        raise BundleError(f"model {model}: {exc}") from None
+    if entry is None:
+        return sorted(p for p in model.rglob("*") if p.is_file())
+    return [model / MANIFEST, *(model / f.path for f in entry.files)]
+
+
+def _write_tar(archive: Path, top: str, members: dict[str, Source], sign_key: Path | None) -> None:
     digests = {name: _sha256(source) for name, source in members.items()}
-    members = {manifest.MANIFEST_NAME: manifest.render(digests)} | members   # first: read before the rest
+    listing = manifest.render(digests)
+    head: dict[str, Source] = {manifest.MANIFEST_NAME: listing}    # first: read before the rest
+    if sign_key is not None:
+        head[signing.SIGNATURE_NAME] = signing.sign(listing, sign_key)
+    members = head | members
     partial = archive.with_suffix(".tar.partial")
     with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
         for name, source in members.items():

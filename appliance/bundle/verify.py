@@ -1,10 +1,12 @@
-"""Check a bundle archive against its MANIFEST and name every member that differs."""
+"""Check a bundle archive against its MANIFEST and name every member that differs; with a
+public key, check MANIFEST.sig too (a signed MANIFEST vouches for every member)."""
 from __future__ import annotations
 
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from appliance.bundle import signing
 from appliance.bundle.manifest import MANIFEST_NAME, ManifestError, parse, sha256_stream
 
 
@@ -15,7 +17,8 @@ class VerifyReport:
     changed: list[str] = field(default_factory=list)      # content differs from the MANIFEST
     missing: list[str] = field(default_factory=list)      # listed, absent (or unreadable)
     unexpected: list[str] = field(default_factory=list)   # present, not listed
-    errors: list[str] = field(default_factory=list)       # the archive or MANIFEST itself
+    errors: list[str] = field(default_factory=list)       # the archive, MANIFEST or its signature
+    signed: bool = False                                   # MANIFEST.sig present
 
     @property
     def ok(self) -> bool:
@@ -28,10 +31,10 @@ class VerifyReport:
                 + [f"{name}: not listed in MANIFEST" for name in self.unexpected])
 
 
-def verify_bundle(archive: str | Path) -> VerifyReport:
+def verify_bundle(archive: str | Path, public_key: Path | None = None) -> VerifyReport:
     report = VerifyReport(Path(archive))
     try:
-        digests, manifest = _read_members(report.archive, report)
+        digests, manifest, signature = _read_members(report.archive, report)
     except (OSError, tarfile.TarError) as exc:
         report.errors.append(f"{archive}: cannot read archive: {exc}")
         return report
@@ -43,17 +46,31 @@ def verify_bundle(archive: str | Path) -> VerifyReport:
     except ManifestError as exc:
         report.errors.append(str(exc))
         return report
+    report.signed = signature is not None
     _compare(expected, digests, report)
+    if public_key is not None:
+        _check_signature(manifest, signature, public_key, report)
     return report
 
 
-def _read_members(archive: Path, report: VerifyReport) -> tuple[dict[str, str], bytes | None]:
-    """{path below the top folder: sha256} for every regular file, and the MANIFEST bytes.
+def _check_signature(manifest: bytes, signature: bytes | None, public_key: Path, report: VerifyReport) -> None:
+    if signature is None:
+        report.errors.append(f"{signing.SIGNATURE_NAME}: missing, but a key was given: the bundle is not signed")
+        return
+    try:
+        signing.verify(manifest, signature, public_key)
+    except signing.SigningError as exc:
+        report.errors.append(f"{signing.SIGNATURE_NAME}: {exc}")
+
+
+def _read_members(archive: Path, report: VerifyReport) -> tuple[dict[str, str], bytes | None, bytes | None]:
+    """{path below the top folder: sha256} for every regular file, the MANIFEST bytes and
+    the signature's.
 
     ignore_zeros: a damaged header is skipped (its member then shows as missing) instead of
     silently ending the archive there."""
     digests: dict[str, str] = {}
-    manifest = None
+    manifest = signature = None
     with tarfile.open(archive, "r:*", ignore_zeros=True) as tar:
         for member in tar:
             name = _relative(member.name)
@@ -65,9 +82,11 @@ def _read_members(archive: Path, report: VerifyReport) -> tuple[dict[str, str], 
             assert stream is not None
             if name == MANIFEST_NAME:
                 manifest = stream.read()
+            elif name == signing.SIGNATURE_NAME:
+                signature = stream.read()
             else:
                 digests[name] = sha256_stream(stream)
-    return digests, manifest
+    return digests, manifest, signature
 
 
 def _compare(expected: dict[str, str], actual: dict[str, str], report: VerifyReport) -> None:

@@ -2,10 +2,11 @@
 cap, on/off), hit and miss counts, flushing by model, and the figures the admin API reports."""
 from __future__ import annotations
 
+import time
 from typing import Generic, Protocol, TypeVar
 
 from appliance.caching.answer import CacheStats, ResponseCacheConfig
-from appliance.caching.lru import TtlLru
+from appliance.caching.lru import Clock, TtlLru
 
 
 class _OfModel(Protocol):
@@ -19,9 +20,9 @@ V = TypeVar("V", bound=_OfModel)
 class AnswerCache(Generic[V]):
     """Base of the two caches; each decides what it keys and stores, this keeps the policy."""
 
-    def __init__(self, config: ResponseCacheConfig | None = None) -> None:
+    def __init__(self, config: ResponseCacheConfig | None = None, clock: Clock = time.monotonic) -> None:
         self._config = config or ResponseCacheConfig()
-        self._store: TtlLru[V] = TtlLru(self._config.ttl_seconds, self._config.max_entries)
+        self._store: TtlLru[V] = TtlLru(self._config.ttl_seconds, self._config.max_entries, clock)
         self._hits = 0
         self._misses = 0
 

@@ -1,4 +1,7 @@
-"""A thread-safe map with a time-to-live per entry and a least-recently-used size cap."""
+"""A thread-safe map with a time-to-live per entry and a least-recently-used size cap.
+
+Time comes from an injected clock (monotonic seconds by default), so expiry can be tested
+without sleeping."""
 from __future__ import annotations
 
 import threading
@@ -7,6 +10,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+Clock = Callable[[], float]
 
 V = TypeVar("V")
 
@@ -18,7 +23,8 @@ class _Entry(Generic[V]):
 
 
 class TtlLru(Generic[V]):
-    def __init__(self, ttl_seconds: float, max_entries: int) -> None:
+    def __init__(self, ttl_seconds: float, max_entries: int, clock: Clock = time.monotonic) -> None:
+        self.clock = clock
         self.ttl_seconds = ttl_seconds
         self.max_entries = max_entries
         self.lock = threading.RLock()
@@ -36,7 +42,7 @@ class TtlLru(Generic[V]):
             entry = self._entries.get(key)
             if entry is None:
                 return None
-            if entry.expires <= time.monotonic():
+            if entry.expires <= self.clock():
                 del self._entries[key]
                 self.expirations += 1
                 return None
@@ -45,7 +51,7 @@ class TtlLru(Generic[V]):
 
     def put(self, key: str, value: V) -> None:
         with self.lock:
-            self._entries[key] = _Entry(value, time.monotonic() + self.ttl_seconds)
+            self._entries[key] = _Entry(value, self.clock() + self.ttl_seconds)
             self._entries.move_to_end(key)
             self.shrink()
 
@@ -71,7 +77,7 @@ class TtlLru(Generic[V]):
     def live_items(self) -> Iterator[tuple[str, V]]:
         """A snapshot of the unexpired entries, least recently used first (expired ones dropped)."""
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             expired = [k for k, e in self._entries.items() if e.expires <= now]
             for key in expired:
                 del self._entries[key]

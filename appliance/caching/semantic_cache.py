@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,7 @@ import torch
 from appliance.caching.answer import CachedAnswer, ResponseCacheConfig, cacheable, params_fingerprint
 from appliance.caching.answer_cache import AnswerCache
 from appliance.caching.embeddings import EmbeddingModel
+from appliance.caching.lru import Clock
 from engine.sampling_params import SamplingParams
 
 
@@ -35,8 +37,9 @@ class SemanticHit:
 
 
 class SemanticCache(AnswerCache[_Entry]):
-    def __init__(self, embedder: EmbeddingModel, config: ResponseCacheConfig | None = None) -> None:
-        super().__init__(config)
+    def __init__(self, embedder: EmbeddingModel, config: ResponseCacheConfig | None = None,
+                 clock: Clock = time.monotonic) -> None:
+        super().__init__(config, clock)
         self._embedder = embedder
         self._next_id = 0
 

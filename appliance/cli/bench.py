@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from appliance.cli import add_config_argument
+from appliance.cli import _bench_sweep, add_config_argument
 from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load
 
 SCENARIO_NAMES = ("single", "c32", "c128", "prefill")
@@ -22,12 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--baselines", default=",".join(BASELINE_NAMES),
                         help="comma-separated subset of " + ", ".join(BASELINE_NAMES) + " (empty: none)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--route", help="instead: a mixed workload through this route (auto) against always the "
+                        "largest tier, same run (SmolLM2 int8 and Gemma 3 tiers)")
     add_quick_and_json(parser, quick_help="a few requests of a few tokens (for tests)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
+    _bench_sweep.register_under(parser.add_subparsers(dest="bench_action", metavar="{sweep}"))
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.route:
+        return _route_bench(args)
     if not prepare_to_load("bench", args.model):
         return 2
     _quiet_transformers()
@@ -50,3 +55,24 @@ def _quiet_transformers() -> None:
 
     logging.set_verbosity_error()
     logging.disable_progress_bar()
+
+
+def _route_bench(args: argparse.Namespace) -> int:
+    if args.route != "auto":
+        print("airlock bench: --route takes auto (the route the benchmark defines)", file=sys.stderr)
+        return 2
+    if not prepare_to_load("bench", args.model):
+        return 2
+    _quiet_transformers()
+    from appliance.routing.bench import RouteBenchConfig, run_route_bench
+
+    models = args.model.parent
+    config = RouteBenchConfig(smollm2_file=str(args.model), gemma3_file=str(models / "gemma-3-270m-q4_k_m.gguf"),
+                              **({"requests": 4, "short_tokens": 2, "long_tokens": 4} if args.quick else {}))
+    try:
+        report = run_route_bench(config, progress=lambda line: print(f"airlock bench: {line}", file=sys.stderr))
+    except (ValueError, OSError) as exc:
+        print(f"airlock bench: {exc}", file=sys.stderr)
+        return 2
+    print(report.to_json() if args.json else report.to_table())
+    return 0

@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pairs", type=int, default=30, help="paired 1-token requests for the overhead p50")
     parser.add_argument("--model-file", default=str(DEFAULT_MODEL))
     parser.add_argument("--quantization", default="auto")
+    parser.add_argument("--more-streams", type=int, default=0,
+                        help="also drive the API at this concurrency in the same run (e.g. 128)")
     parser.set_defaults(func=run)
 
 
@@ -24,7 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from appliance.bench_http import run as bench
 
     try:
-        config = BenchConfig(args.streams, args.max_tokens, args.pairs, args.model_file, args.quantization)
+        config = BenchConfig(args.streams, args.max_tokens, args.pairs, args.model_file, args.quantization,
+                             args.more_streams)
     except ValueError as exc:
         print(f"airlock bench-http: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""`airlock db upgrade|downgrade|current`: the ledger database schema."""
+"""`airlock db upgrade|downgrade|current|replay-dead-letter`: the ledger database schema, and
+the usage rows that could not be written (kept in the dead-letter file) put back."""
 from __future__ import annotations
 
 import argparse
@@ -17,15 +18,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     down = actions.add_parser("downgrade", help="downgrade the schema")
     down.add_argument("revision", nargs="?", default="-1", help="target revision, 'base' or -N (default -1)")
     current = actions.add_parser("current", help="print the schema revision and the newest known one")
-    for sub in (up, down, current):
+    replay = actions.add_parser("replay-dead-letter",
+                                help="write the usage rows kept in the dead-letter file into the ledger")
+    replay.add_argument("--file", help="the dead-letter file (default: <data_dir>/ledger_dead_letter.jsonl)")
+    for sub in (up, down, current, replay):
         add_config_argument(sub)
         sub.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        url = load_config(args.config).database_url
-        engine = database.make_engine(url)
+        config = load_config(args.config)
+        if args.db_command == "replay-dead-letter":
+            return _replay(config, args)
+        engine = database.make_engine(config.database_url)
         return ACTIONS[args.db_command](engine, args)
     except ConfigError as exc:
         print(f"airlock db: {exc}", file=sys.stderr)
@@ -52,6 +58,25 @@ def _downgrade(engine, args: argparse.Namespace) -> int:
 def _current(engine, args: argparse.Namespace) -> int:
     print(f"current: {database.current_revision(engine) or 'base'}  head: {database.head_revision()}")
     return 0
+
+
+def _replay(config, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from appliance.ledger import dead_letter
+    from appliance.ledger.dead_letter_replay import replay
+    from appliance.ledger.ledger import Ledger
+
+    source = Path(args.file) if args.file else Path(config.data_dir) / dead_letter.FILE_NAME
+    dead_letter.use(source)
+    ledger = Ledger.open(config.database_url, tco=config.tco, host_watts=config.ledger.host_watts)
+    try:
+        result = replay(ledger, source)
+    finally:
+        ledger.close(timeout=60)
+    print(f"replayed {result.written} row(s) from {source}; {result.already_in_ledger} already in the ledger; "
+          f"{result.kept} kept (still not writable)")
+    return 1 if result.kept else 0
 
 
 ACTIONS = {"upgrade": _upgrade, "downgrade": _downgrade, "current": _current}

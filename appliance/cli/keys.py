@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="keys_command", required=True)
     create = commands.add_parser("create", help="create a key; its secret is printed once")
     create.add_argument("name")
-    create.add_argument("--tenant", default="default")
+    create.add_argument("--tenant", default=None,
+                        help="share prefix and response caches with the keys of this tenant (default: none)")
     create.add_argument("--models", default="", help="comma-separated allowed models (default: all)")
     create.add_argument("--rpm", type=int, default=0, help="requests per minute (0: unlimited)")
     create.add_argument("--tpm", type=int, default=0, help="tokens per minute (0: unlimited)")
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from appliance import audit
     from appliance.auth.keys import KeySettingError, KeySpec, KeyStore
     from appliance.config import ConfigError, load_config
     from appliance.ledger.database import make_engine, upgrade
@@ -41,12 +43,16 @@ def run(args: argparse.Namespace) -> int:
             spec = KeySpec(args.name, args.tenant, [m for m in args.models.split(",") if m],
                            args.rpm, args.tpm, args.budget)
             key, secret = store.create(spec)
-            print(f"created {key.id} ({key.spec.name}, tenant {key.spec.tenant})")
+            audit.record("key.create", key.id, None, key.public(), engine=db)
+            print(f"created {key.id} ({key.spec.name}, tenant {key.spec.tenant or '(none: caches of its own)'})")
             print(f"secret (shown once, store it now): {secret}")
         elif args.keys_command == "list":
             _print_keys([k.public() for k in store.list(include_revoked=args.all)], args.json)
         else:
-            print(f"revoked {store.revoke(args.key_id).id}")
+            before = store.get(args.key_id).public()
+            key = store.revoke(args.key_id)
+            audit.record("key.revoke", key.id, before, key.public(), engine=db)
+            print(f"revoked {key.id}")
     except (ConfigError, KeySettingError) as exc:
         print(f"airlock keys: {exc}", file=sys.stderr)
         return 2
@@ -59,6 +65,6 @@ def _print_keys(keys: list[dict], as_json: bool) -> None:
         return
     print(f"{'id':18} {'prefix':13} {'name':20} {'tenant':12} {'models':20} {'rpm':>6} {'tpm':>8} {'budget':>10} revoked")
     for k in keys:
-        print(f"{k['id']:18} {k['prefix']:13} {k['name'][:20]:20} {k['tenant'][:12]:12} "
+        print(f"{k['id']:18} {k['prefix']:13} {k['name'][:20]:20} {(k['tenant'] or '-')[:12]:12} "
               f"{','.join(k['allowed_models'])[:20] or '*':20} {k['requests_per_minute']:>6} "
               f"{k['tokens_per_minute']:>8} {k['token_budget']:>10} {k['revoked_at'] or '-'}")

@@ -61,9 +61,23 @@ def _store(config: Any) -> Any:
 
 def _import(args: argparse.Namespace, config: Any) -> int:
     entry = _store(config).import_path(args.path, name=args.name)
+    _audit(config, "model.import", entry.name, None, {"path": str(args.path), "size": entry.size})
     _print(args, entry.to_json(), f"imported {entry.name} ({entry.architecture}, "
                                   f"{entry.parameters:,} parameters, {_mib(entry.size)}) into {entry.directory}")
     return 0
+
+
+def _audit(config: Any, action: str, target: str, before: Any, after: Any) -> None:
+    """Record a store change in the ledger database's audit log (the CLI user is the actor)."""
+    from appliance import audit
+    from appliance.ledger.database import make_engine, upgrade
+
+    db = make_engine(config.database_url)
+    try:
+        upgrade(db)
+        audit.record(action, target, before, after, engine=db)
+    finally:
+        db.dispose()
 
 
 def _list(args: argparse.Namespace, config: Any) -> int:
@@ -84,7 +98,9 @@ def _show(args: argparse.Namespace, config: Any) -> int:
 
 
 def _remove(args: argparse.Namespace, config: Any) -> int:
+    before = _store(config).get(args.name).to_json()
     _store(config).remove(args.name)
+    _audit(config, "model.remove", args.name, {k: v for k, v in before.items() if k not in ("files", "config")}, None)
     _print(args, {"removed": args.name}, f"removed {args.name}")
     return 0
 

@@ -1,4 +1,4 @@
-"""`airlock usage report|top|export|tco`: the ledger from the command line."""
+"""`airlock usage report|top|export|tco|chargeback`: the ledger from the command line."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     tco = actions.add_parser("tco", help="cost of ownership, per-token cost and the cloud comparison")
     tco.add_argument("--format", choices=("table", "json"), default="table")
+    charge = actions.add_parser("chargeback", help="cost per tenant: used and idle capacity, cached savings")
+    charge.add_argument("--period", choices=PERIODS, default="month")
+    charge.add_argument("--start", type=_when, help="a UTC date inside the period (default: the current one)")
+    charge.add_argument("--idle", choices=("share", "central"),
+                        help="idle capacity: allocated by compute share or kept central (default: ledger.chargeback_idle)")
+    charge.add_argument("--format", choices=("table", "csv", "json", "html"), default="table")
+    charge.add_argument("--output", "-o", help="write to this file instead of standard output")
+    add_config_argument(charge)
+    charge.set_defaults(func=run)
     for sub in (report, top, export, tco):
         add_config_argument(sub)
         sub.add_argument("--since", type=_when, help="from this UTC date or time (YYYY-MM-DD[THH:MM])")
@@ -65,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     except (SchemaError, InvalidTco, InvalidPriceTable, SQLAlchemyError, OSError) as exc:
         print(f"airlock usage: cannot open the ledger: {exc}", file=sys.stderr)
         return 1
+    args.idle_default = config.ledger.chargeback_idle
     try:
         print(COMMANDS[args.usage_command](ledger, args), end="")
         return 0
@@ -96,8 +106,9 @@ def _export(ledger: Ledger, args: argparse.Namespace) -> str:
 
 def _tco(ledger: Ledger, args: argparse.Namespace) -> str:
     report = ledger.tco(args.since, args.until)
+    tiers = ledger.tier_costs(args.since, args.until)
     if args.format == "json":
-        return json.dumps(report.to_dict(), indent=1) + "\n"
+        return json.dumps({**report.to_dict(), **tiers}, indent=1) + "\n"
     money = report.inputs.currency
     lines = [f"window: {report.window.hours:.1f} h, {report.window.requests} requests, "
              f"utilisation {report.window.utilisation:.1%}",
@@ -109,7 +120,19 @@ def _tco(ledger: Ledger, args: argparse.Namespace) -> str:
              f"saved by cached prompt tokens: {report.cached_savings:.4f} {money}", ""]
     cloud = [{"provider": c.provider, "model": c.model, "price_date": c.price_date,
               "cloud_cost": c.cloud_cost, "savings": c.savings} for c in report.cloud]
-    return "\n".join(lines) + _render(cloud, ("provider", "model", "price_date", "cloud_cost", "savings"), "table")
+    return ("\n".join(lines) + _render(cloud, ("provider", "model", "price_date", "cloud_cost", "savings"), "table")
+            + "\n" + _tiers(tiers, money))
+
+
+def _tiers(tiers: dict, money: str) -> str:
+    """Cost per 1M tokens per tier, and what routing saved against always the largest tier."""
+    table = _render(tiers["tiers"], ("tier", "quantization", "requests", "tokens", "cost",
+                                     "cost_per_million_tokens", "routed_requests"), "table")
+    routing = tiers["routing"]
+    if routing["largest_tier"] is None:
+        return table + "routing: no routed requests in the window\n"
+    return table + (f"routing: spent {routing['routed_cost']:.6f} {money}; always {routing['largest_tier']} would have "
+                    f"cost {routing['always_largest_cost']:.6f}; saved {routing['savings']:.6f} {money}\n")
 
 
 def _money(value: float | None) -> str:
@@ -132,4 +155,24 @@ def _cell(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-COMMANDS = {"report": _report, "top": _top, "export": _export, "tco": _tco}
+def _chargeback(ledger: Ledger, args: argparse.Namespace) -> str:
+    from appliance.ledger import chargeback
+
+    since, until = chargeback.period_bounds(args.period, args.start)
+    charge = chargeback.build(ledger, since, until, args.idle or args.idle_default)
+    if args.format == "table":
+        rows = [{c: getattr(r, c) for c in chargeback.COLUMNS} for r in charge.rows]
+        text = (f"{since.date()} to {until.isoformat(timespec='minutes')}: {charge.period_cost:.2f} {charge.currency} "
+                f"= used {charge.used_cost:.2f} + idle {charge.idle_cost:.2f} (utilisation {charge.utilisation:.1%}, "
+                f"idle {charge.idle_allocation})\n" + _render(rows, chargeback.COLUMNS, "table"))
+    else:
+        render = {"csv": chargeback.to_csv, "html": chargeback.to_html,
+                  "json": lambda c: json.dumps(c.to_dict(), indent=1) + "\n"}[args.format]
+        text = render(charge)
+    if not args.output:
+        return text
+    Path(args.output).write_text(text)
+    return f"wrote the {args.period}'s chargeback ({len(charge.rows)} lines) to {args.output}\n"
+
+
+COMMANDS = {"report": _report, "top": _top, "export": _export, "tco": _tco, "chargeback": _chargeback}

@@ -40,5 +40,7 @@ def insane_values(config: Config) -> list[str]:
         (0 < c.semantic_threshold <= 1, f"cache.semantic_threshold must be in (0, 1], got {c.semantic_threshold}"),
         (bool(config.data_dir), "data_dir must not be empty"),
     ]
-    return [message for good, message in rules if not good]
+    from appliance.alerts import config_problems
+
+    return [message for good, message in rules if not good] + config_problems(config)
 

@@ -9,9 +9,10 @@ from operator import attrgetter
 from pathlib import Path
 
 from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from appliance.config import TcoConfig
-from appliance.ledger import database, reports
+from appliance.ledger import database, dead_letter, reports
 from appliance.ledger.energy import PowerSampler, PowerSource, default_power_source
 from appliance.ledger.models import TcoInputsRow, UsageRow
 from appliance.ledger.prices import load_cloud_prices
@@ -71,6 +72,10 @@ class Ledger:
     def flush(self, timeout: float | None = None) -> bool:
         return self._writer.flush(timeout)
 
+    def unwritten(self) -> list[UsageRecord]:
+        """Rows queued but not committed (see BatchWriter.pending)."""
+        return self._writer.pending()
+
     def close(self, timeout: float | None = None) -> bool:
         """Write every queued row, then stop the writer and the power sampler."""
         if self._closed:
@@ -83,10 +88,32 @@ class Ledger:
         return written
 
     def _write(self, batch: list[UsageRecord]) -> None:
+        """One transaction for the batch. If the database refuses it for good (not a lock or an
+        outage, which the writer retries), write row by row and dead-letter the rows it refuses,
+        so one bad row neither blocks the others nor is lost."""
         hourly = cost_per_hour_owned(self._tco)
         rows = [self._row(rec, hourly) for rec in batch]
+        try:
+            self._insert(rows)
+        except OperationalError:
+            raise
+        except DBAPIError:
+            refused = [rec for rec, row in zip(batch, rows) if not self._insert_alone(row)]
+            dead_letter.write(refused)
+
+    def _insert(self, rows: list) -> None:
         with self.engine.begin() as conn:
             conn.exec_driver_sql(self._insert_sql, rows)
+
+    def _insert_alone(self, row: tuple | dict) -> bool:
+        try:
+            self._insert([row])
+            return True
+        except OperationalError:
+            raise
+        except DBAPIError as exc:
+            log.error("the database refused a usage row: %s", exc)
+            return False
 
     def _row(self, rec: UsageRecord, cost_per_hour: float) -> tuple | dict:
         """The row as DB-API parameters. The writer binds them itself: SQLAlchemy's per-row
@@ -149,6 +176,15 @@ class Ledger:
             window = reports.usage_window(conn, since, until)
         prices = [p for p in self.prices if p.currency == self._tco.currency]
         return tco_report(self._tco, window, prices)
+
+    def tier_costs(self, since: datetime | None = None, until: datetime | None = None) -> dict:
+        """Cost per 1M tokens per tier (model served) and routing's savings over the TCO window."""
+        from appliance.ledger.tier_costs import tier_costs
+        self.flush(timeout=10)
+        until = reports.as_utc(until) or datetime.now(UTC)
+        since = reports.as_utc(since) or self._default_since(until)
+        with self.engine.connect() as conn:
+            return tier_costs(conn, since, until)
 
     def set_tco(self, inputs: TcoInputs | dict) -> TcoReport:
         """Replace the TCO inputs (kept as a new row, the old ones stay for audit)."""

@@ -13,7 +13,7 @@ from appliance.ledger.models import UsageRow
 from appliance.ledger.tco import UsageWindow
 
 PERIODS = ("day", "week", "month")
-GROUPS = ("key", "tenant", "model")
+GROUPS = ("key", "tenant", "model", "route")
 RANKINGS = ("tokens", "cost")
 EXPORT_COLUMNS = tuple(c.name for c in UsageRow.__table__.columns)
 TOTAL_COLUMNS = ("requests", "prompt_tokens", "cached_tokens", "completion_tokens", "total_tokens",
@@ -63,6 +63,8 @@ def _window(query: Select, since: datetime | None, until: datetime | None) -> Se
 
 def report_columns(group: str) -> tuple[str, ...]:
     """The columns of a usage report grouped by `group`, in display order."""
+    if group == "route":
+        return ("period", "route", "tier") + TOTAL_COLUMNS
     return ("period", "key_id", "key_name") + TOTAL_COLUMNS if group == "key" else ("period", group) + TOTAL_COLUMNS
 
 
@@ -71,6 +73,8 @@ def _group_columns(group: str) -> list[ColumnElement]:
         return [U.key_id.label("key_id"), func.max(U.key_name).label("key_name")]
     if group in ("tenant", "model"):
         return [getattr(U, group).label(group)]
+    if group == "route":                       # route x the tier (model) that served
+        return [U.route.label("route"), U.model.label("tier")]
     raise InvalidReport(f"group must be one of {GROUPS}, got {group!r}")
 
 
@@ -78,8 +82,9 @@ def usage_report(conn: Connection, period: str, group: str, since: datetime | No
                  until: datetime | None = None) -> list[dict]:
     start = period_start(period, conn.dialect.name).label("period")
     grouped = _group_columns(group)
-    query = _window(select(start, *grouped, *_sums()), since, until).group_by(start, grouped[0])
-    query = query.order_by(start, nulls_first(grouped[0]))      # the same order on every database
+    keys = grouped if group == "route" else grouped[:1]          # key_name is an aggregate
+    query = _window(select(start, *grouped, *_sums()), since, until).group_by(start, *keys)
+    query = query.order_by(start, *(nulls_first(k) for k in keys))   # the same order on every database
     return [_with_total(row._asdict()) for row in conn.execute(query)]
 
 

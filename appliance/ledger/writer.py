@@ -79,6 +79,12 @@ class BatchWriter(Generic[T]):
             log.error("ledger writer stopped with %d rows unwritten", unwritten)
         return unwritten == 0
 
+    def pending(self) -> list[T]:
+        """Items not yet committed, without waiting for a write in progress (for a last-resort
+        copy when the writer is stuck; a batch being written may still commit afterwards)."""
+        with self._cv:
+            return list(self._inflight) + list(self._queue)
+
     @contextmanager
     def snapshot(self) -> Iterator[list[T]]:
         """Items not yet committed; while inside, no batch commits, so a database read made

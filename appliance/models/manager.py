@@ -10,6 +10,7 @@ while another model loads.
 from __future__ import annotations
 
 import gc
+import re
 import logging
 import threading
 import dataclasses
@@ -107,24 +108,26 @@ class ModelManager:
                 + planner.overhead_bytes(shape, self.device, engine_config.max_num_seqs,
                                          engine_config.max_num_batched_tokens))
 
-    def load(self, name: str, quantization: str = "auto", kv_dtype: str = "auto") -> LoadedInfo:
-        """Load `name` from the store and start its engine; refused if it does not fit."""
+    def load(self, name: str, quantization: str = "auto", kv_dtype: str = "auto", alias: str = "") -> LoadedInfo:
+        """Load `name` from the store and start its engine; refused if it does not fit. With an
+        alias it is served under that name instead: one stored model at two precisions (tiers)."""
         quantization = self.resolve_quantization(quantization)
         kv_dtype = self.resolve_kv_dtype(kv_dtype, quantization)
+        served = _served_name(name, alias, self.store)
         with self._load_lock:
-            current = self._info(name)
+            current = self._info(served)
             if current is not None:
                 if (current.quantization, current.kv_dtype) == (quantization, kv_dtype):
                     return current
-                raise ValueError(f"model {name!r} is loaded as {current.quantization} with a "
+                raise ValueError(f"model {served!r} is loaded as {current.quantization} with a "
                                  f"{current.kv_dtype} KV cache; unload it first")
             entry = self.store.get(name)
             needed = self.reservation(name, quantization)
             if needed > self.free_bytes:
                 raise InsufficientMemory(name, needed, self.free_bytes, self.budget_bytes)
-            resident = self._start(name, entry.model_path, quantization, kv_dtype, needed)
+            resident = self._start(served, entry.model_path, quantization, kv_dtype, needed)
             with self._state_lock:
-                self._resident[name] = resident
+                self._resident[served] = resident
             return resident.info
 
     def unload(self, name: str) -> LoadedInfo:
@@ -227,10 +230,15 @@ class ModelManager:
     def _engine_config(self) -> Any:
         from engine.config import CachePolicy, EngineConfig
         cache = self.config.cache
+        scheduler = self.config.scheduler
         return EngineConfig(
+            max_num_seqs=scheduler.max_num_seqs, max_num_batched_tokens=scheduler.max_num_batched_tokens,
+            max_prefill_chunk=scheduler.max_prefill_chunk, slo_ttft_p95=scheduler.slo_ttft_p95_seconds,
+            slo_itl_p95=scheduler.slo_itl_p95_seconds,
             kv_cache_bytes=self.config.models.kv_cache_bytes, max_waiting=self.config.server.max_waiting,
             cache=CachePolicy(enabled=cache.prefix_caching, capacity_blocks=cache.capacity_blocks,
-                              eviction=cache.eviction, tenant_isolation=cache.tenant_isolation))
+                              eviction=cache.eviction, tenant_isolation=cache.tenant_isolation),
+            speculation=self.config.speculation.engine_config())
 
     def _start(self, name: str, path: Path, quantization: str, kv_dtype: str, reservation: int) -> _Resident:
         from engine.llm_engine import Engine
@@ -242,6 +250,16 @@ class ModelManager:
                           weight_bytes=int(model.weight_bytes()), kv_bytes=_kv_pool_bytes(engine),
                           reservation=reservation, load_seconds=time.perf_counter() - started)
         return _Resident(engine=engine, info=info)
+
+
+def _served_name(name: str, alias: str, store: ModelStore) -> str:
+    if not alias or alias == name:
+        return name
+    if not isinstance(alias, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", alias):
+        raise ValueError(f"alias must be a name of letters, digits, '.', '_', ':' or '-', got {alias!r}")
+    if alias in store:
+        raise ValueError(f"alias {alias!r} is the name of another model in the store")
+    return alias
 
 
 def _loader_arguments(quantization: str, device: str = "cpu") -> dict[str, Any]:

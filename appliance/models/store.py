@@ -81,10 +81,17 @@ class ModelStore:
         self._lock = threading.Lock()
 
     def import_path(self, src: str | Path, name: str | None = None) -> ModelEntry:
-        """Check `src` (a .gguf file or a Hugging Face directory) and copy it in."""
+        """Check `src` (a .gguf file, a Hugging Face directory, or a store folder exported
+        with its manifest, as a bundle carries it) and copy it in."""
         src = Path(src).expanduser()
+        exported = read_exported(src)
+        if exported is not None:
+            return self._import_files(exported.model_path, name or exported.name,
+                                      [Path(f.path) for f in exported.files])
+        return self._import_files(src, name or slug(src), None)
+
+    def _import_files(self, src: Path, name: str, listed: list[Path] | None) -> ModelEntry:
         facts = read_facts(src)
-        name = name or slug(src)
         if not _NAME.match(name):
             raise StoreError(f"invalid model name {name!r}: use lower-case letters, digits, '.', '-', '_'")
         with self._lock:
@@ -93,7 +100,7 @@ class ModelStore:
             staging = self.path / f".importing-{name}"
             shutil.rmtree(staging, ignore_errors=True)
             try:
-                files = _copy_hashed(src, staging)
+                files = _copy_hashed(src, staging, listed)
                 entry = ModelEntry(
                     name=name, format=facts.format, architecture=facts.architecture,
                     parameters=facts.parameters, context_length=facts.context_length,
@@ -131,17 +138,7 @@ class ModelStore:
 
     def verify(self, name: str) -> list[str]:
         """Problems found by re-hashing every file; an empty list means intact."""
-        entry = self.get(name)
-        problems = []
-        for f in entry.files:
-            path = entry.directory / f.path
-            if not path.is_file():
-                problems.append(f"{path}: missing")
-            elif path.stat().st_size != f.size:
-                problems.append(f"{path}: size {path.stat().st_size:,} bytes, manifest says {f.size:,}")
-            elif _sha256(path) != f.sha256:
-                problems.append(f"{path}: sha256 differs from the manifest (file changed or corrupt)")
-        return problems
+        return check_files(self.get(name))
 
     def _read(self, directory: Path) -> ModelEntry:
         try:
@@ -150,14 +147,48 @@ class ModelStore:
             raise StoreError(f"{directory / MANIFEST}: unreadable manifest ({exc})") from None
 
 
-def _copy_hashed(src: Path, dest: Path) -> list[StoredFile]:
-    """Copy a file or a directory tree (hidden files skipped), hashing in the same pass."""
+def read_exported(src: Path) -> ModelEntry | None:
+    """The entry of a store folder copied elsewhere (its manifest.json beside its files),
+    after checking every listed file against the manifest; None for anything else.
+
+    Only the listed files count: derived caches beside them (the GGUF conversion cache in
+    .converted/) are neither checked nor imported."""
+    if not (src / MANIFEST).is_file():
+        return None
+    try:
+        entry = ModelEntry.from_json(json.loads((src / MANIFEST).read_text()), src)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise StoreError(f"{src / MANIFEST}: unreadable manifest ({exc})") from None
+    problems = check_files(entry)
+    if problems:
+        raise StoreError(f"{src} does not match its manifest: " + "; ".join(problems))
+    return entry
+
+
+def check_files(entry: ModelEntry) -> list[str]:
+    """Problems found by re-hashing every file of `entry`; an empty list means intact."""
+    problems = []
+    for f in entry.files:
+        path = entry.directory / f.path
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif path.stat().st_size != f.size:
+            problems.append(f"{path}: size {path.stat().st_size:,} bytes, manifest says {f.size:,}")
+        elif _sha256(path) != f.sha256:
+            problems.append(f"{path}: sha256 differs from the manifest (file changed or corrupt)")
+    return problems
+
+
+def _copy_hashed(src: Path, dest: Path, listed: list[Path] | None = None) -> list[StoredFile]:
+    """Copy a file, the `listed` files of a directory, or a directory tree (hidden files
+    skipped), hashing in the same pass."""
     dest.mkdir(parents=True)
     if src.is_file():
         return [_copy_file(src, dest / src.name, src.name)]
-    sources = sorted(p for p in src.rglob("*") if p.is_file()
-                     and not any(part.startswith(".") for part in p.relative_to(src).parts))
-    return [_copy_file(p, dest / p.relative_to(src), str(p.relative_to(src))) for p in sources]
+    if listed is None:
+        listed = sorted(p.relative_to(src) for p in src.rglob("*") if p.is_file()
+                        and not any(part.startswith(".") for part in p.relative_to(src).parts))
+    return [_copy_file(src / rel, dest / rel, str(rel)) for rel in listed]
 
 
 def _copy_file(src: Path, dest: Path, rel: str) -> StoredFile:

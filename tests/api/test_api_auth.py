@@ -8,7 +8,7 @@ import openai
 import pytest
 
 from appliance.auth.admin import AuthSettingError, admin_token, check_auth_setting
-from appliance.auth.keys import KeySettingError, KeySpec, KeyStore
+from appliance.auth.keys import KeySettingError, KeySpec, KeyStore, _sha256
 from appliance.ledger.database import make_engine, upgrade
 from appliance.auth.limits import LimitExceeded, RateLimiter
 from appliance.server import start_in_thread
@@ -71,10 +71,10 @@ def test_request_rate_is_429_with_retry_after(served) -> None:
 
 
 def test_token_budget_is_429(served) -> None:
-    client = served.client(served.key("budget", token_budget=10))
+    client = served.client(served.key("budget", token_budget=20))
     client.completions.create(model=MODEL, prompt="Once upon a time there was", max_tokens=8, temperature=0)
-    with pytest.raises(openai.RateLimitError, match="token budget"):
-        client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+    with pytest.raises(openai.RateLimitError, match="token budget"):   # what is left cannot hold 1 + 8
+        client.completions.create(model=MODEL, prompt="Hi", max_tokens=8)
 
 
 def test_rate_limiter_windows() -> None:
@@ -83,20 +83,42 @@ def test_rate_limiter_windows() -> None:
     requests = key.create(KeySpec(name="r", requests_per_minute=1))[0]
     tokens = key.create(KeySpec(name="t", tokens_per_minute=100))[0]
     limiter = RateLimiter(clock=lambda: now[0])
-    limiter.admit(requests)
+    limiter.reserve(requests, 1).settle(1, 1)
     with pytest.raises(LimitExceeded) as info:
-        limiter.admit(requests)
-    assert info.value.retry_after == pytest.approx(60.0)
+        limiter.reserve(requests, 1)
+    assert info.value.retry_after == pytest.approx(60.0) and info.value.limit == "requests_per_minute"
     now[0] = 61.0
-    limiter.admit(requests)
-    limiter.admit(tokens)
-    limiter.charge(tokens, 150)
+    limiter.reserve(requests, 1)
+    limiter.reserve(tokens, 100).settle(100, 60)    # held 100, billed 60: 40 come back at once
     now[0] = 100.0
+    limiter.reserve(tokens, 40).settle(40, 40)
     with pytest.raises(LimitExceeded, match="100 tokens per minute") as info:
-        limiter.admit(tokens)
+        limiter.reserve(tokens, 1)
     assert info.value.retry_after == pytest.approx(21.0)
     now[0] = 122.0
-    limiter.admit(tokens)             # the minute with 150 tokens has passed
+    limiter.reserve(tokens, 60)                      # the first minute's 60 tokens have passed
+
+
+def test_reservations_hold_the_worst_case_and_settle_to_actual() -> None:
+    store = _store("sqlite://")
+    key = store.create(KeySpec(name="b", token_budget=100))[0]
+    limiter = RateLimiter(budget_source=lambda k: 10, max_inflight=2)   # 10 used before this process
+    first = limiter.reserve(key, 60, prompts=2)
+    with pytest.raises(LimitExceeded, match="held by requests in flight") as info:
+        limiter.reserve(key, 31)
+    assert info.value.limit == "token_budget"
+    second = limiter.reserve(key, 30)
+    with pytest.raises(LimitExceeded) as info:
+        limiter.reserve(key, 0)
+    assert info.value.limit == "concurrency"
+    first.settle(30, 25)
+    first.settle(30, 5)                              # the last part settles, the slot is free
+    first.cancel()                                   # settled already: no effect
+    second.cancel()                                  # never ran: bills nothing
+    assert limiter.used(key) == (40, 0)
+    limiter.reserve(key, 60).settle(60, 60)
+    with pytest.raises(LimitExceeded, match="used its token budget"):
+        limiter.reserve(key, 1)
 
 
 def test_secret_is_stored_only_as_hash(tmp_path) -> None:
@@ -104,7 +126,10 @@ def test_secret_is_stored_only_as_hash(tmp_path) -> None:
     key, secret = store.create(KeySpec(name="x", tenant="t"))
     assert store.verify(secret) == key
     assert store.verify(secret + "x") is None and store.verify(secret[:-1] + "?") is None
-    assert secret.encode() not in (tmp_path / "k.db").read_bytes()
+    files = [tmp_path / "k.db", tmp_path / "k.db-wal"]   # in WAL mode a new row sits in the -wal file
+    stored = b"".join(f.read_bytes() for f in files if f.exists())
+    assert _sha256(secret).encode() in stored          # the digest is there, so the search reads the row
+    assert secret.encode() not in stored and secret[len("ak-"):].encode() not in stored
     with pytest.raises(KeySettingError, match="token_budget"):
         KeySpec(name="x", token_budget=-1)
 
@@ -132,3 +157,40 @@ def test_auth_off_on_loopback_serves_without_key(tmp_path) -> None:
     finally:
         server.stop()
         thread.join(timeout=30)
+
+
+def test_key_table_survives_a_database_error(tmp_path) -> None:
+    store = _store(f"sqlite:///{tmp_path / 'k.db'}")
+    key, secret = store.create(KeySpec(name="kept"))
+    with store.db.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE api_keys RENAME TO api_keys_gone")   # every read now fails
+    store._loaded_at = 0.0                     # due for a reload
+    assert store.verify(secret) == key         # the last good table is kept, not emptied
+
+
+def test_revoked_key_does_not_come_back_through_a_prefix_read(tmp_path, monkeypatch) -> None:
+    import appliance.auth.keys as keys
+
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    server, cli = _store(url), _store(url)
+    key, secret = cli.create(KeySpec(name="made-elsewhere"))   # unknown to `server` until it reads it
+    to_key, revoking = keys._to_key, []
+
+    def revoke_during_read(row):
+        if row.id == key.id and not revoking:   # the admin revokes while a request reads the prefix
+            revoking.append(True)
+            server.revoke(key.id)
+        return to_key(row)
+
+    monkeypatch.setattr(keys, "_to_key", revoke_during_read)
+    server.verify(secret)
+    assert revoking and server.verify(secret) is None   # not put back into the table by the late read
+
+
+def test_key_names_and_tenants_are_bounded() -> None:
+    with pytest.raises(KeySettingError, match="name must be at most 200"):
+        KeySpec(name="n" * 201)
+    with pytest.raises(KeySettingError, match="tenant must be at most 200"):
+        KeySpec(name="x", tenant="t" * 201)
+    with pytest.raises(KeySettingError, match="reserved"):
+        KeySpec(name="x", tenant="default")

@@ -72,12 +72,15 @@ def test_64_simultaneous_streams_complete_unmixed(served, engine) -> None:
                  for p in PROMPTS}
     assert len(set(reference.values())) == len(PROMPTS)   # a mix-up could not go unseen
 
-    def stream(prompt: str) -> str:
-        chunks = client.completions.create(model=MODEL, prompt=prompt, max_tokens=4, temperature=0, stream=True)
+    apps = [served.client() for _ in range(8)]   # eight keys: one key may hold 16 requests at once
+
+    def stream(i: int) -> str:
+        chunks = apps[i % 8].completions.create(model=MODEL, prompt=prompts[i], max_tokens=4, temperature=0,
+                                                stream=True)
         return "".join(chunk.choices[0].text for chunk in chunks)
 
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(64)]   # eight streams of each, interleaved
     with ThreadPoolExecutor(64) as pool:
-        texts = list(pool.map(stream, prompts))
+        texts = list(pool.map(stream, range(64)))
     assert [reference[p] for p in prompts] == texts
     assert _wait_idle(engine).running == 0

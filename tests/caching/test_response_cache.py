@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from appliance.caching import CachedAnswer, ResponseCache, ResponseCacheConfig
 from engine.sampling_params import SamplingParams
+from manual_clock import ManualClock
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=32)
 MESSAGES = [{"role": "user", "content": "What is 2 + 2?"}]
@@ -61,11 +61,13 @@ def test_only_deterministic_requests_are_cached() -> None:
 
 
 def test_entries_expire_after_the_ttl() -> None:
-    c = cache(ttl_seconds=0.2)
+    clock = ManualClock()
+    c = ResponseCache(ResponseCacheConfig(enabled=True, ttl_seconds=60.0), clock=clock)
     key = c.key("smollm2", MESSAGES, GREEDY)
     c.put(key, answer())
+    clock.advance(59.9)
     assert c.get(key) is not None
-    time.sleep(0.3)
+    clock.advance(0.1)
     assert c.get(key) is None
     assert c.stats().expirations == 1 and c.stats().entries == 0
 

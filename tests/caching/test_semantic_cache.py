@@ -1,20 +1,19 @@
 """Semantic response cache over real all-MiniLM-L6-v2 embeddings."""
 from __future__ import annotations
 
-import time
-
 from appliance.caching import CachedAnswer, ResponseCacheConfig
 from appliance.caching.embeddings import EmbeddingModel
 from appliance.caching.semantic_cache import SemanticCache, prompt_text
 from engine.sampling_params import SamplingParams
+from manual_clock import ManualClock
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=64)
 PARIS = CachedAnswer(model="smollm2", texts=["Paris."], finish_reasons=["stop"], prompt_tokens=20, completion_tokens=2)
 
 
-def semantic(embedder: EmbeddingModel, **config) -> SemanticCache:
+def semantic(embedder: EmbeddingModel, clock: ManualClock | None = None, **config) -> SemanticCache:
     config.setdefault("semantic_threshold", 0.85)
-    c = SemanticCache(embedder, ResponseCacheConfig(enabled=True, **config))
+    c = SemanticCache(embedder, ResponseCacheConfig(enabled=True, **config), clock=clock or ManualClock())
     c.store("smollm2", "What is the capital of France?", GREEDY, PARIS, tenant="bank")
     return c
 
@@ -48,12 +47,15 @@ def test_model_params_and_tenant_scope_the_match(embedder: EmbeddingModel) -> No
 
 
 def test_ttl_and_cap(embedder: EmbeddingModel) -> None:
-    c = semantic(embedder, ttl_seconds=0.2, max_entries=2)
+    clock = ManualClock()
+    c = semantic(embedder, clock, ttl_seconds=60.0, max_entries=2)
     c.store("smollm2", "How tall is Mount Everest?", GREEDY, PARIS, tenant="bank")
     c.store("smollm2", "Who wrote Hamlet?", GREEDY, PARIS, tenant="bank")
     assert c.stats().entries == 2 and c.stats().evictions == 1
     assert c.lookup("smollm2", "What is the capital of France?", GREEDY, tenant="bank") is None
-    time.sleep(0.3)
+    clock.advance(59.0)
+    assert c.lookup("smollm2", "Who wrote Hamlet?", GREEDY, tenant="bank") is not None
+    clock.advance(1.0)
     assert c.lookup("smollm2", "Who wrote Hamlet?", GREEDY, tenant="bank") is None
     assert c.stats().entries == 0
 

@@ -19,7 +19,8 @@ from appliance.ledger.energy import ConstantPower
 from appliance.ledger.models import LedgerBase
 from .support import TCO
 
-TABLES = {"alembic_version", "api_keys", "usage_records", "tco_inputs"}
+TABLES = {"alembic_version", "api_keys", "usage_records", "tco_inputs", "bench_runs", "audit_log", "alert_events",
+          "alert_rules"}
 USAGE_0001 = ("INSERT INTO usage_records (request_id, created_at, key_id, key_name, tenant, model, "
               "quantization, endpoint, prompt_tokens, cached_tokens, completion_tokens, finish_reason, "
               "queue_seconds, ttft_seconds, duration_seconds, compute_seconds, energy_wh, cost) VALUES "
@@ -57,7 +58,7 @@ def test_upgrade_from_empty_matches_the_models(tmp_path: Path) -> None:
     engine = database.make_engine(f"sqlite:///{tmp_path / 'new.db'}")
     assert database.upgrade(engine) is None                # nothing to copy aside
     assert set(inspect(engine).get_table_names()) == TABLES
-    assert database.current_revision(engine) == database.head_revision() == "0003"
+    assert database.current_revision(engine) == database.head_revision() == "0007"
     assert schema_diff(engine) == []
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -141,11 +142,11 @@ def test_db_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     config = tmp_path / "airlock.toml"
     config.write_text(f'[ledger]\ndatabase_url = "sqlite:///{tmp_path / "cli.db"}"\n')
     assert main(["db", "current", "--config", str(config)]) == 0
-    assert "current: base  head: 0003" in capsys.readouterr().out
+    assert "current: base  head: 0007" in capsys.readouterr().out
     assert main(["db", "upgrade", "--config", str(config)]) == 0
-    assert "schema at 0003" in capsys.readouterr().out
+    assert "schema at 0007" in capsys.readouterr().out
     assert main(["db", "downgrade", "--config", str(config)]) == 0
-    assert "schema at 0002" in capsys.readouterr().out
+    assert "schema at 0006" in capsys.readouterr().out
     assert main(["db", "upgrade", "0042", "--config", str(config)]) == 1
     assert "Can't locate revision identified by '0042'" in capsys.readouterr().err
     assert main(["db", "upgrade", "--config", str(config)]) == 0

@@ -1,6 +1,7 @@
 """Caches screen against the real service: a policy edited in the console is the service's policy."""
 from __future__ import annotations
 
+import openai
 import pytest
 from textual.widgets import Checkbox, Select, TextArea
 
@@ -42,6 +43,8 @@ async def test_policy_change_reaches_the_service(console, service) -> None:
 
 async def test_flush_asks_first(console, service) -> None:
     require(service, "POST", "/admin/cache/flush")
+    _fill_prefix_cache(service)
+    assert any(_cached_blocks(service)), "a finished request must leave cached blocks to flush"
     async with console.run_test(size=(80, 24)) as pilot:
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(console.screen, CachesScreen))
@@ -52,6 +55,16 @@ async def test_flush_asks_first(console, service) -> None:
         await until(pilot, lambda: isinstance(console.screen, CachesScreen), what="back on the screen")
         await until(pilot, lambda: _cached_blocks(service) == [0] * len(_cached_blocks(service)), what="empty caches")
         assert _cached_blocks(service), "the cache stats name no cached_blocks"
+
+
+def _fill_prefix_cache(service) -> None:
+    """One chat request through a fresh key: its prompt's full blocks stay cached after it ends."""
+    with service.http() as http:
+        secret = http.post("/admin/keys", json={"name": "flush-test"}).json()["secret"]
+    client = openai.OpenAI(base_url=f"{service.url}/v1", api_key=secret)
+    system = "You are the hospital's help desk. Answer in one short sentence. " * 6
+    client.chat.completions.create(model="smollm2-135m-instruct", max_tokens=4, messages=[
+        {"role": "system", "content": system}, {"role": "user", "content": "Where is radiology?"}])
 
 
 def _cached_blocks(service) -> list[int]:

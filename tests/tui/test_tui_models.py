@@ -1,4 +1,5 @@
-"""Models screen against the real service: import into the store, unload, load with a chosen quantization."""
+"""Models screen against the real service: import into the store, unload, load with a chosen
+quantization (int8: not the default, so the choice must travel from the dialog to the service)."""
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,7 @@ DEFAULT = "smollm2-135m-instruct"
 def _loaded(service) -> dict[str, dict]:
     with service.http() as http:
         data = http.get("/admin/models").json()
-    return {m.get("name") or m.get("model"): m for m in data["loaded"]}
+    return {m["name"]: m for m in data["loaded"]}
 
 
 async def test_import_unload_and_load(console, service, gemma3_path) -> None:
@@ -29,6 +30,7 @@ async def test_import_unload_and_load(console, service, gemma3_path) -> None:
         screen = console.screen
         store, loaded = screen.query_one(StoreTable), screen.query_one(LoadedTable)
         await until(pilot, lambda: DEFAULT in loaded.rows_data, what="the default model")
+        assert _loaded(service)[DEFAULT]["quantization"] != "int8", "the default must differ from the choice"
         stored = store.row_count
 
         await pilot.press("i")
@@ -50,9 +52,9 @@ async def test_import_unload_and_load(console, service, gemma3_path) -> None:
         store.move_cursor(row=store.get_row_index(DEFAULT))
         await pilot.press("l")
         await until(pilot, lambda: isinstance(console.screen, LoadDialog))
-        console.screen.query_one(Select).value = "fp32"
+        console.screen.query_one(Select).value = "int8"
         await pilot.click("#load")
         await until(pilot, lambda: DEFAULT in _loaded(service), timeout=300, what="the load")
-        assert _loaded(service)[DEFAULT]["quantization"] == "fp32"
+        assert _loaded(service)[DEFAULT]["quantization"] == "int8"
         await until(pilot, lambda: DEFAULT in loaded.rows_data, what="the loaded table")
-        assert loaded.rows_data[DEFAULT]["quantization"] == "fp32"
+        assert loaded.rows_data[DEFAULT]["quantization"] == "int8"

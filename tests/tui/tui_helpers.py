@@ -1,5 +1,5 @@
-"""Pilot helpers for the console tests: wait for a condition, type into an input, skip a
-test whose admin route the service does not have yet."""
+"""Pilot helpers for the console tests: wait for a condition, type into an input, fail a test
+whose admin route the service does not have."""
 from __future__ import annotations
 
 import time
@@ -16,11 +16,12 @@ RECORDING = Path(__file__).parent / "recording.json"
 
 
 def require(service: Service, method: str, path: str) -> None:
-    """Skip when the service has no such admin route yet (the router's 404/405, not a resource's)."""
+    """Fail when the service has no such admin route (the router's 404/405, not a resource's):
+    the console depends on it, so a removed route is a defect, not a reason to skip."""
     with service.http() as http:
         response = http.request(method, path)
     if response.status_code == 405 or "no such endpoint" in response.text.lower():
-        pytest.skip(f"the admin API has no {method} {path} yet")
+        pytest.fail(f"the admin API has no {method} {path}, which the console uses")
 
 
 def text_of(widget: Widget) -> str:

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-AIRLOCK = Path(sys.executable).parent / "airlock"
 TOKEN = "tui-test-admin-token"
 
 
@@ -50,8 +49,9 @@ class Service:
         env = dict(os.environ, AIRLOCK_DATA_DIR=str(self.data_dir), HF_HUB_OFFLINE="1",
                    TRANSFORMERS_OFFLINE="1", TQDM_DISABLE="1")
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen([str(AIRLOCK), "serve", "--config", str(config)], cwd=ROOT,
-                                            env=env, stdout=log, stderr=subprocess.STDOUT)
+            # `-m` from the checkout's root: the service runs this tree's code, whatever the venv points at
+            command = [sys.executable, "-m", "appliance.cli", "serve", "--config", str(config)]
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:

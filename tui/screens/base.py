@@ -7,6 +7,7 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
 from tui.client import AdminClient, Reply
+from tui.widgets.alerts.banner import AlertBanner
 from tui.widgets.common.status_bar import StatusBar
 
 
@@ -17,6 +18,7 @@ class ConsoleScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="▣")
+        yield AlertBanner(id="alert-banner")
         yield from self.body()
         yield StatusBar(id="status")
         yield Footer()

@@ -18,6 +18,7 @@ from tui.widgets.common.nav_bar import NavBar
 from tui.widgets.models.import_dialog import ImportDialog
 from tui.widgets.models.load_dialog import LoadDialog
 from tui.widgets.models.model_tables import LoadedTable, StoreTable
+from tui.widgets.models.routes_table import RoutesTable
 
 
 class ModelsScreen(ConsoleScreen):
@@ -37,6 +38,8 @@ class ModelsScreen(ConsoleScreen):
             yield StoreTable(id="store")
             yield Label("Loaded  (u: unload the selected model)", classes="panel-title")
             yield LoadedTable(id="loaded")
+            yield Label("Routes  (airlock routes set/test to edit and try)", classes="panel-title")
+            yield RoutesTable(id="routes")
 
     async def load(self) -> None:
         reply = await self.client.models()
@@ -48,6 +51,9 @@ class ModelsScreen(ConsoleScreen):
         self.quantizations = first(reply.data, "quantizations") or self.quantizations
         self.query_one(StoreTable).show(store)
         self.query_one(LoadedTable).show(loaded)
+        routes = await self.client.routes()
+        if routes.ok:            # a service without routing answers 404: the panel stays empty
+            self.query_one(RoutesTable).show(as_list(routes.data, "routes"))
 
     def action_refresh(self) -> None:
         self.refresh_data()

@@ -1,0 +1,97 @@
+"""/admin/slo, /admin/scheduler and /admin/frontier: the service-level objective and the batching
+limits of each loaded model, changed at run time; live SLO attainment; the latest sweep's
+frontier with the point the SLO picks and the point the server is at now."""
+from __future__ import annotations
+
+from flask import Response, jsonify, request
+
+from appliance.api.admin import admin_blueprint
+from appliance.api.errors import ApiError
+from appliance.api.fields import Fields, json_body
+
+bp = admin_blueprint("admin_slo")
+BATCHING = ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk")
+TARGETS = ("ttft_p95_seconds", "itl_p95_seconds")
+
+
+def _appliance():
+    from appliance.services import current_appliance
+
+    return current_appliance()
+
+
+def _engines(model: str | None) -> dict:
+    appliance = _appliance()
+    names = appliance.model_names() if model is None else [model]
+    return {name: appliance.models.get(name) for name in names}   # ModelNotLoaded -> 404
+
+
+def slo_view(engine) -> dict:
+    config, scheduler = engine.config, engine.scheduler
+    return {**engine.slo.live(), "batching": {name: getattr(config, name) for name in BATCHING},
+            "seq_limit": scheduler.seq_limit}
+
+
+@bp.get("/slo")
+def get_slo() -> Response:
+    return jsonify({name: slo_view(engine) for name, engine in _engines(None).items()})
+
+
+@bp.put("/slo")
+def set_slo() -> Response:
+    from engine.slo import Slo
+
+    body = json_body()
+    fields = Fields(body)
+    _refuse_unknown(body, TARGETS)
+    values = [fields.number(name) for name in TARGETS]
+    for name, value in zip(TARGETS, values):
+        if value is not None and not 0 < value < float("inf"):
+            raise ApiError(400, f"{name} must be a positive number of seconds, or null for none; got {value}.",
+                           param=name, code="invalid_value")
+    slo = Slo(*values)
+    engines = _engines(fields.string("model"))
+    for engine in engines.values():
+        engine.set_slo(slo)
+    return jsonify({name: slo_view(engine) for name, engine in engines.items()})
+
+
+@bp.put("/scheduler")
+def set_scheduler() -> Response:
+    body = json_body()
+    fields = Fields(body)
+    _refuse_unknown(body, BATCHING)
+    engines = _engines(fields.string("model"))
+    for engine in engines.values():
+        current = {name: getattr(engine.config, name) for name in BATCHING}
+        values = {name: fields.integer(name, current[name]) for name in BATCHING}
+        try:
+            engine.set_batching(**values)
+        except ValueError as exc:
+            raise ApiError(400, str(exc), param=str(exc).split()[0], code="invalid_value") from None
+    return jsonify({name: slo_view(engine) for name, engine in engines.items()})
+
+
+@bp.get("/frontier")
+def frontier() -> Response:
+    from appliance.ledger.bench_runs import latest_sweep
+    from engine.bench.frontier import choose
+
+    appliance = _appliance()
+    model = request.args.get("model") or (appliance.model_names() or [None])[0]
+    if model is None:
+        raise ApiError(404, "no model is loaded.", param="model", code="model_not_found")
+    engine = appliance.models.get(model)
+    sweep = latest_sweep(appliance.ledger.engine, model) if appliance.ledger is not None else None
+    slo = engine.slo.slo
+    chosen = choose(sweep.points, slo.ttft_p95, slo.itl_p95) if sweep and slo.active else None
+    return jsonify({"model": model, "sweep": sweep.as_dict() if sweep else None,
+                    "chosen": chosen.point.as_dict() if chosen and chosen.point else None,
+                    "explanation": chosen.explanation if chosen else [], "live": slo_view(engine)})
+
+
+def _refuse_unknown(body: dict, known: tuple[str, ...]) -> None:
+    unknown = sorted(set(body) - set(known) - {"model"})
+    if unknown:
+        raise ApiError(400, f"unknown setting(s): {', '.join(unknown)}; known: model, {', '.join(known)}.",
+                       param=unknown[0], code="invalid_value")

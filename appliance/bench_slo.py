@@ -1,0 +1,144 @@
+"""SLO admission benchmark: N concurrent streams through the real HTTP API, first without an SLO,
+then with an ITL target, on the same loaded engine in the same run. Inter-token latency and
+time to first token are measured by the client, from SSE chunk arrival times.
+
+The load generator runs in its own process (threads for the streams), so its timing does not
+share a GIL with the server and the engine. A stream refused with 503 counts as rejected and
+contributes no latency; the others count as admitted.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+
+import httpx
+
+from engine.bench.report import percentile
+
+PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+
+
+@dataclass(slots=True)
+class SloBenchConfig:
+    streams: int = 128
+    max_tokens: int = 64
+    itl_target: float = 0.15               # seconds
+    ttft_target: float | None = None       # seconds; None: no TTFT target (nothing is refused)
+    model_file: str = ""
+    quantization: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.streams < 1 or self.max_tokens < 2:
+            raise ValueError(f"streams must be >= 1 and max_tokens >= 2, got {self.streams}, {self.max_tokens}")
+        if self.itl_target <= 0 or (self.ttft_target is not None and self.ttft_target <= 0):
+            raise ValueError("SLO targets must be positive")
+
+
+@dataclass(slots=True)
+class Phase:
+    name: str
+    admitted: int
+    rejected: int
+    output_tokens_per_s: float
+    ttft_p50_s: float | None
+    ttft_p95_s: float | None
+    itl_p50_s: float | None
+    itl_p95_s: float | None
+    within_itl_target: float | None        # share of admitted streams whose own p95 ITL met the target
+
+
+def run(config: SloBenchConfig) -> list[Phase]:
+    from appliance.config import Config
+    from appliance.server import start_in_thread
+    from appliance.services import Appliance
+    from engine.slo import Slo
+
+    with tempfile.TemporaryDirectory(prefix="airlock-bench-slo-") as data_dir:
+        settings = Config(data_dir=data_dir)
+        settings.server.auth, settings.server.threads = False, config.streams + 16
+        settings.server.max_waiting = max(settings.server.max_waiting, config.streams * 2)
+        settings.models.default_quantization = config.quantization
+        if config.model_file:
+            settings.models.default_model_file = config.model_file
+        appliance = Appliance.from_config(settings)
+        server, thread = start_in_thread(appliance)
+        try:
+            model = appliance.model_names()[0]
+            engine = appliance.models.get(model)
+            _load(server.url, model, config, min(8, config.streams))          # warm-up, trains the step-time fit
+            phases = [_phase("no SLO", server.url, model, config)]
+            engine.set_slo(Slo(ttft_p95=config.ttft_target, itl_p95=config.itl_target))
+            phases.append(_phase(f"ITL SLO {config.itl_target * 1000:.0f} ms", server.url, model, config))
+        finally:
+            server.stop()
+            thread.join(timeout=60)
+    return phases
+
+
+def _phase(name: str, url: str, model: str, config: SloBenchConfig) -> Phase:
+    started = time.time()
+    results = _load(url, model, config, config.streams)
+    wall = time.time() - started
+    admitted = [r for r in results if r["status"] == 200]
+    gaps = [g for r in admitted for g in r["gaps"]]
+    ttfts = [r["ttft"] for r in admitted if r["ttft"] is not None]
+    own = [percentile(r["gaps"], 95) for r in admitted if r["gaps"]]
+    return Phase(name, len(admitted), len(results) - len(admitted),
+                 sum(r["tokens"] for r in admitted) / wall, percentile(ttfts, 50), percentile(ttfts, 95),
+                 percentile(gaps, 50), percentile(gaps, 95),
+                 sum(p <= config.itl_target for p in own) / len(own) if own else None)
+
+
+def _load(url: str, model: str, config: SloBenchConfig, streams: int) -> list[dict]:
+    """Run `streams` concurrent streams from a separate process; each result: status, ttft, gaps, tokens."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(load_generator, (url, model, streams, config.max_tokens))
+
+
+def load_generator(url: str, model: str, streams: int, max_tokens: int) -> list[dict]:
+    with httpx.Client(base_url=url, timeout=900, limits=httpx.Limits(max_connections=streams + 8)) as http:
+        with ThreadPoolExecutor(streams) as pool:
+            return list(pool.map(lambda i: _stream(http, model, max_tokens, i), range(streams)))
+
+
+def _stream(http: httpx.Client, model: str, max_tokens: int, i: int) -> dict:
+    body = {"model": model, "messages": [{"role": "user", "content": f"{i}: {PROMPT}"}], "max_tokens": max_tokens,
+            "temperature": 0, "ignore_eos": True, "stream": True}
+    started, times = time.perf_counter(), []
+    with http.stream("POST", "/v1/chat/completions", json=body) as response:
+        if response.status_code != 200:
+            response.read()
+            return {"status": response.status_code, "ttft": None, "gaps": [], "tokens": 0}
+        for line in response.iter_lines():
+            if line.startswith("data: {") and '"content":"' in line and '"content":""' not in line:
+                times.append(time.perf_counter())
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    return {"status": 200, "ttft": times[0] - started if times else None, "gaps": gaps, "tokens": len(times)}
+
+
+def report(config: SloBenchConfig, phases: list[Phase], isa: list[str]) -> str:
+    head = f"{'phase':<18}{'admitted':>9}{'rejected':>9}{'out tok/s':>10}{'TTFT p50':>10}{'TTFT p95':>10}" \
+           f"{'ITL p50':>9}{'ITL p95':>9}{'streams in SLO':>15}"
+    rows = [f"{p.name:<18}{p.admitted:>9}{p.rejected:>9}{p.output_tokens_per_s:>10.1f}{_ms(p.ttft_p50_s):>10}"
+            f"{_ms(p.ttft_p95_s):>10}{_ms(p.itl_p50_s):>9}{_ms(p.itl_p95_s):>9}"
+            f"{'-' if p.within_itl_target is None else f'{p.within_itl_target:.0%}':>15}" for p in phases]
+    base, slo = phases
+    ratio = (base.itl_p95_s / slo.itl_p95_s) if base.itl_p95_s and slo.itl_p95_s else None
+    return "\n".join([f"airlock bench-slo: {config.streams} concurrent streams x {config.max_tokens} tokens, "
+                      f"ITL target {config.itl_target * 1000:.0f} ms, CPU ISA {', '.join(isa) or 'unknown'}",
+                      "", head, *rows, "",
+                      f"p95 ITL without / with the SLO: {ratio:.2f}x" if ratio else "",
+                      f"throughput with / without: {slo.output_tokens_per_s / base.output_tokens_per_s:.2f}x"])
+
+
+def to_json(config: SloBenchConfig, phases: list[Phase]) -> str:
+    return json.dumps({"config": asdict(config), "phases": [asdict(p) for p in phases]}, indent=2)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f} ms"

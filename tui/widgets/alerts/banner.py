@@ -1,0 +1,26 @@
+"""A one-line banner on every screen while alerts fire (hidden otherwise); click or F8 opens
+the alerts screen."""
+from __future__ import annotations
+
+from textual.widgets import Static
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+class AlertBanner(Static):
+    def on_mount(self) -> None:
+        self.watch(self.app, "firing_alerts", self.show, init=True)
+
+    def show(self, firing: list[dict] | None) -> None:
+        firing = sorted(firing or [], key=lambda e: SEVERITY_ORDER.get(e.get("severity"), 3))
+        self.display = bool(firing)
+        if not firing:
+            return
+        worst = firing[0].get("severity", "warning")
+        self.set_class(worst == "critical", "-critical")
+        names = ", ".join(f"{e.get('rule')}{' (' + e['subject'] + ')' if e.get('subject') else ''}" for e in firing[:3])
+        more = f" and {len(firing) - 3} more" if len(firing) > 3 else ""
+        self.update(f"⚠ {len(firing)} alert{'s' if len(firing) > 1 else ''} firing ({worst}): {names}{more}  [F8]")
+
+    async def on_click(self) -> None:
+        await self.app.switch_mode("alerts")
