@@ -3,8 +3,9 @@
 Assumptions, up front:
 - Quality is the perplexity of SmolLM2-135M on a fixed English text against fp32
   (tests/models/test_quality.py measures it). AUTO_PERPLEXITY_BOUND is the cost `auto` accepts:
-  1% above fp32. Measured costs are in PERPLEXITY_COST; int8 (7-bit weights, +1.2%) is over the
-  bound, so it stays opt-in; bf16 (+0.3%) is within it.
+  1% from fp32. Measured costs (the size of the change) are in PERPLEXITY_COST: int8 (7-bit
+  weights, +1.2%) is over the bound, so it stays opt-in; bf16 (28.02 against fp32's 28.16,
+  -0.5%) is within it.
 - Speed ranks by the CPU's level (engine/cpu_isa.py): with AMX, bf16 runs the linear layers on
   AMX tiles and reads half fp32's bytes, fastest at every batch size; without AMX, bf16 has no
   hardware path (oneDNN emulates it, slower than fp32), so it is not a candidate there.
@@ -19,7 +20,7 @@ import torch
 from engine.cpu_isa import CpuIsa
 
 AUTO_PERPLEXITY_BOUND = 0.01
-PERPLEXITY_COST = {"fp32": 0.0, "bf16": 0.003, "int8": 0.012}   # measured, relative to fp32
+PERPLEXITY_COST = {"fp32": 0.0, "bf16": 0.005, "int8": 0.012}   # measured |change| relative to fp32
 _FASTEST_FIRST = {"amx": ("bf16", "int8", "fp32"), "avx512": ("int8", "fp32"), "avx2": ("int8", "fp32"),
                   "portable": ("fp32",)}
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

