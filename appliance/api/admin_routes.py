@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
@@ -31,12 +32,19 @@ def _listing() -> dict:
 
 
 def _edit(action, *args) -> Response:
+    before = _definitions()
     try:
         action(*args, _appliance().model_store_names())
     except RouteError as exc:
         raise ApiError(400, f"Route definition refused ({exc}); the running routes stay in force.",
                        param=exc.field, code="invalid_route") from None
+    target = args[0] if isinstance(args[0], str) else args[0].get("name", "*") if isinstance(args[0], dict) else "*"
+    audit.record(f"route.{action.__name__}", target, before, _definitions())
     return jsonify(_listing())
+
+
+def _definitions() -> dict:
+    return {name: route.to_dict() for name, route in _appliance().router.routes.items()}
 
 
 @bp.get("/routes")

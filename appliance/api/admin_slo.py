@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
@@ -51,8 +52,10 @@ def set_slo() -> Response:
                            param=name, code="invalid_value")
     slo = Slo(*values)
     engines = _engines(fields.string("model"))
-    for engine in engines.values():
+    for name, engine in engines.items():
+        before = slo_view(engine)
         engine.set_slo(slo)
+        audit.record("slo.targets", name, before, slo_view(engine))
     return jsonify({name: slo_view(engine) for name, engine in engines.items()})
 
 
@@ -62,13 +65,14 @@ def set_scheduler() -> Response:
     fields = Fields(body)
     _refuse_unknown(body, BATCHING)
     engines = _engines(fields.string("model"))
-    for engine in engines.values():
+    for model, engine in engines.items():
         current = {name: getattr(engine.config, name) for name in BATCHING}
         values = {name: fields.integer(name, current[name]) for name in BATCHING}
         try:
             engine.set_batching(**values)
         except ValueError as exc:
             raise ApiError(400, str(exc), param=str(exc).split()[0], code="invalid_value") from None
+        audit.record("scheduler.batching", model, current, values)
     return jsonify({name: slo_view(engine) for name, engine in engines.items()})
 
 

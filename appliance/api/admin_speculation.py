@@ -1,10 +1,11 @@
 """/admin/speculation: the speculative-decoding policy of each loaded model and its figures."""
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import asdict, fields, replace
 
 from flask import Response, jsonify
 
+from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
@@ -56,5 +57,7 @@ def set_policy() -> Response:
     except ValueError as exc:   # SpeculationConfig validates itself; the message names the setting
         raise ApiError(400, str(exc), param=str(exc).split()[1], code="invalid_value") from None
     for name, engine in engines.items():
+        before = asdict(engine.speculation)
         engine.set_speculation(policies[name])
+        audit.record("speculation.policy", name, before, asdict(policies[name]))
     return jsonify({name: _view(engine) for name, engine in engines.items()})
