@@ -188,4 +188,4 @@ class AdminClient:
         return await self.request("GET", "/admin/alerts", params={"limit": limit})
 
     async def acknowledge_alert(self, event_id: int) -> Reply:
-        return await self.request("POST", f"/admin/alerts/events/{event_id}/ack")
+        return await self.request("POST", f"/admin/alerts/events/{event_id}/ack", json={})

@@ -29,8 +29,17 @@ class Sink(Protocol):
 
 
 class _QuietSysLogHandler(logging.handlers.SysLogHandler):
+    """Never blocks: a syslog daemon that does not read (a full socket queue) makes the message
+    dropped and counted, not the evaluator (and whoever called it) wait."""
+    dropped = 0
+
+    def _connect_unixsocket(self, address: str) -> None:
+        super()._connect_unixsocket(address)
+        self.socket.setblocking(False)
+
     def handleError(self, record: logging.LogRecord) -> None:   # noqa: N802 - logging's name
-        """A missing syslog socket must not print a traceback per alert."""
+        """A missing or full syslog socket must not print a traceback per alert."""
+        self.dropped += 1
 
 
 class SyslogSink:

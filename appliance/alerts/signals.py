@@ -117,8 +117,13 @@ class Signals:
     # -- the ledger ---------------------------------------------------------------------------
 
     def _budget_used(self, window: float) -> Values:
+        """Share used; 1.0 at least for a key the budget now refuses (reservations hold usage
+        under 100%, so an exhausted key would otherwise never reach it)."""
         used = self._tokens_by_key(None)
-        return {_subject(k): used.get(k.id, 0) / k.spec.token_budget for k in self._budgeted()}
+        limits = getattr(self.appliance, "limits", None)
+        return {_subject(k): max(used.get(k.id, 0) / k.spec.token_budget,
+                                 1.0 if limits is not None and limits.exhausted(k) else 0.0)
+                for k in self._budgeted()}
 
     def _budget_burn(self, window: float) -> Values:
         recent = self._tokens_by_key(datetime.now(UTC) - timedelta(seconds=window))

@@ -38,7 +38,7 @@ class LimitExceeded(Exception):
 
 
 class _Usage:
-    __slots__ = ("requests", "tokens", "budget_used", "held", "inflight")
+    __slots__ = ("requests", "tokens", "budget_used", "held", "inflight", "refused_worst")
 
     def __init__(self, budget_used: int) -> None:
         self.requests: deque[float] = deque()
@@ -46,6 +46,7 @@ class _Usage:
         self.budget_used = budget_used       # settled tokens, ever
         self.held = 0                        # worst cases of requests not settled yet
         self.inflight = 0
+        self.refused_worst = 0               # worst case of the last request the budget refused
 
 
 class Reservation:
@@ -108,12 +109,22 @@ class RateLimiter:
         with self._lock:
             return usage.budget_used, usage.held
 
+    def exhausted(self, key: ApiKey) -> bool:
+        """True when the budget has refused a request that it still could not hold, nothing held:
+        the key is out of budget for what it asks, though reservations keep usage under 100%."""
+        usage = self._usage.get(key.id)
+        if usage is None or not key.spec.token_budget:
+            return False
+        with self._lock:
+            return usage.refused_worst > 0 and usage.budget_used + usage.refused_worst > key.spec.token_budget
+
     def _check(self, key: ApiKey, usage: _Usage, now: float, worst: int, prompts: int) -> None:
         spec, name = key.spec, key.spec.name
         if self.max_inflight and usage.inflight >= self.max_inflight:
             raise LimitExceeded(f"API key '{name}' already has {usage.inflight} requests in flight, the most "
                                 f"one key may have at once; retry when one has finished.", 1.0, "concurrency")
         if spec.token_budget and usage.budget_used + usage.held + worst > spec.token_budget:
+            usage.refused_worst = worst
             raise LimitExceeded(_budget_message(name, spec.token_budget, usage, worst),
                                 BUDGET_RETRY_SECONDS if not usage.held else 1.0, "token_budget")
         if spec.requests_per_minute and len(usage.requests) + prompts > spec.requests_per_minute:
