@@ -189,6 +189,26 @@ PATHS |= {   # alerts and the audit log (docs/alerts.md)
         _LIMIT, _query("action", {"type": "string"})])},
     "/admin/audit/verify": {"get": _op("Verify the audit log's hash chain")},
 }
+_MODEL = {"model": {"type": "string"}}
+_SECONDS = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]}
+PATHS |= {   # SLO, batching and speculation at run time (docs/frontier.md, docs/speculation.md)
+    "/admin/slo": {"get": _op("SLO targets and live attainment per model"),
+                   "put": _op("Set the SLO targets", body="SloTargets")},
+    "/admin/scheduler": {"put": _op("Set the batching limits", body="Batching")},
+    "/admin/frontier": {"get": _op("The latest sweep with its Pareto points and the chosen point",
+                                   params=[_query("model", {"type": "string"})])},
+    "/admin/speculation": {"get": _op("Speculative decoding policy and figures per model"),
+                           "put": _op("Change the speculative decoding policy", body="SpeculationPolicy")},
+}
+SCHEMAS["SloTargets"] = {"type": "object", "properties": {
+    **_MODEL, "ttft_p95_seconds": _SECONDS, "itl_p95_seconds": _SECONDS}}
+SCHEMAS["Batching"] = {"type": "object", "properties": {
+    **_MODEL, "max_num_seqs": {"type": "integer", "minimum": 1},
+    "max_num_batched_tokens": {"type": "integer", "minimum": 1}, "max_prefill_chunk": {"type": "integer", "minimum": 0}}}
+SCHEMAS["SpeculationPolicy"] = {"type": "object", "properties": {
+    **_MODEL, "method": {"type": "string", "enum": ["none", "ngram"]}, "k": {"type": "integer", "minimum": 1},
+    "ngram_min": {"type": "integer", "minimum": 1}, "ngram_max": {"type": "integer", "minimum": 1},
+    "max_batch": {"type": "integer", "minimum": 0}, "min_acceptance": {"type": "number", "minimum": 0, "maximum": 1}}}
 SCHEMAS["AlertRule"] = {"type": "object", "required": ["kind", "threshold"], "properties": {
     "kind": {"type": "string"}, "threshold": {"type": "number"}, "window_seconds": {"type": "number", "exclusiveMinimum": 0},
     "severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "enabled": {"type": "boolean"}}}

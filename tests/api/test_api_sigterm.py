@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _start(data_dir: Path, model_file: Path, grace: float):
     env = {**os.environ, "AIRLOCK_DATA_DIR": str(data_dir), "AIRLOCK_SERVER_SHUTDOWN_GRACE_SECONDS": str(grace),
-           "AIRLOCK_MODELS_DEFAULT_MODEL_FILE": str(model_file), "AIRLOCK_SERVER_ADMIN_TOKEN": "adm-test-token",
+           "AIRLOCK_MODELS_DEFAULT_MODEL_FILE": str(model_file), "AIRLOCK_SERVER_ADMIN_TOKEN": "adm-test-token-sigterm-0123",
            "HF_HUB_OFFLINE": "1"}
     process = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; raise SystemExit(main())",
                                 "serve", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
@@ -55,7 +55,7 @@ def serve_with_grace(tmp_path: Path, smollm2_path: Path):
 
 def test_sigterm_drains_aborts_flushes_and_exits_0(serve) -> None:
     process, url, data_dir = serve
-    client = openai.OpenAI(base_url=url + "/v1", api_key="adm-test-token", max_retries=0)
+    client = openai.OpenAI(base_url=url + "/v1", api_key="adm-test-token-sigterm-0123", max_retries=0)
     model = client.models.list().data[0].id
     assert client.completions.create(model=model, prompt="Hi", max_tokens=2).usage.completion_tokens >= 1
     stream = client.completions.create(model=model, prompt="Once upon a time", max_tokens=1000, stream=True,
@@ -76,7 +76,7 @@ def test_sigterm_drains_aborts_flushes_and_exits_0(serve) -> None:
 
 def test_sigterm_refuses_new_work_and_finishes_what_runs(serve_with_grace) -> None:
     process, url, data_dir = serve_with_grace
-    client = openai.OpenAI(base_url=url + "/v1", api_key="adm-test-token", max_retries=0, timeout=120)
+    client = openai.OpenAI(base_url=url + "/v1", api_key="adm-test-token-sigterm-0123", max_retries=0, timeout=120)
     model = client.models.list().data[0].id
     http = httpx.Client(base_url=url, headers={"Authorization": "Bearer adm-test-token"}, timeout=30)
     assert http.get("/ready").status_code == 200   # a keep-alive connection, open before the signal
