@@ -21,9 +21,12 @@ OTHER = "<|im_start|>user\nName three colours.<|im_end|>\n<|im_start|>assistant\
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["fp16", "bf16"])
 def test_greedy_tokens_equal_transformers(dtype: torch.dtype, smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> None:
     hf_model, tokenizer = smollm2_hf
-    model = wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=dtype)
-    assert next(model.module.parameters()).dtype == dtype
     reference = copy.deepcopy(hf_model).to(dtype)
+    # wrap shares (and so converts) the transformers model's parameters: give it a copy, never
+    # the session's fp32 model that other tests compare against
+    model = wrap(copy.deepcopy(hf_model), tokenizer, smollm2_path, device=torch.device("cpu"), dtype=dtype)
+    assert next(model.module.parameters()).dtype == dtype
+    assert next(hf_model.parameters()).dtype == torch.float32
     prompt = tokenizer(QUESTION).input_ids
     ids = torch.tensor([prompt])
     with torch.inference_mode():
