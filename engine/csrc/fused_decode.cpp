@@ -189,7 +189,7 @@ class FusedDecoder {
 };
 
 void bind_fused_decoder(py::module& m) {
-  py::class_<FusedDecoder>(m, "FusedDecoder")
+  py::class_<FusedDecoder>(m, "FusedDecoder", py::module_local())   // one per level's build: several may load in one process
       .def(py::init<int64_t, int64_t, int64_t, double, double>(), py::arg("heads"), py::arg("kv_heads"),
            py::arg("head_dim"), py::arg("eps"), py::arg("scale"))
       .def("add_layer", &FusedDecoder::add_layer)
