@@ -58,7 +58,7 @@ class AlertRule:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
             raise InvalidRule(f"name must be 1-100 letters, digits or _.:- , got {self.name!r}")
-        if self.kind not in KINDS:
+        if not isinstance(self.kind, str) or self.kind not in KINDS:
             raise InvalidRule(f"kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         for name in ("threshold", "window_seconds"):
             value = getattr(self, name)
