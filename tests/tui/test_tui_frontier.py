@@ -2,6 +2,8 @@
 the admin API, real requests for the live point), and as a snapshot from a frozen reply."""
 from __future__ import annotations
 
+import re
+
 import sys
 from pathlib import Path
 
@@ -46,7 +48,9 @@ async def test_frontier_shows_the_sweep_the_choice_and_the_live_point(console, s
             await pilot.press("f7")
             await until(pilot, lambda: isinstance(console.screen, FrontierScreen))
             live = console.screen.query_one("#slo-live")
-            await until(pilot, lambda: "of 2 requests" in text_of(live), what="the live SLO figures")
+            # the session's service served other tests' requests too: at least these two
+            await until(pilot, lambda: re.search(r"of ([2-9]|\d\d+) requests", text_of(live)) is not None,
+                        what="the live SLO figures")
             assert "TTFT p95 2000 ms, ITL p95 150 ms" in text_of(live)
             choice = text_of(console.screen.query_one("#slo-choice"))
             assert "chosen: seqs 32, budget 512, chunk 128" in choice
