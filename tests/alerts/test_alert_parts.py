@@ -11,6 +11,7 @@ from appliance.alerts.signals import CounterHistory, percentile
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"name": "a", "kind": "nope", "threshold": 1}, "kind must be one of"),
+    ({"name": "a", "kind": ["kv_usage"], "threshold": 1}, "kind must be one of"),
     ({"name": "a", "kind": "kv_usage"}, "missing rule setting(s): threshold"),
     ({"name": "a", "kind": "kv_usage", "threshold": 1, "window_seconds": 0}, "window_seconds must be positive"),
     ({"name": "a", "kind": "kv_usage", "threshold": "high"}, "threshold must be a finite number"),
