@@ -11,6 +11,8 @@
 // they are read and all arithmetic is fp32. At a batch of 32 the step reads more K/V than
 // weights, so halving the cache's bytes shortens it.
 #include <torch/extension.h>
+
+#include "bounds.h"
 #include <ATen/Parallel.h>
 #include <immintrin.h>
 
@@ -314,6 +316,7 @@ torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_ca
   TORCH_CHECK(q.scalar_type() == at::kFloat, "decode_attention takes float32 queries");
   TORCH_CHECK(k_cache.scalar_type() == v_cache.scalar_type(), "K and V caches must share a dtype");
   TORCH_CHECK(slots.scalar_type() == at::kLong && lengths.scalar_type() == at::kLong, "slots and lengths are int64");
+  TORCH_CHECK(slots.dim() == 2, "slots must be [batch, positions] and lengths [batch]");
   TORCH_CHECK(k_cache.is_contiguous() && v_cache.is_contiguous(), "caches must be contiguous");
   const auto query = q.contiguous();
   const auto slot = slots.contiguous();
@@ -321,6 +324,9 @@ torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_ca
   const int64_t batch = query.size(0), heads = query.size(1), dim = query.size(2);
   const int64_t kv_heads = k_cache.size(1), width = slot.size(1);
   TORCH_CHECK(heads % kv_heads == 0 && k_cache.size(2) == dim, "head shapes do not match");
+  TORCH_CHECK(v_cache.sizes() == k_cache.sizes(), "K and V caches differ in shape");
+  TORCH_CHECK(slot.size(0) == batch && length.numel() == batch, "slots must be [batch, positions] and lengths [batch]");
+  check_gather(slot.data_ptr<int64_t>(), length.data_ptr<int64_t>(), batch, width, k_cache.size(0));
   auto out = torch::empty_like(query);
   const auto run = [&](auto* k, auto* v) {
     attend(query.data_ptr<float>(), k, v, slot.data_ptr<int64_t>(), length.data_ptr<int64_t>(),

@@ -9,6 +9,8 @@
 // attention, the output product, then the gated MLP, with both residual adds in place.
 // It is what CUDA graphs are to the GPU path: the same arithmetic without the launch cost.
 #include <torch/extension.h>
+
+#include "bounds.h"
 #include <torch/csrc/jit/api/object.h>
 #include <ATen/native/quantized/PackedParams.h>
 #include <ATen/Parallel.h>
@@ -153,7 +155,15 @@ class FusedDecoder {
     TORCH_CHECK(x.dim() == 2 && x.scalar_type() == at::kFloat, "x must be [batch, hidden] float32");
     TORCH_CHECK(k_caches.size() == layers_.size() && v_caches.size() == layers_.size(), "one K and V cache per layer");
     TORCH_CHECK(cos.numel() == x.size(0) * head_dim_ && sin.numel() == cos.numel(), "cos/sin must be [batch, head_dim]");
+    TORCH_CHECK(cos.scalar_type() == at::kFloat && sin.scalar_type() == at::kFloat, "cos/sin must be float32");
+    TORCH_CHECK(slots.scalar_type() == at::kLong && slots.numel() == x.size(0), "slots must be [batch] int64");
     const auto slot = slots.contiguous();
+    for (size_t i = 0; i < layers_.size(); ++i) {
+      TORCH_CHECK(k_caches[i].dim() == 3 && k_caches[i].size(1) == kv_heads_ && k_caches[i].size(2) == head_dim_ &&
+                      v_caches[i].sizes() == k_caches[i].sizes(),
+                  "layer ", i, "'s caches must be [slots, ", kv_heads_, ", ", head_dim_, "]");
+      check_slots(slot.data_ptr<int64_t>(), slot.numel(), k_caches[i].size(0), "slots");
+    }
     const auto c = cos.contiguous(), s = sin.contiguous();
     auto hidden = x.contiguous().clone();
     for (size_t i = 0; i < layers_.size(); ++i)

@@ -143,3 +143,27 @@ def test_short_prefill_after_a_long_prefix_matches_sdpa(window: int | None, monk
     monkeypatch.setattr(attention, "SHORT_PREFILL", 0)
     expected = attention.paged_attention(q, k, v, k_cache.clone(), v_cache.clone(), meta, window, 0.125)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("slots", "lengths", "message"), [
+    (torch.tensor([[0, 1, 10 ** 9]]), torch.tensor([3]), "slot 1000000000, outside the cache's 32 slots"),
+    (torch.tensor([[0, -1, 2]]), torch.tensor([3]), "slot -1, outside"),
+    (torch.tensor([[0, 1, 2]]), torch.tensor([-4]), "lengths\\[0\\] is negative"),
+    (torch.tensor([0, 1, 2]), torch.tensor([3]), "slots must be \\[batch, positions\\]"),
+    (torch.tensor([[0, 1, 2]]), torch.tensor([3, 3]), "lengths \\[batch\\]"),
+])
+def test_decode_attention_refuses_slots_outside_the_cache(slots: torch.Tensor, lengths: torch.Tensor,
+                                                          message: str) -> None:
+    """A bad slot table from upstream is an exception naming it, never a read outside the cache."""
+    q, k_cache, v_cache = torch.randn(1, 4, 64), torch.randn(32, 2, 64), torch.randn(32, 2, 64)
+    with pytest.raises(RuntimeError, match=message):
+        cpu_kernels().decode_attention(q, k_cache, v_cache, slots, lengths, 0.125, 0)
+
+
+def test_decode_attention_reads_only_slots_within_each_length() -> None:
+    """Padding past a sequence's length may hold anything: it is neither read nor checked."""
+    q, k_cache, v_cache = torch.randn(1, 4, 64), torch.randn(32, 2, 64), torch.randn(32, 2, 64)
+    padded = cpu_kernels().decode_attention(q, k_cache, v_cache, torch.tensor([[3, 4, 10 ** 9]]),
+                                            torch.tensor([2]), 0.125, 0)
+    plain = cpu_kernels().decode_attention(q, k_cache, v_cache, torch.tensor([[3, 4]]), torch.tensor([2]), 0.125, 0)
+    assert torch.equal(padded, plain)

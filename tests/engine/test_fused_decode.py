@@ -69,3 +69,23 @@ def test_fused_single_sequence(smollm2: LoadedModel) -> None:
 def test_other_layers_keep_the_python_path(gemma3_model: LoadedModel) -> None:
     """Gemma 3's layers (four norms, q/k norms, two rotary tables) are not fused."""
     assert gemma3_model.module.fused_decode is None and not fused_decode.supports(gemma3_model.module)
+
+
+@pytest.mark.parametrize(("slot", "cache_shape", "message"), [
+    (10 ** 9, None, "slots holds slot 1000000000"),
+    (-1, None, "slots holds slot -1"),
+    (0, (16, 1, 64), "caches must be \\[slots, "),
+])
+def test_fused_decoder_refuses_bad_slots_and_cache_shapes(smollm2_model: LoadedModel, slot: int,
+                                                          cache_shape: tuple | None, message: str) -> None:
+    """A slot outside the KV cache or a cache of the wrong shape is an exception, not a write past the cache."""
+    fused = fused_decode.build(smollm2_model.module)
+    assert fused is not None
+    first = smollm2_model.module.layers[0]
+    shape = cache_shape or (16, first.kv_heads, first.head_dim)
+    caches = [torch.zeros(shape) for _ in smollm2_model.module.layers]
+    hidden = torch.zeros(1, first.input_norm.weight.numel())
+    cos, sin = torch.ones(1, first.head_dim), torch.zeros(1, first.head_dim)
+    with pytest.raises(RuntimeError, match=message):
+        fused._decoder.forward(hidden, caches, caches, torch.tensor([slot]), torch.tensor([[0]]),
+                               torch.tensor([1]), cos, sin)
