@@ -226,7 +226,7 @@ class Engine:
 
     def _enqueue(self, prompt: list[int], params: SamplingParams, request_id: str,
                  priority: int, tenant: str | None) -> RequestStream:
-        metrics = RequestMetrics(request_id=request_id, arrival_time=time.time())
+        metrics = RequestMetrics(request_id=request_id, arrival_time=time.time(), arrival_clock=time.monotonic())
         stream = RequestStream(request_id, metrics, self.abort)
         leader = Sequence(request_id, list(prompt), params, 0, priority, tenant)
         seqs = [leader] + [Sequence(request_id, list(prompt), params, i, priority, tenant, leader)
@@ -268,7 +268,7 @@ class Engine:
         for seq in self._inbox:
             self.scheduler.add(seq)
         self._inbox.clear()
-        now = time.time()
+        now = time.monotonic()
         for request_id in self._aborts:
             self._end_request(request_id, "abort", now)
         self._aborts.clear()
@@ -321,7 +321,7 @@ class Engine:
             self._requests[seq.request_id].metrics.compute_seconds += elapsed * n / total
         self._steps += 1
         self._prompt_tokens += total - decodes
-        now = time.time()
+        now = time.monotonic()
         for row, tokens in zip(rows, sampled):
             seq = batch.seqs[row]
             if not seq.is_finished:
@@ -352,7 +352,7 @@ class Engine:
                 self.scheduler.rollback(seq, len(tokens) - 1)
 
     def _fail(self, batch: ScheduledBatch) -> None:
-        now = time.time()
+        now = time.monotonic()
         for request_id in {seq.request_id for seq in batch.seqs}:
             self._end_request(request_id, "error", now)
         self._cond.notify_all()
@@ -372,7 +372,7 @@ class Engine:
         for seq in self._inbox:
             self.scheduler.add(seq)
         self._inbox.clear()
-        now = time.time()
+        now = time.monotonic()
         for request_id in list(self._requests):
             self._end_request(request_id, reason, now)
         self._cond.notify_all()

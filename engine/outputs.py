@@ -26,7 +26,8 @@ class RequestDelta:
 class RequestMetrics:
     """Figures of one request (all of its n choices) for the ledger and /metrics."""
     request_id: str
-    arrival_time: float                     # time.time() when submitted
+    arrival_time: float                     # wall clock (time.time()) at submission: the ledger's created_at
+    arrival_clock: float = 0.0              # time.monotonic() at submission; every duration counts from it
     queue_time: float = 0.0                 # seconds from arrival to first scheduled
     ttft: float | None = None               # seconds from arrival to first output token
     inter_token_latencies: list[float] = field(default_factory=list)
@@ -36,14 +37,14 @@ class RequestMetrics:
     finish_reasons: list[str | None] = field(default_factory=list)
     compute_seconds: float = 0.0            # share of batched step time, by tokens in each step
     preemptions: int = 0
-    finished_time: float | None = None
+    finished_clock: float | None = None     # time.monotonic() when the last choice ended
     spec_drafts: int = 0                    # speculative verifications that carried draft tokens
     spec_draft_tokens: int = 0              # draft tokens verified
     spec_accepted_tokens: int = 0           # of which accepted
 
     @property
     def duration(self) -> float:
-        return (self.finished_time or self.arrival_time) - self.arrival_time
+        return (self.finished_clock or self.arrival_clock) - self.arrival_clock
 
 
 @dataclass(slots=True)

@@ -62,7 +62,7 @@ class RequestStream:
     @property
     def finished(self) -> bool:
         """True once the engine has sent the last delta (it may not have been read yet)."""
-        return self.metrics.finished_time is not None
+        return self.metrics.finished_clock is not None
 
     def abort(self) -> None:
         self._abort(self.request_id)
@@ -138,7 +138,7 @@ class RequestState:
     def on_scheduled(self, now: float) -> None:
         if not self.scheduled:
             self.scheduled = True
-            self.metrics.queue_time = now - self.metrics.arrival_time
+            self.metrics.queue_time = now - self.metrics.arrival_clock
             self.metrics.cached_tokens = self.seqs[0].cached_tokens or 0
 
     def on_token(self, seq: Sequence, sampled: SampledToken, now: float) -> str | None:
@@ -175,12 +175,12 @@ class RequestState:
             self.metrics.cached_tokens = seq.cached_tokens or 0
         self._unfinished -= 1
         if self._unfinished == 0:
-            self.metrics.finished_time = now
+            self.metrics.finished_clock = now
             self.stream.close()
 
     def _time_token(self, now: float) -> None:
         if self.metrics.ttft is None:
-            self.metrics.ttft = now - self.metrics.arrival_time
+            self.metrics.ttft = now - self.metrics.arrival_clock
         elif self._last_token_time is not None and now > self._last_token_time:
             self.metrics.inter_token_latencies.append(now - self._last_token_time)
         self._last_token_time = now

@@ -164,7 +164,7 @@ class SloGovernor:
     # ----- history --------------------------------------------------------------------------
     def record(self, metrics: RequestMetrics) -> None:
         now = self.clock()
-        if metrics.finished_time and metrics.ttft is not None:
+        if metrics.finished_clock and metrics.ttft is not None:
             self._service.append(max(0.0, metrics.duration - metrics.queue_time))
         with self._lock:
             self._finished.append((now, self.slo.met_by(metrics), metrics.completion_tokens,

@@ -203,4 +203,4 @@ def _stream_finished(stream: Any) -> bool:
     finished = getattr(stream, "finished", None)
     if finished is not None:
         return bool(finished() if callable(finished) else finished)
-    return stream.metrics.finished_time is not None
+    return stream.metrics.finished_clock is not None

@@ -104,12 +104,12 @@ class ReplayStream:
     response_cached = True
 
     def __init__(self, request_id: str, answer: CachedAnswer, prompt_tokens: int) -> None:
-        now = time.time()
+        clock = time.monotonic()
         self.request_id = request_id
         self.answer = answer
-        self.metrics = ReplayMetrics(request_id, now, prompt_tokens=prompt_tokens, cached_tokens=prompt_tokens,
-                                     completion_tokens=answer.completion_tokens,
-                                     finish_reasons=list(answer.finish_reasons), finished_time=now)
+        self.metrics = ReplayMetrics(request_id, time.time(), clock, prompt_tokens=prompt_tokens,
+                                     cached_tokens=prompt_tokens, completion_tokens=answer.completion_tokens,
+                                     finish_reasons=list(answer.finish_reasons), finished_clock=clock)
 
     def deltas(self, timeout: float | None = None) -> Iterator[RequestDelta]:
         for index, (text, reason) in enumerate(zip(self.answer.texts, self.answer.finish_reasons)):

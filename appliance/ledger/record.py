@@ -84,8 +84,9 @@ class UsageRecord:
                      finish_reason: str, completion_tokens: int | None = None,
                      response_cached: bool = False, route: str | None = None,
                      rule: str | None = None) -> UsageRecord:
-        """Durations are clamped at 0 and the TTFT at the duration: the engine stamps them with
-        the wall clock, which an NTP step can move backwards or forwards mid-request."""
+        """Durations are clamped at 0 and the TTFT at the duration. The engine times them on the
+        monotonic clock, so a wall-clock step cannot move them; the clamp keeps a row valid
+        whatever figures reach it (a dead letter written by an older release, a replay)."""
         duration = max(0.0, metrics.duration)
         ttft = None if metrics.ttft is None else min(max(0.0, metrics.ttft), duration)
         return cls(request_id=metrics.request_id,

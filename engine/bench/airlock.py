@@ -21,7 +21,7 @@ def run_airlock(model: LoadedModel, prompts: list[list[int]], max_tokens: int, n
     try:
         _warm_up(engine, prompts[0])
         params = SamplingParams(max_tokens=max_tokens, temperature=0.0, ignore_eos=True)
-        start = time.time()
+        start = time.monotonic()
         streams = [engine.submit(p, params) for p in prompts]
         outputs = [s.collect()[0] for s in streams]
     finally:
@@ -29,7 +29,7 @@ def run_airlock(model: LoadedModel, prompts: list[list[int]], max_tokens: int, n
     for output in outputs:
         if output.finish_reason != "length":
             raise RuntimeError(f"an engine request ended with {output.finish_reason!r} instead of 'length'")
-    wall = max(s.metrics.finished_time for s in streams) - start
+    wall = max(s.metrics.finished_clock for s in streams) - start
     timings = [RequestTiming(len(p), o.token_ids, s.metrics.ttft or 0.0, list(s.metrics.inter_token_latencies))
                for p, o, s in zip(prompts, outputs, streams)]
     return SystemResult(name, wall, timings)

@@ -92,12 +92,12 @@ def run_point(model: LoadedModel, plan: SweepPlan, concurrency: int, setting: Sc
     try:
         engine.submit(prompts[0][:16], SamplingParams(max_tokens=2, temperature=0.0)).collect()
         kv = _KvSampler(engine)
-        start = time.time()
+        start = time.monotonic()
         streams = _closed_loop(engine, prompts, lengths, concurrency)
         kv.stop()
     finally:
         engine.shutdown(abort_running=True)
-    wall = max(s.metrics.finished_time for s in streams) - start
+    wall = max(s.metrics.finished_clock for s in streams) - start
     return _figures(concurrency, setting, streams, wall, kv, engine)
 
 

@@ -66,8 +66,8 @@ def test_a_lowered_cap_never_starves_running_decodes() -> None:
 
 
 def metrics(ttft: float, gaps: list[float], t0: float = 0.0) -> RequestMetrics:
-    return RequestMetrics("r", arrival_time=t0, ttft=ttft, inter_token_latencies=gaps, completion_tokens=len(gaps) + 1,
-                          finished_time=t0 + ttft + sum(gaps))
+    return RequestMetrics("r", arrival_time=t0, arrival_clock=t0, ttft=ttft, inter_token_latencies=gaps,
+                          completion_tokens=len(gaps) + 1, finished_clock=t0 + ttft + sum(gaps))
 
 
 def test_attainment_counts_requests_within_both_targets_over_five_minutes() -> None:

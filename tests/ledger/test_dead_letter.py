@@ -49,11 +49,12 @@ def test_refused_row_is_dead_lettered_and_replayed_once(ledger, tmp_path: Path, 
 
 
 def test_clock_steps_cannot_make_a_row_invalid() -> None:
-    metrics = RequestMetrics("r", arrival_time=1000.0, queue_time=-3.0, ttft=-2.0, prompt_tokens=5,
-                             finished_time=999.0)   # the wall clock stepped back mid-request
+    metrics = RequestMetrics("r", arrival_time=1000.0, arrival_clock=50.0, queue_time=-3.0, ttft=-2.0,
+                             prompt_tokens=5, finished_clock=49.0)   # figures no clock should give
     record = UsageRecord.from_metrics(metrics, key_id=None, key_name=None, tenant=None, model="m",
                                       quantization="fp32", endpoint="chat", finish_reason="stop")
     assert record.duration_seconds == record.ttft_seconds == record.queue_seconds == 0.0
-    later = RequestMetrics("r", arrival_time=1000.0, ttft=50.0, prompt_tokens=5, finished_time=1002.0)
+    later = RequestMetrics("r", arrival_time=1000.0, arrival_clock=50.0, ttft=50.0, prompt_tokens=5,
+                           finished_clock=52.0)
     assert UsageRecord.from_metrics(later, key_id=None, key_name=None, tenant=None, model="m", quantization="fp32",
                                     endpoint="chat", finish_reason="stop").ttft_seconds == 2.0
