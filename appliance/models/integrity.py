@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from appliance.models.errors import StoreError
 
 if TYPE_CHECKING:
-    from appliance.models.store import ModelEntry
+    from appliance.models.store import ModelEntry, StoredFile
 
 RECORDS = ".verified.json"
 
@@ -43,12 +43,18 @@ class VerificationCache:
 
     def verify(self, entry: ModelEntry) -> None:
         """Raise ModelTampered naming every file of `entry` that differs from its manifest."""
+        problems = self.problems(entry, entry.files)
+        if problems:
+            raise ModelTampered(entry.name, problems)
+
+    def problems(self, entry: ModelEntry, files: list[StoredFile]) -> list[str]:
+        """What differs between `files` (relative to the entry's directory) and their manifest figures."""
         from appliance.models.store import _sha256
 
         records = self._read()
         before = dict(records)
         problems = []
-        for f in entry.files:
+        for f in files:
             path, key = entry.directory / f.path, f"{entry.name}/{f.path}"
             try:
                 st = os.lstat(path)
@@ -70,8 +76,7 @@ class VerificationCache:
             records.pop(key, None)
         if records != before:
             self._write(records)
-        if problems:
-            raise ModelTampered(entry.name, problems)
+        return problems
 
     def _read(self) -> dict[str, list]:
         try:

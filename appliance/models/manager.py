@@ -126,6 +126,7 @@ class ModelManager:
             if needed > self.free_bytes:
                 raise InsufficientMemory(name, needed, self.free_bytes, self.budget_bytes)
             resident = self._start(served, entry.model_path, quantization, kv_dtype, needed)
+            self._record_conversion(name)
             with self._state_lock:
                 self._resident[served] = resident
             return resident.info
@@ -239,6 +240,12 @@ class ModelManager:
             cache=CachePolicy(enabled=cache.prefix_caching, capacity_blocks=cache.capacity_blocks,
                               eviction=cache.eviction, tenant_isolation=cache.tenant_isolation),
             speculation=self.config.speculation.engine_config())
+
+    def _record_conversion(self, name: str) -> None:
+        try:
+            self.store.record_conversion(name)
+        except OSError as exc:   # a read-only store: the next load re-converts, nothing is refused
+            log.warning("model %r: its conversion cache is not listed in the manifest: %s", name, exc)
 
     def _start(self, name: str, path: Path, quantization: str, kv_dtype: str, reservation: int) -> _Resident:
         from engine.llm_engine import Engine

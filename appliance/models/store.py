@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from appliance.models import conversions
 from appliance.models.errors import ModelNotFound, StoreError
 from appliance.models.facts import read_facts
 from appliance.models.integrity import VerificationCache
@@ -47,6 +48,7 @@ class ModelEntry:
     license: str | None = None
     license_file: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    converted: list[StoredFile] = field(default_factory=list)   # the GGUF conversion cache (conversions.py)
     directory: Path = Path()        # not written to the manifest
 
     @property
@@ -66,7 +68,8 @@ class ModelEntry:
     @classmethod
     def from_json(cls, data: dict[str, Any], directory: Path) -> ModelEntry:
         files = [StoredFile(**f) for f in data.pop("files")]
-        return cls(files=files, directory=directory, **data)
+        converted = [StoredFile(**f) for f in data.pop("converted", [])]
+        return cls(files=files, converted=converted, directory=directory, **data)
 
 
 def slug(path: Path) -> str:
@@ -134,10 +137,23 @@ class ModelStore:
         return self._read(self.path / name)
 
     def get_verified(self, name: str) -> ModelEntry:
-        """The entry, after checking its files against the manifest (ModelTampered if not)."""
+        """The entry, after checking its files against the manifest (ModelTampered if not) and
+        clearing any conversion cache the manifest does not vouch for (conversions.py)."""
         entry = self.get(name)
         self.verification.verify(entry)
+        conversions.vouch(self, entry)
         return entry
+
+    def record_conversion(self, name: str) -> None:
+        """List in the manifest the conversion cache a load of `name` wrote (conversions.py)."""
+        conversions.record(self, self.get(name))
+
+    def rewrite_manifest(self, entry: ModelEntry) -> None:
+        """Replace the entry's manifest atomically (the store's derived lists change; its files do not)."""
+        with self._lock:
+            tmp = entry.directory / f".{MANIFEST}.tmp"
+            tmp.write_text(json.dumps(entry.to_json(), indent=2))
+            tmp.replace(entry.directory / MANIFEST)
 
     def remove(self, name: str) -> None:
         entry = self.get(name)

@@ -77,3 +77,46 @@ def test_import_refuses_a_symlink_out_of_the_source(tmp_path, tiny_hf) -> None:
     entry = store.import_path(src, name="linked")
     assert (entry.directory / "NOTICE").read_text() == (src / "LICENSE").read_text()
     assert not (entry.directory / "NOTICE").is_symlink()
+
+
+def _seeded_conversion(store: ModelStore, name: str, gguf: Path) -> None:
+    """Copy the session's conversion of `gguf` to where a load of the store's copy looks for it,
+    so the test loads in seconds instead of converting again."""
+    import torch
+
+    from engine import conversion_cache
+    from engine.loader import load_hf
+
+    if conversion_cache.cached(gguf, torch.float32) is None:
+        load_hf(gguf)                                   # converts once, for later tests too
+    target = conversion_cache.converted_dir(store.get(name).model_path, torch.float32)
+    shutil.copytree(conversion_cache.cached(gguf, torch.float32), target)
+
+
+def test_the_conversion_cache_is_listed_and_a_changed_or_planted_one_is_dropped(tmp_path, smollm2_path,
+                                                                                caplog) -> None:
+    """A GGUF model loads from its conversion (.converted/), so the manifest vouches for it too:
+    a changed conversion file or an unlisted directory is removed before the load, which then
+    converts again from the verified GGUF file."""
+    config = Config(data_dir=str(tmp_path / "data"))
+    config.models.store_dir, config.models.device = str(tmp_path / "store"), "cpu"
+    manager = ModelManager(config)
+    store = manager.store
+    store.import_path(smollm2_path, name="small")
+    _seeded_conversion(store, "small", smollm2_path)
+    manager.load("small", "fp32")
+    manager.unload("small")
+    converted = store.get("small").converted
+    weights = next(f for f in converted if f.path.endswith("model.safetensors"))
+    assert weights.path.startswith(".converted/") and len(weights.sha256) == 64
+    assert store.get_verified("small").converted == converted        # intact: kept
+    weights_path = store.get("small").directory / weights.path
+    _flip_byte_keeping_size_and_mtime(weights_path)
+    planted = weights_path.parent.parent / "planted-1-2-float32"
+    planted.mkdir()
+    (planted / "model.safetensors").write_bytes(b"x")
+    assert store.get_verified("small").converted == []
+    assert "dropping its conversion cache" in caplog.text and "sha256 differs" in caplog.text
+    assert "planted-1-2-float32/model.safetensors: not in the manifest" in caplog.text
+    assert [p.name for p in weights_path.parent.parent.iterdir() if not p.name.startswith(".")] == []
+    assert "converted" in json.loads((store.get("small").directory / "manifest.json").read_text())
