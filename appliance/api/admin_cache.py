@@ -7,7 +7,7 @@ from dataclasses import asdict, fields, replace
 from flask import Response, jsonify
 
 from appliance import audit
-from appliance.api.admin import admin_blueprint
+from appliance.api.admin import admin_blueprint, loaded_engines
 from appliance.api.errors import ApiError
 from appliance.auth.keys import tenant_scope
 from appliance.api.fields import Fields, json_body
@@ -22,16 +22,10 @@ def _appliance():
     return current_appliance()
 
 
-def _engines(model: str | None) -> dict:
-    appliance = _appliance()
-    names = appliance.model_names() if model is None else [model]
-    return {name: appliance.models.get(name) for name in names}   # ModelNotLoaded -> 404
-
-
 @bp.get("/cache/policy")
 def get_policy() -> Response:
     response = _appliance().response_caches.policy()
-    return jsonify({name: asdict(engine.cache_policy) | response for name, engine in _engines(None).items()})
+    return jsonify({name: asdict(engine.cache_policy) | response for name, engine in loaded_engines(None).items()})
 
 
 @bp.put("/cache/policy")
@@ -47,7 +41,7 @@ def set_policy() -> Response:
         raise ApiError(400, f"unknown cache setting(s): {', '.join(unknown)}; "
                        f"known: {', '.join(sorted(known | set(SETTINGS)))}.",
                        param=unknown[0], code="invalid_value")
-    engines = _engines(model)
+    engines = loaded_engines(model)
     prefix = {k: v for k, v in changes.items() if k in known}
     before = {name: asdict(engine.cache_policy) | _appliance().response_caches.policy()
               for name, engine in engines.items()}
@@ -73,7 +67,7 @@ def stats() -> Response:
 
 @bp.get("/cache/pins")
 def list_pins() -> Response:
-    return jsonify({name: engine.pins() for name, engine in _engines(None).items()})
+    return jsonify({name: engine.pins() for name, engine in loaded_engines(None).items()})
 
 
 @bp.post("/cache/pins")
@@ -94,7 +88,7 @@ def pin() -> Response:
 
 @bp.delete("/cache/pins/<pin_id>")
 def unpin(pin_id: str) -> Response:
-    for name, engine in _engines(None).items():
+    for name, engine in loaded_engines(None).items():
         if engine.unpin(pin_id):
             audit.record("cache.unpin", pin_id, {"model": name}, None)
             return jsonify({"model": name, "pin_id": pin_id, "unpinned": True})
@@ -105,7 +99,7 @@ def unpin(pin_id: str) -> Response:
 def flush() -> Response:
     body = Fields(json_body())
     model = body.string("model")
-    flushed = {name: engine.flush_prefix_cache() for name, engine in _engines(model).items()}
+    flushed = {name: engine.flush_prefix_cache() for name, engine in loaded_engines(model).items()}
     result = {"prefix_blocks_flushed": flushed, "response_entries_flushed": _appliance().response_caches.flush(model)}
     audit.record("cache.flush", model or "*", None, result)
     return jsonify(result)

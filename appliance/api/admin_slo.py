@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Response, jsonify, request
 
 from appliance import audit
-from appliance.api.admin import admin_blueprint
+from appliance.api.admin import admin_blueprint, loaded_engines
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
 
@@ -21,12 +21,6 @@ def _appliance():
     return current_appliance()
 
 
-def _engines(model: str | None) -> dict:
-    appliance = _appliance()
-    names = appliance.model_names() if model is None else [model]
-    return {name: appliance.models.get(name) for name in names}   # ModelNotLoaded -> 404
-
-
 def slo_view(engine) -> dict:
     config, scheduler = engine.config, engine.scheduler
     return {**engine.slo.live(), "batching": {name: getattr(config, name) for name in BATCHING},
@@ -35,7 +29,7 @@ def slo_view(engine) -> dict:
 
 @bp.get("/slo")
 def get_slo() -> Response:
-    return jsonify({name: slo_view(engine) for name, engine in _engines(None).items()})
+    return jsonify({name: slo_view(engine) for name, engine in loaded_engines(None).items()})
 
 
 @bp.put("/slo")
@@ -51,7 +45,7 @@ def set_slo() -> Response:
             raise ApiError(400, f"{name} must be a positive number of seconds, or null for none; got {value}.",
                            param=name, code="invalid_value")
     slo = Slo(*values)
-    engines = _engines(fields.string("model"))
+    engines = loaded_engines(fields.string("model"))
     for name, engine in engines.items():
         before = slo_view(engine)
         engine.set_slo(slo)
@@ -64,7 +58,7 @@ def set_scheduler() -> Response:
     body = json_body()
     fields = Fields(body)
     _refuse_unknown(body, BATCHING)
-    engines = _engines(fields.string("model"))
+    engines = loaded_engines(fields.string("model"))
     for model, engine in engines.items():
         current = {name: getattr(engine.config, name) for name in BATCHING}
         values = {name: fields.integer(name, current[name]) for name in BATCHING}

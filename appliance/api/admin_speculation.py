@@ -6,7 +6,7 @@ from dataclasses import asdict, fields, replace
 from flask import Response, jsonify
 
 from appliance import audit
-from appliance.api.admin import admin_blueprint
+from appliance.api.admin import admin_blueprint, loaded_engines
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields, json_body
 
@@ -17,12 +17,6 @@ def _appliance():
     from appliance.services import current_appliance
 
     return current_appliance()
-
-
-def _engines(model: str | None) -> dict:
-    appliance = _appliance()
-    names = appliance.model_names() if model is None else [model]
-    return {name: appliance.models.get(name) for name in names}   # ModelNotLoaded -> 404
 
 
 def _view(engine) -> dict:
@@ -36,7 +30,7 @@ def _view(engine) -> dict:
 
 @bp.get("/speculation")
 def get_policy() -> Response:
-    return jsonify({name: _view(engine) for name, engine in _engines(None).items()})
+    return jsonify({name: _view(engine) for name, engine in loaded_engines(None).items()})
 
 
 @bp.put("/speculation")
@@ -51,7 +45,7 @@ def set_policy() -> Response:
     if unknown:
         raise ApiError(400, f"unknown speculation setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}.",
                        param=unknown[0], code="invalid_value")
-    engines = _engines(model)
+    engines = loaded_engines(model)
     try:
         policies = {name: replace(engine.speculation, **changes) for name, engine in engines.items()}
     except ValueError as exc:   # SpeculationConfig validates itself; the message names the setting
