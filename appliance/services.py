@@ -16,12 +16,12 @@ from typing import Any
 from flask import current_app
 
 from appliance.alerts import ResponseCounter, start_alerts
-from appliance.api.response_caches import ResponseCaches
+from appliance.caching.response_caches import ResponseCaches
 from appliance.api.serving_metrics import ServingMetrics
 from appliance.auth.admin import admin_token
 from appliance.auth.keys import MAX_NAME_LENGTH, KeyStore
 from appliance.auth.limits import RateLimiter
-from appliance.caching.response_cache import ResponseCache
+from appliance.caching.exact_cache import ExactCache
 from appliance.config import Config
 from appliance.ledger import dead_letter
 from appliance.ledger.ledger import Ledger
@@ -76,7 +76,7 @@ class Appliance:
         return appliance
 
     @property
-    def response_cache(self) -> ResponseCache | None:
+    def response_cache(self) -> ExactCache | None:
         """The exact-match response cache."""
         return self.response_caches.exact if self.response_caches is not None else None
 

@@ -11,7 +11,7 @@ from appliance.api.admin import admin_blueprint, loaded_engines
 from appliance.api.errors import ApiError
 from appliance.auth.keys import tenant_scope
 from appliance.api.fields import Fields, json_body
-from appliance.api.response_caches import SETTINGS
+from appliance.caching.response_caches import SETTINGS
 
 bp = admin_blueprint("admin_cache")
 

@@ -12,7 +12,7 @@ from appliance.api.guard import current_key, require_api_key
 from appliance.api.jobs import Job
 from appliance.api.logprobs import chat_logprobs
 from appliance.api.models_access import max_model_len, model_request
-from appliance.api.response_caching import chat_query, serve
+from appliance.api.cached_jobs import chat_query, start_job
 from appliance.api.route_inputs import chat_route_input
 from appliance.api.routed import serve_model
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
@@ -33,7 +33,7 @@ def chat_completions() -> Response:
         prompt = chat_prompt_ids(engine.tokenizer, messages)
         limit = max_tokens(body, ("max_completion_tokens", "max_tokens"), len(prompt), max_model_len(engine), None)
         params = sampling_params(body, max_tokens=limit, logprobs=top)
-        return serve(appliance, engine, chat_query(tier, current_key(), messages, prompt, params), current_key())
+        return start_job(appliance, engine, chat_query(tier, current_key(), messages, prompt, params), current_key())
 
     job = serve_model(appliance, model, current_key(), lambda engine: chat_route_input(engine, messages, body), start)
     if stream:

@@ -18,7 +18,7 @@ from appliance.api.guard import current_key, require_api_key
 from appliance.api.job_group import JobGroup, start_batch
 from appliance.api.logprobs import completion_logprobs
 from appliance.api.models_access import max_model_len, model_request
-from appliance.api.response_caching import completion_query, serve
+from appliance.api.cached_jobs import completion_query, start_job
 from appliance.api.route_inputs import completion_route_input
 from appliance.api.routed import serve_model
 from appliance.api.sampling import max_tokens, sampling_params, stream_flags
@@ -57,7 +57,7 @@ def _serve(appliance: Any, engine: Any, model: str, prompts: list[list[int]], pa
     goes to the engine."""
     key = current_key()
     if len(prompts) == 1:
-        job = serve(appliance, engine, completion_query(model, key, prompts[0], params, engine.tokenizer), key)
+        job = start_job(appliance, engine, completion_query(model, key, prompts[0], params, engine.tokenizer), key)
         return JobGroup([job], job.id)
     check_context(prompts, params.max_tokens, max_model_len(engine))
     return start_batch(appliance, engine, model, "completions", key, prompts, params)

@@ -1,5 +1,5 @@
 """Response caches (exact and semantic) and the sentence-embedding model behind them."""
-from appliance.caching.answer import CachedAnswer, CacheStats, ResponseCacheConfig, request_key
-from appliance.caching.response_cache import ResponseCache
+from appliance.caching.answer import CachedAnswer, AnswerCacheStats, ResponseCacheConfig, request_key
+from appliance.caching.exact_cache import ExactCache
 
-__all__ = ["CachedAnswer", "CacheStats", "ResponseCache", "ResponseCacheConfig", "request_key"]
+__all__ = ["CachedAnswer", "AnswerCacheStats", "ExactCache", "ResponseCacheConfig", "request_key"]

@@ -61,7 +61,7 @@ class ResponseCacheConfig:
 
 
 @dataclass(slots=True)
-class CacheStats:
+class AnswerCacheStats:
     enabled: bool
     entries: int
     max_entries: int

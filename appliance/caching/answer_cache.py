@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Generic, Protocol, TypeVar
 
-from appliance.caching.answer import CacheStats, ResponseCacheConfig
+from appliance.caching.answer import AnswerCacheStats, ResponseCacheConfig
 from appliance.caching.lru import Clock, TtlLru
 
 
@@ -44,9 +44,9 @@ class AnswerCache(Generic[V]):
         """Drops every entry, or those of one model; returns how many went."""
         return self._store.remove_if(lambda entry: model is None or entry.model == model)
 
-    def stats(self) -> CacheStats:
+    def stats(self) -> AnswerCacheStats:
         with self._store.lock:
-            return CacheStats(self._config.enabled, len(self._store), self._config.max_entries,
+            return AnswerCacheStats(self._config.enabled, len(self._store), self._config.max_entries,
                               self._hits, self._misses, self._store.evictions, self._store.expirations,
                               self._store.bytes, self._config.max_bytes, dict(self._skipped))
 

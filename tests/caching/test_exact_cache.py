@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from appliance.caching import CachedAnswer, ResponseCache, ResponseCacheConfig
+from appliance.caching import CachedAnswer, ExactCache, ResponseCacheConfig
 from engine.sampling_params import SamplingParams
 from manual_clock import ManualClock
 
@@ -17,12 +17,12 @@ def answer(text: str = "4", model: str = "smollm2") -> CachedAnswer:
     return CachedAnswer(model=model, texts=[text], finish_reasons=["stop"], prompt_tokens=12, completion_tokens=1)
 
 
-def cache(**config) -> ResponseCache:
-    return ResponseCache(ResponseCacheConfig(enabled=True, **config))
+def cache(**config) -> ExactCache:
+    return ExactCache(ResponseCacheConfig(enabled=True, **config))
 
 
 def test_off_by_default() -> None:
-    off = ResponseCache()
+    off = ExactCache()
     assert off.key("smollm2", MESSAGES, GREEDY) is None
     off.put("anything", answer())
     assert off.get("anything") is None and off.stats().entries == 0
@@ -62,7 +62,7 @@ def test_only_deterministic_requests_are_cached() -> None:
 
 def test_entries_expire_after_the_ttl() -> None:
     clock = ManualClock()
-    c = ResponseCache(ResponseCacheConfig(enabled=True, ttl_seconds=60.0), clock=clock)
+    c = ExactCache(ResponseCacheConfig(enabled=True, ttl_seconds=60.0), clock=clock)
     key = c.key("smollm2", MESSAGES, GREEDY)
     c.put(key, answer())
     clock.advance(59.9)

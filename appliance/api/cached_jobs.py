@@ -68,7 +68,7 @@ def completion_query(model: str, key: ApiKey | None, prompt_ids: list[int], para
     return CacheQuery(model, "completions", _tenant(key), prompt_ids, params, lambda: tokenizer.decode(prompt_ids))
 
 
-def serve(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None) -> Job:
+def start_job(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None) -> Job:
     """A Job answered from a cache when one holds the answer, else submitted to the engine; the
     request's worst case is held against the key's limits first, either way."""
     reservation = admit(appliance, key, [len(query.prompt_ids)], query.params)

@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from appliance.caching.answer import CachedAnswer, ResponseCacheConfig
-from appliance.caching.response_cache import ResponseCache
+from appliance.caching.exact_cache import ExactCache
 from appliance.config import CacheConfig
 
 # setting -> the type a value must have (bool is not accepted where a number is due)
@@ -29,7 +29,7 @@ class ResponseCaches:
         self.settings = settings
         self._embedder = embedder            # () -> EmbeddingModel | None, loads on first call
         self._lock = threading.Lock()
-        self.exact = ResponseCache(ResponseCacheConfig.from_settings(settings))
+        self.exact = ExactCache(ResponseCacheConfig.from_settings(settings))
         self.semantic: Any = None
         if settings.semantic_cache:
             self._semantic_on(ResponseCacheConfig.from_settings(settings, semantic=True))

@@ -13,7 +13,7 @@ from appliance.caching.answer_cache import AnswerCache
 from engine.sampling_params import SamplingParams
 
 
-class ResponseCache(AnswerCache[CachedAnswer]):
+class ExactCache(AnswerCache[CachedAnswer]):
     def key(self, model: str, request: Any, params: SamplingParams, tenant: str | None = None) -> str | None:
         """None when the cache is off or the request is not deterministic."""
         if not self._config.enabled:

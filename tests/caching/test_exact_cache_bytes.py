@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.caching import CachedAnswer, ResponseCache, ResponseCacheConfig
+from appliance.caching import CachedAnswer, ExactCache, ResponseCacheConfig
 from engine.sampling_params import SamplingParams
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=32)
 
 
-def _put(cache: ResponseCache, i: int, size: int) -> str:
+def _put(cache: ExactCache, i: int, size: int) -> str:
     key = cache.key("smollm2", [{"role": "user", "content": f"q{i}"}], GREEDY)
     cache.put(key, CachedAnswer(model="smollm2", texts=["x" * size], finish_reasons=["length"],
                                 prompt_tokens=5, completion_tokens=size))
@@ -17,7 +17,7 @@ def _put(cache: ResponseCache, i: int, size: int) -> str:
 
 
 def test_the_byte_cap_evicts_the_least_recently_used() -> None:
-    cache = ResponseCache(ResponseCacheConfig(enabled=True, max_entries=1000, max_bytes=100_000))
+    cache = ExactCache(ResponseCacheConfig(enabled=True, max_entries=1000, max_bytes=100_000))
     keys = [_put(cache, i, 30_000) for i in range(3)]
     assert cache.get(keys[0]) is not None                 # keys[1] is now the least recently used
     keys.append(_put(cache, 3, 30_000))
