@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -28,6 +28,9 @@ from appliance.ledger.ledger import Ledger
 from appliance.ledger.record import UsageRecord
 from appliance.models.errors import ModelNotLoaded
 from appliance.models.manager import ModelManager
+
+if TYPE_CHECKING:
+    from appliance.api.jobs import Job
 
 log = logging.getLogger("airlock")
 
@@ -102,11 +105,10 @@ class Appliance:
     def ledger_backlog(self) -> int:
         return self.ledger.backlog() if self.ledger is not None else 0
 
-    def record_usage(self, job: Any, finish_reason: str) -> None:
+    def record_usage(self, job: Job, finish_reason: str) -> None:
         """Queue the job's ledger row, billed for what reached the client."""
         key = job.key
-        route, rule = getattr(job, "route", None), getattr(job, "rule", None)
-        cached = bool(getattr(job.stream, "response_cached", False))
+        route, rule, cached = job.route, job.rule, job.response_cached
         self.queue_usage(lambda: UsageRecord.from_metrics(
             job.stream.metrics, key_id=key.id if key else None, key_name=_clip(key.spec.name) if key else None,
             tenant=_clip(key.spec.tenant) if key else None, model=job.model,
@@ -165,7 +167,7 @@ class Appliance:
         return int(self.ledger.tokens_used(key.id))
 
 
-def _raw_row(job: Any, finish_reason: str) -> dict:
+def _raw_row(job: Job, finish_reason: str) -> dict:
     """What is known of a request whose UsageRecord could not be built (for the dead-letter file)."""
     metrics, key = job.stream.metrics, job.key
     return {"request_id": metrics.request_id, "arrival_time": metrics.arrival_time, "key_id": key.id if key else None,

@@ -23,6 +23,24 @@ class RequestDelta:
 
 
 @dataclass(slots=True)
+class ChoiceOutput:
+    """One choice, assembled from all of its deltas."""
+    index: int
+    text: str = ""
+    token_ids: list[int] = field(default_factory=list)
+    logprobs: list[TokenLogprob] = field(default_factory=list)   # empty unless logprobs were asked for
+    finish_reason: str | None = None
+
+    def add(self, delta: RequestDelta) -> None:
+        """Append the next delta of this choice."""
+        self.text += delta.text
+        self.token_ids += delta.token_ids
+        if delta.logprobs:
+            self.logprobs += delta.logprobs
+        self.finish_reason = delta.finish_reason or self.finish_reason
+
+
+@dataclass(slots=True)
 class RequestMetrics:
     """Figures of one request (all of its n choices) for the ledger and /metrics."""
     request_id: str

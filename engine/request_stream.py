@@ -8,21 +8,11 @@ from typing import Any, Callable, Iterator
 import torch
 
 from engine.detokenizer import IncrementalDetokenizer, StopMatcher
-from engine.outputs import RequestDelta, RequestMetrics, TokenLogprob
+from engine.outputs import ChoiceOutput, RequestDelta, RequestMetrics, TokenLogprob
 from engine.sampler import SampledToken, SamplingContext
 from engine.sequence import Sequence
 
 _END = None
-
-
-@dataclass(slots=True)
-class ChoiceOutput:
-    """One choice, assembled from all of its deltas."""
-    index: int
-    text: str = ""
-    token_ids: list[int] = field(default_factory=list)
-    logprobs: list[TokenLogprob] | None = None
-    finish_reason: str | None = None
 
 
 class RequestStream:
@@ -81,12 +71,7 @@ class RequestStream:
         """Read the stream to its end and assemble each choice (for non-streaming callers)."""
         choices: dict[int, ChoiceOutput] = {}
         for delta in self:
-            choice = choices.setdefault(delta.index, ChoiceOutput(delta.index))
-            choice.text += delta.text
-            choice.token_ids += delta.token_ids
-            if delta.logprobs is not None:
-                choice.logprobs = (choice.logprobs or []) + delta.logprobs
-            choice.finish_reason = delta.finish_reason or choice.finish_reason
+            choices.setdefault(delta.index, ChoiceOutput(delta.index)).add(delta)
         return [choices[i] for i in sorted(choices)]
 
     # engine side

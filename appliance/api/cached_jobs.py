@@ -13,14 +13,19 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance.api.jobs import Job, admit, cache_scope, new_request_id, submit
+from appliance.api.stream import Stream
 from appliance.auth.limits import Reservation
 from appliance.auth.keys import ApiKey
 from appliance.caching.answer import CachedAnswer, cacheable
 from engine.outputs import RequestDelta, RequestMetrics
 from engine.sampling_params import SamplingParams
+
+if TYPE_CHECKING:
+    from appliance.services import Appliance
+    from engine.llm_engine import Engine
 
 STORED_REASONS = ("stop", "length")
 
@@ -68,7 +73,7 @@ def completion_query(model: str, key: ApiKey | None, prompt_ids: list[int], para
     return CacheQuery(model, "completions", _tenant(key), prompt_ids, params, lambda: tokenizer.decode(prompt_ids))
 
 
-def start_job(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None) -> Job:
+def start_job(appliance: Appliance, engine: Engine, query: CacheQuery, key: ApiKey | None) -> Job:
     """A Job answered from a cache when one holds the answer, else submitted to the engine; the
     request's worst case is held against the key's limits first, either way."""
     reservation = admit(appliance, key, [len(query.prompt_ids)], query.params)
@@ -79,7 +84,7 @@ def start_job(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None
         raise
 
 
-def _answer(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None, reservation: Reservation) -> Job:
+def _answer(appliance: Appliance, engine: Engine, query: CacheQuery, key: ApiKey | None, reservation: Reservation) -> Job:
     caches = appliance.response_caches
     if not cacheable(query.params) or not caches.active:
         return submit(appliance, engine, query.model, query.endpoint, key, query.prompt_ids, query.params, reservation)
@@ -92,22 +97,15 @@ def _answer(appliance: Any, engine: Any, query: CacheQuery, key: ApiKey | None, 
     return job
 
 
-@dataclass(slots=True)
-class ReplayMetrics(RequestMetrics):
-    """Figures of an answer served from a response cache (the engine ran nothing)."""
-    response_cached: bool = True
-
-
 class ReplayStream:
-    """A cached answer, played back through the engine stream's interface in one delta per choice."""
+    """A cached answer (a Stream), played back in one delta per choice; it has always ended."""
     finished = True
-    response_cached = True
 
     def __init__(self, request_id: str, answer: CachedAnswer, prompt_tokens: int) -> None:
         clock = time.monotonic()
         self.request_id = request_id
         self.answer = answer
-        self.metrics = ReplayMetrics(request_id, time.time(), clock, prompt_tokens=prompt_tokens,
+        self.metrics = RequestMetrics(request_id, time.time(), clock, prompt_tokens=prompt_tokens,
                                      cached_tokens=prompt_tokens, completion_tokens=answer.completion_tokens,
                                      finish_reasons=list(answer.finish_reasons), finished_clock=clock)
 
@@ -115,18 +113,36 @@ class ReplayStream:
         for index, (text, reason) in enumerate(zip(self.answer.texts, self.answer.finish_reasons)):
             yield RequestDelta(index=index, text=text, token_ids=[], logprobs=None, finish_reason=reason)
 
+    def ready(self) -> bool:
+        return True
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        callback()
+
     def abort(self) -> None:
         """Nothing runs in the engine for a replay."""
 
 
 class RecordingStream:
-    """An engine stream that hands the whole answer to `store` when every choice finished well."""
+    """An engine stream (a Stream) that hands the whole answer to `store` when every choice
+    finished well."""
 
-    def __init__(self, inner: Any, n: int, store: Callable[[CachedAnswer], None], model: str) -> None:
+    def __init__(self, inner: Stream, n: int, store: Callable[[CachedAnswer], None], model: str) -> None:
         self._inner, self._n, self._store, self._model = inner, n, store, model
+        self.request_id, self.metrics = inner.request_id, inner.metrics
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    @property
+    def finished(self) -> bool:
+        return self._inner.finished
+
+    def ready(self) -> bool:
+        return self._inner.ready()
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        self._inner.subscribe(callback)
+
+    def abort(self) -> None:
+        self._inner.abort()
 
     def deltas(self, timeout: float | None = None) -> Iterator[RequestDelta | None]:
         texts, reasons, tokens = [""] * self._n, [None] * self._n, 0
@@ -140,12 +156,12 @@ class RecordingStream:
             self._store(CachedAnswer(self._model, texts, list(reasons), self._inner.metrics.prompt_tokens, tokens))
 
 
-def _replay(appliance: Any, query: CacheQuery, key: ApiKey | None, answer: CachedAnswer,
+def _replay(appliance: Appliance, query: CacheQuery, key: ApiKey | None, answer: CachedAnswer,
             reservation: Reservation) -> Job:
     request_id = new_request_id(query.endpoint)
     stream = ReplayStream(request_id, answer, len(query.prompt_ids))
     return Job(appliance, query.model, query.endpoint, key, stream, query.params, request_id, reservation,
-               reservation.held, delivered_tokens=answer.completion_tokens)
+               reservation.held, delivered_tokens=answer.completion_tokens, response_cached=True)
 
 
 def _tenant(key: ApiKey | None) -> str | None:

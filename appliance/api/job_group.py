@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from appliance.api.jobs import POLL_SECONDS, Choice, Job, admit, apply_delta, new_request_id, start, usage_body
+from appliance.api.jobs import POLL_SECONDS, Job, admit, new_request_id, start, usage_body
+from engine.outputs import ChoiceOutput
 from appliance.auth.keys import ApiKey
 from engine.outputs import RequestDelta
 from engine.sampling_params import SamplingParams
@@ -44,12 +45,12 @@ class JobGroup:
         else:
             yield from self._interleaved(disconnected)
 
-    def collect(self, disconnected: Callable[[], bool] = lambda: False) -> list[Choice]:
+    def collect(self, disconnected: Callable[[], bool] = lambda: False) -> list[ChoiceOutput]:
         """Run every Job to the end (or until the client goes away); the choices in index order."""
-        choices = [Choice(i) for i in range(self.size)]
+        choices = [ChoiceOutput(i) for i in range(self.size)]
         try:
             for job, index, delta in self.deltas(disconnected):
-                apply_delta(choices[index], delta)
+                choices[index].add(delta)
                 job.deliver(delta)
         finally:
             self.finish()

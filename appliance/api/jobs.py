@@ -15,34 +15,31 @@ import threading
 import time
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from appliance.api.errors import ApiError
+from appliance.api.stream import Stream
 from appliance.auth.keys import ApiKey
 from appliance.auth.limits import UNLIMITED, LimitExceeded, Reservation
-from engine.outputs import RequestDelta, TokenLogprob
+from engine.outputs import RequestDelta
+from engine.outputs import ChoiceOutput
 from engine.sampling_params import SamplingParams
+
+if TYPE_CHECKING:
+    from appliance.services import Appliance
+    from engine.llm_engine import Engine
 
 log = logging.getLogger("airlock.api")
 POLL_SECONDS = 0.5   # how often a waiting stream checks that its client is still there
 
 
 @dataclass(slots=True)
-class Choice:
-    index: int
-    text: str = ""
-    token_ids: list[int] = field(default_factory=list)
-    logprobs: list[TokenLogprob] = field(default_factory=list)
-    finish_reason: str | None = None
-
-
-@dataclass(slots=True)
 class Job:
-    appliance: Any
+    appliance: Appliance
     model: str
     endpoint: str
     key: ApiKey | None
-    stream: Any
+    stream: Stream
     params: SamplingParams
     id: str
     reservation: Reservation = UNLIMITED
@@ -51,15 +48,16 @@ class Job:
     delivered_tokens: int = 0
     route: str | None = None      # the route the client named, when a route picked this tier
     rule: str | None = None       # the rule that picked it
+    response_cached: bool = False # answered from a response cache: the engine ran nothing
     _done: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def collect(self, disconnected: Callable[[], bool] = lambda: False) -> list[Choice]:
+    def collect(self, disconnected: Callable[[], bool] = lambda: False) -> list[ChoiceOutput]:
         """Run to the end (or until the client goes away); the choices in index order."""
-        choices = [Choice(i) for i in range(self.params.n)]
+        choices = [ChoiceOutput(i) for i in range(self.params.n)]
         try:
             for delta in self.deltas(disconnected):
-                apply_delta(choices[delta.index], delta)
+                choices[delta.index].add(delta)
                 self.deliver(delta)
         finally:
             self.finish()
@@ -89,7 +87,7 @@ class Job:
                 return
             self._done = True
         try:
-            if not _stream_finished(self.stream):
+            if not self.stream.finished:
                 self.stream.abort()
         finally:
             self.reservation.settle(self.worst_tokens, self.billed_tokens)
@@ -100,13 +98,10 @@ class Job:
 
     def ready(self) -> bool:
         """True when the stream's next delta (or its end) is already there."""
-        ready = getattr(self.stream, "ready", None)
-        return ready() if ready is not None else True
+        return self.stream.ready()
 
     def subscribe(self, callback: Callable[[], None]) -> None:
-        subscribe = getattr(self.stream, "subscribe", None)
-        if subscribe is not None:
-            subscribe(callback)
+        self.stream.subscribe(callback)
 
     @property
     def usage(self) -> dict:
@@ -116,7 +111,7 @@ class Job:
     def _account(self) -> None:
         metrics = self.stream.metrics
         reason = _overall_reason([r for r in metrics.finish_reasons if r])
-        self.appliance.metrics.observe(self.model, metrics, reason)
+        self.appliance.metrics.observe(self.model, metrics, reason, self.response_cached)
         self.appliance.record_usage(self, reason)
 
 
@@ -130,7 +125,7 @@ def usage_body(prompt: int, completion: int, cached: int, metrics: list | None =
     return body
 
 
-def submit(appliance: Any, engine: Any, model: str, endpoint: str, key: ApiKey | None,
+def submit(appliance: Appliance, engine: Engine, model: str, endpoint: str, key: ApiKey | None,
            prompt_ids: list[int], params: SamplingParams, reservation: Reservation) -> Job:
     """Hand an admitted single-prompt request to the engine."""
     return start(appliance, engine, model, endpoint, key, prompt_ids, params, new_request_id(endpoint),
@@ -142,13 +137,13 @@ def worst_case(prompt_len: int, params: SamplingParams) -> int:
     return prompt_len + params.n * params.max_tokens
 
 
-def admit(appliance: Any, key: ApiKey | None, prompt_lens: list[int], params: SamplingParams) -> Reservation:
+def admit(appliance: Appliance, key: ApiKey | None, prompt_lens: list[int], params: SamplingParams) -> Reservation:
     """Hold the request's worst case against the key's limits (each prompt counts as a request),
     or raise a 429 naming the limit and saying when to retry; 503 while the service drains."""
     return reserve(appliance, key, sum(worst_case(n, params) for n in prompt_lens), len(prompt_lens))
 
 
-def reserve(appliance: Any, key: ApiKey | None, worst_tokens: int, prompts: int) -> Reservation:
+def reserve(appliance: Appliance, key: ApiKey | None, worst_tokens: int, prompts: int) -> Reservation:
     """Hold `worst_tokens` for a request of `prompts` prompts; see `admit`."""
     if appliance.draining:
         raise ApiError(503, "The service is shutting down and accepts no new requests; retry shortly.",
@@ -162,7 +157,7 @@ def reserve(appliance: Any, key: ApiKey | None, worst_tokens: int, prompts: int)
         raise ApiError(429, exc.message, code=code, retry_after=exc.retry_after) from None
 
 
-def start(appliance: Any, engine: Any, model: str, endpoint: str, key: ApiKey | None,
+def start(appliance: Appliance, engine: Engine, model: str, endpoint: str, key: ApiKey | None,
           prompt_ids: list[int], params: SamplingParams, request_id: str, reservation: Reservation) -> Job:
     """Hand an admitted request to the engine; its share of the hold is settled when it ends."""
     stream = engine.submit(prompt_ids, params, request_id=request_id, tenant=cache_scope(key))
@@ -189,18 +184,3 @@ def _overall_reason(reasons: list[str]) -> str:
     return "stop"
 
 
-def apply_delta(choice: Choice, delta: RequestDelta) -> None:
-    """Add one delta to the choice it belongs to."""
-    choice.text += delta.text
-    choice.token_ids += delta.token_ids
-    if delta.logprobs:
-        choice.logprobs += delta.logprobs
-    if delta.finish_reason:
-        choice.finish_reason = delta.finish_reason
-
-
-def _stream_finished(stream: Any) -> bool:
-    finished = getattr(stream, "finished", None)
-    if finished is not None:
-        return bool(finished() if callable(finished) else finished)
-    return stream.metrics.finished_clock is not None

@@ -38,8 +38,9 @@ class ServingMetrics:
         with self._lock:
             return sum(self._response_queries.values()), sum(self._response_hits.values())
 
-    def observe(self, model: str, metrics: RequestMetrics, finish_reason: str | None) -> None:
-        if getattr(metrics, "response_cached", False):   # replayed: the engine computed nothing
+    def observe(self, model: str, metrics: RequestMetrics, finish_reason: str | None,
+                response_cached: bool = False) -> None:
+        if response_cached:   # replayed: the engine computed nothing
             with self._lock:
                 self.finished[(model, finish_reason or "unknown")] += 1
             return
