@@ -21,9 +21,9 @@ from engine.attention import build_metadata
 from engine.config import EngineConfig
 from engine.cpu_isa import cpu_isa
 from engine.llm_engine import Engine
-from engine.loader import TORCH_DTYPES, LoadedModel, load_model
+from engine.loader import LoadedModel, load_model
 from engine.model_runner import ModelRunner
-from engine.precision import loader_arguments as precision_loader_arguments
+from engine.precision import TORCH_DTYPES
 from engine.sampling_params import SamplingParams
 
 FIXED_TEXT = (
@@ -121,17 +121,13 @@ def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] 
     for precision in options.precisions:
         progress(f"loading {precision}")
         started = time.perf_counter()
-        model = load_model(options.model, device=options.device, **loader_arguments(precision, options.device))
+        model = load_model(options.model, device=options.device, precision=precision)
         load_seconds = time.perf_counter() - started
         report.fp16_bytes = report.fp16_bytes or fp16_parameter_bytes(model)
         report.results.append(_measure(model, precision, load_seconds, options, progress))
         del model
     return report
 
-
-def loader_arguments(precision: str, device: str = "cpu") -> dict:
-    """load_model's dtype and quantization for a precision name (engine/precision.py)."""
-    return precision_loader_arguments(precision, device)
 
 
 def perplexity(model: LoadedModel, token_ids: list[int], block_size: int = 16,

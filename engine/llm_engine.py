@@ -16,7 +16,7 @@ from typing import Any
 from engine.block_manager import BlockManager
 from engine.config import CachePolicy, EngineConfig
 from engine.errors import ContextLengthExceeded, EngineStopped, InvalidParameter, QueueFull
-from engine.loader import TORCH_DTYPES
+from engine.precision import TORCH_DTYPES
 from engine.model_runner import ForwardBatch, ModelRunner
 from engine.outputs import EngineStats, RequestMetrics
 from engine.prefix_cache import Pin

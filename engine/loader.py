@@ -18,7 +18,8 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, Pretra
 from engine import conversion_cache, fused_decode
 from engine.errors import InvalidParameter, ModelLoadError
 from engine.models import MODEL_TYPES, SUPPORTED, build_model
-from engine.quantization import BACKENDS, CALIBRATION_TEXT, QUANTIZATIONS, quantize, weight_bytes
+from engine.precision import compute_and_weights, default_precision
+from engine.quantization import BACKENDS, CALIBRATION_TEXT, quantize, weight_bytes
 
 _QUANT_SUFFIX = re.compile(r"[.-](i?q\d[\w]*|f16|f32|bf16|fp16|fp32)$", re.IGNORECASE)
 log = logging.getLogger(__name__)
@@ -34,8 +35,8 @@ class LoadedModel:
     tokenizer: PreTrainedTokenizerBase
     module: nn.Module                      # an engine.models.CausalLM
     device: torch.device
-    dtype: torch.dtype                     # compute dtype
-    quantization: str                      # "none" | "int8" | "nf4" | "bf16" (CPU)
+    dtype: torch.dtype                     # compute dtype between the layers
+    precision: str                         # fp32 | fp16 | bf16 | int8 | nf4 (engine/precision.py)
     max_model_len: int
     eos_token_ids: list[int]
 
@@ -44,42 +45,28 @@ class LoadedModel:
         return weight_bytes(self.module)
 
 
-def load_model(path: str | Path, *, device: str = "cpu", dtype: torch.dtype | None = None,
-               quantization: str = "none", name: str | None = None, backend: str = "auto") -> LoadedModel:
-    """Load a GGUF file or a Hugging Face directory; raises ModelLoadError naming the path.
+def load_model(path: str | Path, *, device: str = "cpu", precision: str | None = None,
+               name: str | None = None, backend: str = "auto") -> LoadedModel:
+    """Load a GGUF file or a Hugging Face directory at `precision` (fp32|fp16|bf16|int8|nf4;
+    None: engine.precision.default_precision); raises ModelLoadError naming the path.
 
     backend "bitsandbytes" runs int8/nf4 through bitsandbytes on CPU too (the CUDA code path)."""
     target = torch.device(device)
-    dtype = dtype or default_dtype(target)
-    check_quantization(quantization, target, backend)
+    precision = precision or default_precision(target)
+    dtype, _ = compute_and_weights(precision, target)
+    check_backend(precision, target, backend)
     hf_model, tokenizer = load_hf(path, dtype)
-    model = wrap(hf_model, tokenizer, path, device=target, dtype=dtype, quantization=quantization, name=name,
-                 backend=backend)
+    model = wrap(hf_model, tokenizer, path, device=target, precision=precision, name=name, backend=backend)
     del hf_model
     gc.collect()
     return model
 
 
-TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-def default_dtype(device: torch.device) -> torch.dtype:
-    """fp32 on CPU (no native bf16 there); bf16 on GPUs that have it, else fp16."""
-    if device.type != "cuda":
-        return torch.float32
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def check_quantization(quantization: str, device: torch.device, backend: str = "auto") -> None:
-    if quantization not in QUANTIZATIONS:
-        raise InvalidParameter("quantization", f"quantization must be one of {', '.join(QUANTIZATIONS)}, "
-                                               f"got {quantization!r}")
+def check_backend(precision: str, device: torch.device, backend: str = "auto") -> None:
     if backend not in BACKENDS:
         raise InvalidParameter("backend", f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    if quantization == "nf4" and device.type != "cuda" and backend != "bitsandbytes":
-        raise InvalidParameter("quantization", "nf4 needs an NVIDIA GPU (bitsandbytes); use int8 on CPU")
-    if quantization == "bf16" and device.type != "cpu":
-        raise InvalidParameter("quantization", "bf16 quantization is the CPU's path; on a GPU load in dtype bf16")
+    if precision == "nf4" and device.type != "cuda" and backend != "bitsandbytes":
+        raise InvalidParameter("precision", "nf4 needs an NVIDIA GPU (bitsandbytes); use int8 on CPU")
 
 
 def load_hf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, PreTrainedTokenizerBase]:
@@ -115,9 +102,14 @@ def _read_hf(path: Path, directory: Path, kwargs: dict,
 
 
 def wrap(hf_model: nn.Module, tokenizer: PreTrainedTokenizerBase, path: str | Path, *,
-         device: torch.device, dtype: torch.dtype, quantization: str = "none",
-         name: str | None = None, backend: str = "auto") -> LoadedModel:
-    """Our module built from a transformers model (sharing its tensors where it can), quantized and placed."""
+         device: torch.device, precision: str = "fp32", name: str | None = None,
+         backend: str = "auto", compute_dtype: torch.dtype | None = None) -> LoadedModel:
+    """Our module built from a transformers model (sharing its tensors where it can, so wrap a
+    copy to keep the transformers model as it is), at `precision`, quantized and placed.
+    `compute_dtype` overrides the precision's own (the GPU's bf16 layers, tested on a CPU)."""
+    dtype, quantization = compute_and_weights(precision, device)
+    dtype = compute_dtype or dtype
+    check_backend(precision, device, backend)
     config = hf_model.config
     module = build_model(hf_model).to(dtype).eval()
     calibration = tokenizer(CALIBRATION_TEXT).input_ids if quantization == "int8" else None
@@ -125,7 +117,7 @@ def wrap(hf_model: nn.Module, tokenizer: PreTrainedTokenizerBase, path: str | Pa
     module.fused_decode = fused_decode.build(module)
     return LoadedModel(
         name=model_name(Path(path), name), path=Path(path), arch=module.arch, hf_config=config,
-        tokenizer=tokenizer, module=module, device=device, dtype=dtype, quantization=quantization,
+        tokenizer=tokenizer, module=module, device=device, dtype=dtype, precision=precision,
         max_model_len=int(getattr(config, "max_position_embeddings", 2048)),
         eos_token_ids=_eos_ids(hf_model, tokenizer),
     )

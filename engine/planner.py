@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-QUANTIZATIONS = ("fp32", "fp16", "bf16", "int8", "nf4")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "nf4")   # the one vocabulary; engine/precision.py translates it
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp8": 1}
 SUPPORTED_ARCHITECTURES = ("llama", "mistral", "qwen2", "gemma3", "gemma3_text")
 NF4_BLOCK = 64
@@ -142,7 +142,7 @@ def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu", back
         extra = shape.vocab_size * shape.hidden_size if packed_head else 0
         return (shape.parameters() + extra) * DTYPE_BYTES[quantization]
     if quantization not in ("int8", "nf4"):
-        raise PlanError(f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {quantization!r}")
+        raise PlanError(f"quantization must be one of {', '.join(PRECISIONS)}, got {quantization!r}")
     compute = DTYPE_BYTES[compute_dtype(device)]
     linear = shape.num_layers * shape.layer_linear_params()
     if quantization == "int8":
@@ -185,8 +185,8 @@ class PlanRequest:
     step_tokens: int = 512           # tokens one prefill step processes at most
 
     def __post_init__(self) -> None:
-        if self.quantization not in QUANTIZATIONS:
-            raise PlanError(f"quantization must be one of {', '.join(QUANTIZATIONS)}, "
+        if self.quantization not in PRECISIONS:
+            raise PlanError(f"quantization must be one of {', '.join(PRECISIONS)}, "
                             f"got {self.quantization!r}")
         if self.kv_dtype not in DTYPE_BYTES:
             raise PlanError(f"kv dtype must be one of {', '.join(DTYPE_BYTES)}, got {self.kv_dtype!r}")
@@ -239,7 +239,7 @@ def plan(shape: ModelShape, request: PlanRequest) -> Plan:
 
 def what_if(shape: ModelShape, request: PlanRequest) -> list[Plan]:
     """The same request under every quantization option."""
-    return [plan(shape, replace(request, quantization=q)) for q in QUANTIZATIONS]
+    return [plan(shape, replace(request, quantization=q)) for q in PRECISIONS]
 
 
 def _fits(shape: ModelShape, request: PlanRequest, weights: int, context: int, concurrency: int) -> bool:

@@ -13,17 +13,17 @@ Assumptions, up front:
 """
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 
 from engine.cpu_isa import CpuIsa
+from engine.errors import InvalidParameter
+from engine.planner import PRECISIONS
 
 AUTO_PERPLEXITY_BOUND = 0.01
 PERPLEXITY_COST = {"fp32": 0.0, "bf16": 0.005, "int8": 0.012}   # measured |change| relative to fp32
 _FASTEST_FIRST = {"amx": ("bf16", "int8", "fp32"), "avx512": ("int8", "fp32"), "avx2": ("int8", "fp32"),
                   "portable": ("fp32",)}
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+TORCH_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def auto_cpu_precision(isa: CpuIsa) -> str:
@@ -31,13 +31,30 @@ def auto_cpu_precision(isa: CpuIsa) -> str:
     return next(p for p in _FASTEST_FIRST[isa.level] if PERPLEXITY_COST[p] <= AUTO_PERPLEXITY_BOUND)
 
 
-def loader_arguments(precision: str, device: str = "cpu") -> dict[str, Any]:
-    """load_model's dtype and quantization for a precision name (fp32|fp16|bf16|int8|nf4).
+def compute_and_weights(precision: str, device: torch.device) -> tuple[torch.dtype, str]:
+    """The one translation of a precision name (fp32|fp16|bf16|int8|nf4): the compute dtype
+    between the layers, and the weight transform of engine/quantization.py.
 
-    bf16 on CPU is the engine's "bf16" quantization (bf16 weights, fp32 between the layers);
-    on a GPU it is the bf16 compute dtype."""
-    if precision == "bf16" and not device.startswith("cuda"):
-        return {"dtype": torch.float32, "quantization": "bf16"}
-    if precision in _DTYPES:
-        return {"dtype": _DTYPES[precision], "quantization": "none"}
-    return {"dtype": None, "quantization": precision}
+    bf16 on CPU is bf16 weights with fp32 between the layers (AMX's path); on a GPU it is the
+    bf16 compute dtype. int8 and nf4 compute in fp32 on CPU, in default_gpu_dtype on a GPU."""
+    if precision not in PRECISIONS:
+        raise InvalidParameter("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision in TORCH_DTYPES and (precision != "bf16" or device.type == "cuda"):
+        return TORCH_DTYPES[precision], "none"
+    compute = default_gpu_dtype() if device.type == "cuda" else torch.float32
+    return compute, precision
+
+
+def default_precision(device: torch.device) -> str:
+    """fp32 on CPU (what `auto` may improve on, above); bf16 on GPUs that have it, else fp16."""
+    if device.type != "cuda":
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def default_gpu_dtype() -> torch.dtype:
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def precision_of(dtype: torch.dtype) -> str:
+    return next(name for name, d in TORCH_DTYPES.items() if d == dtype)

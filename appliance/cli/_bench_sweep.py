@@ -17,7 +17,8 @@ def register_under(actions: argparse._SubParsersAction) -> None:
     parser = actions.add_parser("sweep", help="throughput and latency over concurrency x scheduler settings")
     add_model_argument(parser)
     parser.add_argument("--name", help="model name to record (default: the config's default model)")
-    parser.add_argument("--quantization", choices=("none", "int8"), default="none", help="engine weights")
+    parser.add_argument("--quantization", choices=("fp32", "bf16", "int8"), default="fp32",
+                        help="the engine's precision")
     parser.add_argument("--quick", action="store_true", help="3 concurrency levels x 2 settings, short outputs")
     parser.add_argument("--concurrency", help="comma-separated levels, e.g. 1,4,16,64")
     parser.add_argument("--settings", help="comma-separated max_num_seqs:token_budget:chunk, e.g. 8:256:0,32:512:128")
@@ -98,7 +99,7 @@ def _sweep(args: argparse.Namespace, config, plan):
     from appliance.ledger.bench_runs import SweepRecord
 
     inputs = _tco_inputs(config)
-    model = load_model(args.model, quantization=args.quantization, name=args.name or config.models.default_model)
+    model = load_model(args.model, precision=args.quantization, name=args.name or config.models.default_model)
     from appliance.ledger.tco import cost_per_hour_owned
 
     with SweepProgress(plan) as progress:

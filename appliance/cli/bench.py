@@ -17,8 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_argument(parser)
     parser.add_argument("--scenario", choices=SCENARIO_NAMES, default="c32",
                         help="single: 1 x 128 tokens; c32/c128: concurrent x 128 tokens; prefill: 1,300-token prompt")
-    parser.add_argument("--quantization", choices=("none", "int8", "bf16"), default="none",
-                        help="engine weights; int8 or bf16 (AMX) also runs the engine in fp32 for comparison")
+    parser.add_argument("--quantization", choices=("fp32", "bf16", "int8"), default=None,
+                        help="the engine's precision (default fp32 on CPU); bf16 (AMX) or int8 also runs the "
+                             "engine in fp32 for comparison")
     parser.add_argument("--baselines", default=",".join(BASELINE_NAMES),
                         help="comma-separated subset of " + ", ".join(BASELINE_NAMES) + " (empty: none)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")

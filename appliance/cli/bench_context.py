@@ -29,15 +29,12 @@ def run(args: argparse.Namespace) -> int:
 
     from engine.bench.context import report, run_context_bench
     from engine.loader import load_hf, wrap
-    from engine.precision import loader_arguments
 
     hf_model, tokenizer = load_hf(args.model, torch.float32)
     result = report(args.model.name)
     for precision in precisions:
         print(f"airlock bench-context: {precision}", file=sys.stderr)
-        quantization = loader_arguments(precision, "cpu")["quantization"]
-        model = wrap(hf_model, tokenizer, args.model, device=torch.device("cpu"), dtype=torch.float32,
-                     quantization=quantization)
+        model = wrap(hf_model, tokenizer, args.model, device=torch.device("cpu"), precision=precision)
         contexts = (40, 200) if args.quick else (40, 400, 800, 1600)
         result.results.append(run_context_bench(model, precision, contexts, 6 if args.quick else 24))
         del model

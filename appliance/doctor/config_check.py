@@ -6,7 +6,7 @@ from appliance.config import Config, ConfigError, load_config
 from appliance.doctor.result import CheckResult, fail, ok
 from engine import planner
 
-QUANTIZATIONS = ("auto", *planner.QUANTIZATIONS)
+QUANTIZATIONS = ("auto", *planner.PRECISIONS)
 
 
 def check_config(path: str | None, env: dict[str, str] | None = None) -> tuple[CheckResult, Config | None]:

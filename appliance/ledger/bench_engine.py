@@ -29,7 +29,7 @@ class TimedEngine(Engine):
 
 
 def bench_engine(directory: Path, settings: BenchSettings) -> dict:
-    model = load_model(settings.model_path, quantization=settings.quantization, name="smollm2-135m-instruct")
+    model = load_model(settings.model_path, precision=settings.quantization, name="smollm2-135m-instruct")
     prompts = [chat_prompt(model.tokenizer, i) for i in range(settings.requests)]
     TimedEngine.step_times = []
     engine = TimedEngine(model, engine_config(model, prompts, settings.max_tokens))
@@ -65,7 +65,7 @@ def run_workload(engine: Engine, prompts: list[list[int]], settings: BenchSettin
             if ledger is not None:
                 ledger.record(UsageRecord.from_metrics(
                     stream.metrics, key_id="key_bench", key_name="bench", tenant="bench",
-                    model=engine.model.name, quantization=engine.model.quantization,
+                    model=engine.model.name, quantization=engine.model.precision,
                     endpoint="chat.completions", finish_reason=reason))
 
     threads = [threading.Thread(target=client) for _ in range(min(settings.concurrency, len(prompts)))]

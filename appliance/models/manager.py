@@ -27,7 +27,7 @@ from appliance.models.store import ModelStore
 from engine import planner
 from engine.config import KV_DTYPES
 
-QUANTIZATION_CHOICES = ("auto",) + planner.QUANTIZATIONS
+QUANTIZATION_CHOICES = ("auto",) + planner.PRECISIONS
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDING_MODEL_DIR = "all-MiniLM-L6-v2"
 log = logging.getLogger("airlock")
@@ -94,7 +94,7 @@ class ModelManager:
             # CPU: the fastest precision within engine/precision.py's quality bound (bf16 with
             # AMX, else fp32); int8 is faster but measurably less accurate, so opt-in
             return "fp16" if self.device.startswith("cuda") else _auto_cpu_precision()
-        if quantization not in planner.QUANTIZATIONS:
+        if quantization not in planner.PRECISIONS:
             raise ValueError(f"quantization must be one of {', '.join(QUANTIZATION_CHOICES)}, got {quantization!r}")
         if quantization == "nf4" and not self.device.startswith("cuda"):
             raise ValueError("quantization nf4 needs an NVIDIA GPU (bitsandbytes); use int8 on CPU")
@@ -251,7 +251,7 @@ class ModelManager:
         from engine.llm_engine import Engine
         from engine.loader import load_model
         started = time.perf_counter()
-        model = load_model(path, device=self.device, name=name, **_loader_arguments(quantization, self.device))
+        model = load_model(path, device=self.device, name=name, precision=quantization)
         engine = Engine(model, dataclasses.replace(self._engine_config(), kv_dtype=kv_dtype))
         info = LoadedInfo(name=name, quantization=quantization, device=self.device, kv_dtype=kv_dtype,
                           weight_bytes=int(model.weight_bytes()), kv_bytes=_kv_pool_bytes(engine),
@@ -268,10 +268,6 @@ def _served_name(name: str, alias: str, store: ModelStore) -> str:
         raise ValueError(f"alias {alias!r} is the name of another model in the store")
     return alias
 
-
-def _loader_arguments(quantization: str, device: str = "cpu") -> dict[str, Any]:
-    from engine.precision import loader_arguments
-    return loader_arguments(quantization, device)
 
 
 def _auto_cpu_precision() -> str:

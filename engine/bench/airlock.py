@@ -8,7 +8,8 @@ from engine import planner
 from engine.bench.report import RequestTiming, SystemResult
 from engine.config import CachePolicy, EngineConfig
 from engine.llm_engine import Engine
-from engine.loader import TORCH_DTYPES, LoadedModel
+from engine.loader import LoadedModel
+from engine.precision import TORCH_DTYPES
 from engine.model_runner import ModelRunner
 from engine.sampling_params import SamplingParams
 
@@ -48,9 +49,7 @@ def engine_config(model: LoadedModel, prompts: list[list[int]], max_tokens: int)
 
 def kv_dtype_for(model: LoadedModel) -> str:
     """The KV dtype the appliance gives this model (planner.default_kv_dtype)."""
-    precision = model.quantization if model.quantization != "none" else \
-        next(name for name, dtype in TORCH_DTYPES.items() if dtype == model.dtype)
-    return planner.default_kv_dtype(precision, model.device.type)
+    return planner.default_kv_dtype(model.precision, model.device.type)
 
 
 def _warm_up(engine: Engine, prompt: list[int]) -> None:

@@ -13,7 +13,8 @@ from engine.bench.airlock import kv_dtype_for
 from engine.config import CachePolicy, EngineConfig
 from engine.cpu_isa import cpu_isa
 from engine.llm_engine import Engine
-from engine.loader import TORCH_DTYPES, LoadedModel
+from engine.loader import LoadedModel
+from engine.precision import TORCH_DTYPES
 from engine.model_runner import ModelRunner
 from engine.sampling_params import SamplingParams
 

@@ -15,17 +15,17 @@ from engine.bench.baselines import BASELINES
 from engine.bench.report import BenchReport, SystemResult
 from engine.bench.workload import SCENARIOS, Scenario, build_prompts
 from engine.cpu_isa import cpu_isa
-from engine.loader import default_dtype, load_hf, wrap
+from engine.loader import load_hf, wrap
+from engine.precision import PRECISIONS, compute_and_weights, default_precision
 
 Progress = Callable[[str], None]
-QUANTIZATIONS = ("none", "int8", "bf16")      # bf16: the CPU's AMX path (engine/quantization.py)
 
 
 @dataclass(slots=True)
 class BenchOptions:
     model: Path
     scenario: str = "c32"
-    quantization: str = "none"                 # engine weights; int8 or bf16 also runs the engine in fp32
+    precision: str | None = None               # the engine's; None: the device's default (fp32 on CPU)
     quick: bool = False
     device: str = "cpu"
     baselines: tuple[str, ...] = tuple(BASELINES)
@@ -34,13 +34,22 @@ class BenchOptions:
         self.model = Path(self.model)
         if self.scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {self.scenario!r}; choose from {', '.join(SCENARIOS)}")
-        if self.quantization not in QUANTIZATIONS:
-            raise ValueError(f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {self.quantization!r}")
+        base = default_precision(torch.device(self.device))
+        self.precision = self.precision or base
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.compute_dtype != compute_and_weights(base, torch.device(self.device))[0]:
+            raise ValueError(f"{self.precision} computes in another dtype than {base}, the baselines' precision "
+                             f"on {self.device}; the benchmark compares engines over one set of weights")
         unknown = [b for b in self.baselines if b not in BASELINES]
         if unknown:
             raise ValueError(f"unknown baseline {unknown[0]!r}; choose from {', '.join(BASELINES)}")
         if not self.model.exists():
             raise ValueError(f"model file {self.model} does not exist")
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        return compute_and_weights(self.precision, torch.device(self.device))[0]
 
     @property
     def workload(self) -> Scenario:
@@ -50,17 +59,17 @@ class BenchOptions:
 
 def run_bench(options: BenchOptions, progress: Progress = lambda _: None) -> BenchReport:
     scenario, device = options.workload, torch.device(options.device)
-    dtype = default_dtype(device)
+    dtype, base = options.compute_dtype, default_precision(device)
     progress(f"loading {options.model.name}")
     hf_model, tokenizer = load_hf(options.model, dtype)
     hf_model.to(device)
     prompts = build_prompts(tokenizer, scenario)
-    engines = [options.quantization] + (["none"] if options.quantization != "none" else [])
+    engines = [options.precision] + ([base] if options.precision != base else [])
     results = []
-    for quantization in engines:
-        progress(f"airlock engine ({quantization}): {len(prompts)} requests")
-        model = wrap(hf_model, tokenizer, options.model, device=device, dtype=dtype, quantization=quantization)
-        label = f"airlock engine ({_label(quantization)}, {kv_dtype_for(model)} KV)"
+    for precision in engines:
+        progress(f"airlock engine ({precision}): {len(prompts)} requests")
+        model = wrap(hf_model, tokenizer, options.model, device=device, precision=precision)
+        label = f"airlock engine ({precision}, {kv_dtype_for(model)} KV)"
         results.append(run_airlock(model, prompts, scenario.max_tokens, label))
         del model
     airlock, baselines = results[0], results[1:]
@@ -88,13 +97,9 @@ def _same_tokens(airlock: SystemResult, other: SystemResult) -> float:
     return sum(a.token_ids == b.token_ids for a, b in pairs) / len(pairs)
 
 
-def _label(quantization: str) -> str:
-    return "fp32" if quantization == "none" else quantization
-
-
 def _setup(options: BenchOptions, dtype: torch.dtype) -> dict:
     return {"device": options.device, "dtype": str(dtype).removeprefix("torch."),
-            "quantization": options.quantization, "threads": torch.get_num_threads(),
+            "precision": options.precision, "threads": torch.get_num_threads(),
             "cpu_isa": cpu_isa().describe(),
             "quick": options.quick, "machine": platform.machine(), "python": sys.version.split()[0],
             "torch": torch.__version__, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}

@@ -22,7 +22,8 @@ from engine.bench.frontier import SchedulerSetting, SweepPoint, mark_pareto
 from engine.bench.report import percentile
 from engine.config import EngineConfig
 from engine.llm_engine import Engine
-from engine.loader import TORCH_DTYPES, LoadedModel
+from engine.loader import LoadedModel
+from engine.precision import TORCH_DTYPES
 from engine.model_runner import ModelRunner
 from engine.sampling_params import SamplingParams
 

@@ -112,7 +112,7 @@ def compare(engine: list[int], reference: list[int], scores: list[torch.Tensor])
 
 def check_greedy(path: Path, device: str, dtype: str, batch: int, max_tokens: int,
                  graphs: bool = False) -> dict[str, Any]:
-    model = load_model(path, device=device, dtype=DTYPES[dtype])
+    model = load_model(path, device=device, precision=dtype)
     hf = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device).eval()
     prompts = prompts_for(model.tokenizer, batch)
     ours = engine_tokens(model, prompts, max_tokens, graphs)
@@ -140,7 +140,7 @@ def device_bandwidth(device: str, megabytes: int = 1024) -> float:
 def check_decode(path: Path, device: str, dtype: str, concurrency: int, max_tokens: int,
                  bandwidth: float, graphs: bool = False) -> dict[str, Any]:
     """Median step time of pure decode at `concurrency` against the bytes-over-bandwidth floor."""
-    model = load_model(path, device=device, dtype=DTYPES[dtype])
+    model = load_model(path, device=device, precision=dtype)
     prompts = prompts_for(model.tokenizer, concurrency)
     context = max(map(len, prompts)) + max_tokens
     _reset_peak(device)
@@ -172,7 +172,7 @@ def check_planner(path: Path, device: str, dtype: str, concurrency: int, context
                                   concurrency=concurrency, device=device, block_size=BLOCK)
     estimate = planner.plan(shape, request)
     _reset_peak(device)
-    model = load_model(path, device=device, dtype=DTYPES[dtype])
+    model = load_model(path, device=device, precision=dtype)
     engine = Engine(model, engine_config(model, concurrency, context))
     try:
         prompts = prompts_for(model.tokenizer, concurrency)

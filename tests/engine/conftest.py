@@ -23,7 +23,7 @@ def smollm2_hf(smollm2_path: Path) -> tuple[Any, Any]:
 @pytest.fixture(scope="session")
 def smollm2_model(smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel:
     hf_model, tokenizer = smollm2_hf
-    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32)
+    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"))
 
 
 @pytest.fixture(scope="session")
@@ -35,19 +35,17 @@ def gemma3_hf(gemma3_path: Path) -> tuple[Any, Any]:
 @pytest.fixture(scope="session")
 def gemma3_model(gemma3_hf: tuple[Any, Any], gemma3_path: Path) -> LoadedModel:
     hf_model, tokenizer = gemma3_hf
-    return wrap(hf_model, tokenizer, gemma3_path, device=torch.device("cpu"), dtype=torch.float32)
+    return wrap(hf_model, tokenizer, gemma3_path, device=torch.device("cpu"))
 
 
 @pytest.fixture(scope="session")
 def smollm2_int8(smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel:
     hf_model, tokenizer = smollm2_hf
-    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32,
-                quantization="int8")
+    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), precision="int8")
 
 
 @pytest.fixture(scope="session")
 def smollm2_bf16(smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel:
     """bf16 weights, fp32 between the layers: the CPU's AMX precision (it runs anywhere, slowly without AMX)."""
     hf_model, tokenizer = smollm2_hf
-    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32,
-                quantization="bf16")
+    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), precision="bf16")

@@ -24,13 +24,13 @@ QUESTION = "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_sta
 @pytest.fixture(scope="module", params=["int8", "nf4"])
 def bnb_model(request: pytest.FixtureRequest, smollm2_hf: tuple[Any, Any], smollm2_path: Path) -> LoadedModel:
     hf_model, tokenizer = smollm2_hf
-    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32,
-                quantization=request.param, backend="bitsandbytes")
+    return wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), precision=request.param,
+                backend="bitsandbytes")
 
 
 def test_layers_are_bitsandbytes(bnb_model: LoadedModel) -> None:
     import bitsandbytes as bnb
-    expected = bnb.nn.Linear8bitLt if bnb_model.quantization == "int8" else bnb.nn.Linear4bit
+    expected = bnb.nn.Linear8bitLt if bnb_model.precision == "int8" else bnb.nn.Linear4bit
     layer = bnb_model.module.layers[0]
     assert isinstance(layer.qkv_proj, expected) and isinstance(layer.down_proj, expected)
     assert bnb_model.module.fused_decode is None        # the CPU fused step is for Airlock's own layers
@@ -38,7 +38,7 @@ def test_layers_are_bitsandbytes(bnb_model: LoadedModel) -> None:
 
 def test_weight_bytes_match_the_planner(bnb_model: LoadedModel, smollm2_hf: tuple[Any, Any]) -> None:
     shape = planner.ModelShape.from_config(smollm2_hf[0].config.to_dict())
-    estimate = planner.weight_bytes(shape, bnb_model.quantization, "cpu", backend="bitsandbytes")
+    estimate = planner.weight_bytes(shape, bnb_model.precision, "cpu", backend="bitsandbytes")
     assert estimate == pytest.approx(bnb_model.weight_bytes(), rel=0.01)
 
 
@@ -50,7 +50,7 @@ def full_precision_perplexity(smollm2_model: LoadedModel) -> float:
 def test_perplexity_within_the_bound(bnb_model: LoadedModel, full_precision_perplexity: float) -> None:
     full = full_precision_perplexity
     quantized = perplexity(bnb_model, bnb_model.tokenizer(FIXED_TEXT)["input_ids"])
-    assert full <= quantized * 1.01 and quantized <= full * PPL_BOUND[bnb_model.quantization], (full, quantized)
+    assert full <= quantized * 1.01 and quantized <= full * PPL_BOUND[bnb_model.precision], (full, quantized)
 
 
 def test_greedy_requests_in_a_batch(bnb_model: LoadedModel) -> None:

@@ -11,7 +11,7 @@ import torch
 
 from engine.cpu_isa import LEVELS, CpuIsa, at_least, cpu_isa, level_of, resolve
 from engine.kernels import cpu_kernels, kernels_at
-from engine.precision import auto_cpu_precision, loader_arguments
+from engine.precision import auto_cpu_precision, compute_and_weights
 
 AVX2 = {"avx2", "fma", "f16c"}
 AVX512 = AVX2 | {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"}
@@ -39,8 +39,11 @@ def test_auto_precision_follows_the_level() -> None:
     assert auto_cpu_precision(CpuIsa("amx", "amx", False)) == "bf16"
     assert auto_cpu_precision(CpuIsa("amx", "avx512", True)) == "fp32"      # int8 is over the quality bound
     assert auto_cpu_precision(CpuIsa("avx2", "avx2", False)) == "fp32"
-    assert loader_arguments("bf16", "cpu") == {"dtype": torch.float32, "quantization": "bf16"}
-    assert loader_arguments("bf16", "cuda") == {"dtype": torch.bfloat16, "quantization": "none"}
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert compute_and_weights("bf16", cpu) == (torch.float32, "bf16")     # bf16 weights, fp32 between layers
+    assert compute_and_weights("bf16", cuda) == (torch.bfloat16, "none")   # bf16 compute
+    assert compute_and_weights("int8", cpu) == (torch.float32, "int8")
+    assert compute_and_weights("fp16", cpu) == (torch.float16, "none")
 
 
 def test_a_level_above_the_cpu_is_refused() -> None:

@@ -24,7 +24,7 @@ def test_greedy_tokens_equal_transformers(dtype: torch.dtype, smollm2_hf: tuple[
     reference = copy.deepcopy(hf_model).to(dtype)
     # wrap shares (and so converts) the transformers model's parameters: give it a copy, never
     # the session's fp32 model that other tests compare against
-    model = wrap(copy.deepcopy(hf_model), tokenizer, smollm2_path, device=torch.device("cpu"), dtype=dtype)
+    model = wrap(copy.deepcopy(hf_model), tokenizer, smollm2_path, device=torch.device("cpu"), compute_dtype=dtype)
     assert next(model.module.parameters()).dtype == dtype
     assert next(hf_model.parameters()).dtype == torch.float32
     prompt = tokenizer(QUESTION).input_ids

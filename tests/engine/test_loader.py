@@ -29,7 +29,7 @@ def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory, smollm2_hf: tuple[A
 
 def test_hf_directory_loads_and_runs(tiny_llama_dir: Path) -> None:
     model = load_model(tiny_llama_dir)
-    assert (model.name, model.arch, model.quantization) == ("tiny-llama", "llama", "none")
+    assert (model.name, model.arch, model.precision) == ("tiny-llama", "llama", "fp32")
     assert model.dtype == torch.float32 and model.device == torch.device("cpu")
     assert model.max_model_len == 256 and model.eos_token_ids == [2]
     assert model.tokenizer.chat_template  # SmolLM2's template came along
@@ -96,8 +96,10 @@ def test_directory_without_config(tmp_path: Path) -> None:
         load_model(tmp_path)
 
 
-def test_bad_quantization_is_a_clear_error(tiny_llama_dir: Path) -> None:
-    with pytest.raises(InvalidParameter, match="quantization must be one of"):
-        load_model(tiny_llama_dir, quantization="fp8")
+def test_bad_precision_is_a_clear_error(tiny_llama_dir: Path) -> None:
+    with pytest.raises(InvalidParameter, match="precision must be one of fp32, fp16, bf16, int8, nf4, got 'fp8'"):
+        load_model(tiny_llama_dir, precision="fp8")
+    with pytest.raises(InvalidParameter, match="precision must be one of"):
+        load_model(tiny_llama_dir, precision="none")      # the old word for fp32 is not a precision
     with pytest.raises(InvalidParameter, match="nf4 needs an NVIDIA GPU"):
-        load_model(tiny_llama_dir, quantization="nf4")
+        load_model(tiny_llama_dir, precision="nf4")

@@ -119,7 +119,7 @@ def test_kv_bytes_per_block(smollm2_model: LoadedModel) -> None:
 
 
 def tiny(hf_model: Any, tokenizer: Any) -> LoadedModel:
-    return wrap(hf_model.eval(), tokenizer, "tiny", device=torch.device("cpu"), dtype=torch.float32)
+    return wrap(hf_model.eval(), tokenizer, "tiny", device=torch.device("cpu"))
 
 
 def hf_last_logits(hf_model: Any, ids: list[int]) -> torch.Tensor:

@@ -139,10 +139,10 @@ def test_int8_batched_close_to_alone(smollm2_int8: LoadedModel) -> None:
 
 
 @pytest.mark.cuda
-@pytest.mark.parametrize("quantization", ["none", "int8", "nf4"])
+@pytest.mark.parametrize("precision", [None, "int8", "nf4"])
 def test_cuda_quantized_follows_full_precision(smollm2_path: Path, smollm2_model: LoadedModel,
-                                               quantization: str) -> None:
-    model = load_model(smollm2_path, device="cuda", quantization=quantization)
+                                               precision: str | None) -> None:
+    model = load_model(smollm2_path, device="cuda", precision=precision)
     assert model.dtype in (torch.float16, torch.bfloat16)
     prompt = model.tokenizer(PROMPT).input_ids
     reference, _ = greedy(smollm2_model, prompt, 4)

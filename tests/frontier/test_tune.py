@@ -20,7 +20,7 @@ def config_file(tmp_path: Path) -> Path:
                     '[server]\nport = 9000  # kept\n')
     engine = database.make_engine(f"sqlite:///{tmp_path / 'l.db'}")
     database.upgrade(engine)
-    save_sweep(engine, SweepRecord(model="smollm2-135m-instruct", quantization="none", workload="chat mix",
+    save_sweep(engine, SweepRecord(model="smollm2-135m-instruct", quantization="fp32", workload="chat mix",
                                    currency="USD", points=recorded_points()))
     engine.dispose()
     return path

@@ -16,7 +16,7 @@ TCO_ROW = ("INSERT INTO tco_inputs (updated_at, hardware_price, amortization_yea
 
 
 def record(model: str = "smollm2-135m-instruct") -> SweepRecord:
-    return SweepRecord(model=model, quantization="none", workload="chat mix", currency="EUR",
+    return SweepRecord(model=model, quantization="fp32", workload="chat mix", currency="EUR",
                        points=recorded_points())
 
 

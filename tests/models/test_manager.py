@@ -109,7 +109,7 @@ def test_plan_for_a_stored_model_and_a_bare_config(manager: ModelManager) -> Non
     report = manager.plan(DEFAULT, context_length=1024, concurrency=4)
     assert report.plan.quantization == "int8" and report.plan.kv_dtype == "fp16"   # int8 on CPU keeps fp16 K/V
     assert report.plan.kv_bytes == 4 * 1024 * 23_040
-    assert [p.quantization for p in report.what_if] == list(planner.QUANTIZATIONS)
+    assert [p.quantization for p in report.what_if] == list(planner.PRECISIONS)
     assert report.budget_bytes == 768 * MiB and report.free_bytes == manager.free_bytes
     assert report.to_json()["plan"]["fits"] is True
     bare = manager.plan(config=manager.store.get("tiny-llama").config, quantization="fp32")

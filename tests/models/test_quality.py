@@ -43,9 +43,8 @@ def smollm2_hf_pair(smollm2_path: Path):
 def test_int8_perplexity_close_to_fp32(smollm2_hf_pair, smollm2_path: Path, text_ids: list[int]) -> None:
     hf_model, tokenizer = smollm2_hf_pair
     cpu = torch.device("cpu")
-    fp32 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32), text_ids)
-    int8 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32,
-                           quantization="int8"), text_ids)
+    fp32 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu), text_ids)
+    int8 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, precision="int8"), text_ids)
     assert 1.0 < fp32 < 50.0                 # a real language model on plain English
     # Measured: fp32 28.16, int8 28.51 (+1.2%).
     assert abs(int8 - fp32) / fp32 < 0.03, (fp32, int8)
@@ -55,9 +54,8 @@ def test_bf16_perplexity_within_the_auto_bound(smollm2_hf_pair, smollm2_path: Pa
     """bf16 weights (the CPU's AMX precision) cost at most what `auto` accepts (engine/precision.py)."""
     hf_model, tokenizer = smollm2_hf_pair
     cpu = torch.device("cpu")
-    fp32 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32), text_ids)
-    bf16 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, dtype=torch.float32,
-                           quantization="bf16"), text_ids)
+    fp32 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu), text_ids)
+    bf16 = perplexity(wrap(hf_model, tokenizer, smollm2_path, device=cpu, precision="bf16"), text_ids)
     # Measured: fp32 28.161, bf16 28.022 (-0.5%).
     assert bf16 != fp32 and abs(bf16 - fp32) / fp32 < AUTO_PERPLEXITY_BOUND, (fp32, bf16)
 
@@ -67,7 +65,7 @@ def test_narrow_kv_cache_perplexity_close_to_fp32(smollm2_hf_pair, smollm2_path:
                                                   kv_dtype: torch.dtype) -> None:
     """fp32 weights and arithmetic, K/V stored narrower: rounding only what the cache holds."""
     hf_model, tokenizer = smollm2_hf_pair
-    model = wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"), dtype=torch.float32)
+    model = wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"))
     fp32 = perplexity(model, text_ids)
     narrow = perplexity(model, text_ids, kv_dtype=kv_dtype)
     # Measured: fp32 28.161, fp16 KV 28.159, bf16 KV 28.157.
@@ -76,8 +74,8 @@ def test_narrow_kv_cache_perplexity_close_to_fp32(smollm2_hf_pair, smollm2_path:
 
 @pytest.mark.cuda
 def test_nf4_and_int8_on_cuda(smollm2_path: Path, text_ids: list[int]) -> None:
-    full = perplexity(load_model(smollm2_path, device="cuda", dtype=torch.float16), text_ids)
-    nf4 = perplexity(load_model(smollm2_path, device="cuda", quantization="nf4"), text_ids)
-    int8 = perplexity(load_model(smollm2_path, device="cuda", quantization="int8"), text_ids)
+    full = perplexity(load_model(smollm2_path, device="cuda", precision="fp16"), text_ids)
+    nf4 = perplexity(load_model(smollm2_path, device="cuda", precision="nf4"), text_ids)
+    int8 = perplexity(load_model(smollm2_path, device="cuda", precision="int8"), text_ids)
     assert abs(nf4 - full) / full < 0.15, (full, nf4)
     assert abs(int8 - full) / full < 0.03, (full, int8)

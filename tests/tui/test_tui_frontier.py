@@ -29,7 +29,7 @@ def _save_sweep(service) -> None:
     from appliance.ledger.bench_runs import SweepRecord, save_sweep
 
     engine = database.make_engine(f"sqlite:///{service.data_dir / 'airlock.db'}")
-    save_sweep(engine, SweepRecord(model=MODEL, quantization="none", workload="chat mix", currency="USD",
+    save_sweep(engine, SweepRecord(model=MODEL, quantization="fp32", workload="chat mix", currency="USD",
                                    points=recorded_points()))
     engine.dispose()
 
