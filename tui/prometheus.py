@@ -6,24 +6,22 @@ readings gives the distribution of just that interval (the "live" figure).
 from __future__ import annotations
 
 import math
-import re
 
-_BUCKET = re.compile(r'^(?P<name>[\w:]+)_bucket\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)$')
-_LE = re.compile(r'le="(?P<le>[^"]+)"')
+from prometheus_client.parser import text_string_to_metric_families
 
 Buckets = dict[float, float]   # upper bound -> cumulative count
 
 
 def histogram(text: str, name: str) -> Buckets:
+    """The cumulative buckets of histogram `name`, summed over its label sets ({} if absent)."""
     buckets: Buckets = {}
-    for line in text.splitlines():
-        match = _BUCKET.match(line.strip())
-        if not match or match["name"] != name:
+    for metric in text_string_to_metric_families(text):
+        if metric.name != name or metric.type != "histogram":
             continue
-        le = _LE.search(match["labels"])
-        if le:
-            bound = math.inf if le["le"] == "+Inf" else float(le["le"])
-            buckets[bound] = buckets.get(bound, 0.0) + float(match["value"])
+        for sample in metric.samples:
+            if sample.name == name + "_bucket":
+                bound = float(sample.labels["le"])        # "+Inf" parses as inf
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
     return buckets
 
 

@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.metrics_core import Metric
+
 from appliance.api.prometheus import family
 from appliance.alerts.rules import AlertRule, InvalidRule, rules_from_config
 from appliance.alerts.signals import Signals
@@ -147,7 +149,7 @@ class AlertEvaluator:
         with self._lock:
             return [a.event | {"value": a.value} for a in self.active.values()]
 
-    def metric_lines(self) -> list[str]:
+    def metric_family(self) -> Metric:
         """An ALERTS-style gauge: one sample per rule (1 while any subject fires) and one per
         firing subject."""
         with self._lock:

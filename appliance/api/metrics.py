@@ -1,9 +1,12 @@
 """GET /metrics in Prometheus text format, with vLLM's metric stems under the airlock: prefix."""
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from collections.abc import Iterator
 
-from appliance.api.prometheus import family
+from flask import Blueprint, Response
+from prometheus_client.metrics_core import Metric
+
+from appliance.api.prometheus import CONTENT_TYPE, ScrapeCollector, exposition, family
 from appliance.api.serving_metrics import PREFIX
 from appliance.ledger import dead_letter
 from appliance.models.errors import ModelNotLoaded
@@ -34,26 +37,28 @@ def metrics() -> Response:
     from appliance.services import current_appliance
 
     appliance = current_appliance()
+    return Response(exposition(ScrapeCollector(lambda: _families(appliance))), content_type=CONTENT_TYPE)
+
+
+def _families(appliance) -> Iterator[Metric]:
     stats = appliance.engine_stats()
-    lines: list[str] = []
     for stem, kind, help_text, read in _ENGINE_FAMILIES:
-        lines += family(PREFIX + stem, kind, help_text, [({"model_name": m}, read(s)) for m, s in stats.items()])
-    lines += family(PREFIX + "ledger_backlog_rows", "gauge", "Usage rows queued but not yet written.",
-                    [({}, appliance.ledger_backlog())])
-    lines += family(PREFIX + "ledger_dead_letter_rows_total", "counter",
-                    "Usage rows written to the dead-letter file instead of the ledger (replay: airlock db "
-                    "replay-dead-letter).", [({}, dead_letter.count())])
-    lines += _slo_families(appliance)
-    lines += appliance.metrics.render()
+        yield family(PREFIX + stem, kind, help_text, [({"model_name": m}, read(s)) for m, s in stats.items()])
+    yield family(PREFIX + "ledger_backlog_rows", "gauge", "Usage rows queued but not yet written.",
+                 [({}, appliance.ledger_backlog())])
+    yield family(PREFIX + "ledger_dead_letter_rows_total", "counter",
+                 "Usage rows written to the dead-letter file instead of the ledger (replay: airlock db "
+                 "replay-dead-letter).", [({}, dead_letter.count())])
+    yield from _slo_families(appliance)
+    yield from appliance.metrics.families()
     if appliance.router is not None:
-        from appliance.routing.metrics import render as route_lines
-        lines += route_lines(appliance.router)
+        from appliance.routing.metrics import families as route_families
+        yield from route_families(appliance.router)
     if appliance.alerts is not None:
-        lines += appliance.alerts.metric_lines()
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4; charset=utf-8")
+        yield appliance.alerts.metric_family()
 
 
-def _slo_families(appliance) -> list[str]:
+def _slo_families(appliance) -> list[Metric]:
     """Live SLO attainment per model over the last five minutes (engine/slo.py)."""
     views = {}
     for name in appliance.model_names():
@@ -64,14 +69,13 @@ def _slo_families(appliance) -> list[str]:
 
     def samples(key: str) -> list:
         return [({"model_name": m}, v[key]) for m, v in views.items() if v[key] is not None]
-    lines = family(PREFIX + "slo_attainment_ratio", "gauge",
+    return [family(PREFIX + "slo_attainment_ratio", "gauge",
                    "Share of requests finished in the last 5 minutes within the TTFT and ITL targets.",
-                   samples("attainment"))
-    lines += family(PREFIX + "slo_rejected_requests", "gauge",
-                    "Requests refused in the last 5 minutes because the queue would break the TTFT target.",
-                    samples("rejected"))
-    lines += family(PREFIX + "slo_ttft_p95_target_seconds", "gauge", "The TTFT target (absent: none).",
-                    samples("ttft_p95_target_s"))
-    lines += family(PREFIX + "slo_itl_p95_target_seconds", "gauge", "The inter-token target (absent: none).",
-                    samples("itl_p95_target_s"))
-    return lines
+                   samples("attainment")),
+            family(PREFIX + "slo_rejected_requests", "gauge",
+                   "Requests refused in the last 5 minutes because the queue would break the TTFT target.",
+                   samples("rejected")),
+            family(PREFIX + "slo_ttft_p95_target_seconds", "gauge", "The TTFT target (absent: none).",
+                   samples("ttft_p95_target_s")),
+            family(PREFIX + "slo_itl_p95_target_seconds", "gauge", "The inter-token target (absent: none).",
+                   samples("itl_p95_target_s"))]

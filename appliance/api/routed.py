@@ -41,8 +41,14 @@ def serve_model(appliance: Any, model: str, key: ApiKey | None, read_input: Read
     probe = next((engines[t] for t in allowed if t in engines), None)
     if probe is None:
         raise _none_loaded(route, allowed)
-    decision = router.decide(route, read_input(probe), allowed, busy_check(route, router, engines))
-    return _start_first(appliance, router, decision, engines, start, route, allowed)
+    routing_input = read_input(probe)
+    with router.load.deciding:
+        decision = router.decide(route, routing_input, allowed, busy_check(route, router, engines))
+        router.load.claim(decision.tier)
+    try:
+        return _start_first(appliance, router, decision, engines, start, route, allowed)
+    finally:
+        router.load.release(decision.tier)
 
 
 def _start_first(appliance: Any, router: Router, decision: Decision, engines: dict[str, Any], start: Start,
@@ -80,7 +86,7 @@ def busy_check(route: Route, router: Router, engines: dict[str, Any]) -> Callabl
         if engine is None:
             return Busy("unloaded", "not loaded")
         if route.max_queue:
-            queued = in_flight(engine)
+            queued = in_flight(engine) + router.load.claimed(tier)
             if queued >= route.max_queue:
                 return Busy("load", f"{queued} requests in flight >= max_queue {route.max_queue}",
                             queued / route.max_queue)

@@ -1,5 +1,9 @@
-"""Load signals for spilling: a tier's requests in flight (read from its engine) and its
-recently measured time to first token (fed as requests finish).
+"""Load signals for spilling: a tier's requests in flight (read from its engine, plus those
+routed to it and not yet submitted) and its recently measured time to first token (fed as
+requests finish).
+
+Deciding and claiming a tier happen under one lock (`deciding`), so a burst that arrives at
+once sees the requests routed just before it, not an engine that has not received them yet.
 
 Only TTFTs from the last WINDOW_SECONDS count: a tier that was slow a minute ago but has since
 been spilled away from gets requests again once its old measurements age out, so a spill
@@ -9,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from statistics import median
 from typing import Any
 
@@ -22,6 +26,22 @@ class TierLoad:
         self.window = window_seconds
         self._ttfts: dict[str, deque[tuple[float, float]]] = {}
         self._lock = threading.Lock()
+        self.deciding = threading.Lock()     # held while a request picks its tier and claims it
+        self._claims: Counter[str] = Counter()
+
+    def claim(self, tier: str) -> None:
+        """A request was routed to `tier`; it counts as in flight there until released."""
+        with self._lock:
+            self._claims[tier] += 1
+
+    def release(self, tier: str) -> None:
+        """The request reached the engine (which counts it now) or failed."""
+        with self._lock:
+            self._claims[tier] -= 1
+
+    def claimed(self, tier: str) -> int:
+        with self._lock:
+            return self._claims[tier]
 
     def observe(self, tier: str, ttft: float | None) -> None:
         if ttft is None:

@@ -11,6 +11,7 @@ import openai
 import pytest
 
 from api_support import MODEL
+from prometheus_samples import sample
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "frontier"))
 from sweep_fixture import recorded_points  # noqa: E402
@@ -48,8 +49,8 @@ def test_slo_attainment_is_live_in_the_admin_api_and_metrics(served, admin, engi
     assert view["requests"] == before + 2 and view["attainment"] == 1.0
     assert (view["ttft_p95_target_s"], view["itl_p95_target_s"]) == (30.0, 5.0)
     metrics = admin.get("/metrics").text
-    assert f'airlock:slo_attainment_ratio{{model_name="{MODEL}"}} 1.0' in metrics
-    assert f'airlock:slo_itl_p95_target_seconds{{model_name="{MODEL}"}} 5.0' in metrics
+    assert sample(metrics, "airlock:slo_attainment_ratio", model_name=MODEL) == 1.0
+    assert sample(metrics, "airlock:slo_itl_p95_target_seconds", model_name=MODEL) == 5.0
 
 
 def test_scheduler_settings_apply_at_run_time(admin, engine) -> None:

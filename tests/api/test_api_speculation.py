@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from api_support import MODEL
 from sqlalchemy import text
+
+from api_support import MODEL
+from prometheus_samples import sample
 
 PASSAGE = ("Alder Bend sits where two valleys meet. Its mill, built in 1852, ground grain for the farms of "
            "the county until the railway came. The mill is a museum now, and the old station a library.")
@@ -40,7 +42,7 @@ def test_policy_at_run_time_same_text_and_figures_everywhere(served, admin) -> N
     view = admin.get("/admin/speculation").json()[MODEL]
     assert view["num_accepted_tokens"] >= figures["accepted_tokens"] and 0 < view["acceptance_rate"] <= 1
     metrics = served.http().get("/metrics").text
-    assert f'airlock:spec_decode_num_accepted_tokens_total{{model_name="{MODEL}"}}' in metrics
+    assert sample(metrics, "airlock:spec_decode_num_accepted_tokens_total", model_name=MODEL) is not None
     ledger = served.appliance.ledger
     deadline = time.monotonic() + 10
     row = None

@@ -26,7 +26,7 @@ def test_metrics_prometheus_text(served) -> None:
         assert f"# TYPE airlock:{histogram} histogram" in text
         count = re.search(rf'^airlock:{histogram}_count\{{model_name="{MODEL}"\}} (\d+)', text, re.M)
         assert count and int(count.group(1)) >= 1
-        assert f'airlock:{histogram}_bucket{{model_name="{MODEL}",le="+Inf"}}' in text
+        assert f'airlock:{histogram}_bucket{{le="+Inf",model_name="{MODEL}"}}' in text
 
 
 def test_openapi_describes_every_route(served) -> None:
