@@ -62,17 +62,39 @@ def kernels_at(level: str) -> ModuleType | None:
                          f"({cpu_isa().detected}), got {level!r}")
     name = f"airlock_cpu_kernels_{level}"
     try:
-        from torch.utils.cpp_extension import load
-
-        _remove_stale_lock(name)
-        return load(name=name, sources=[str(s) for s in _SOURCES],
-                    extra_cflags=["-O3", "-fopenmp", *LEVEL_FLAGS[level]], extra_ldflags=["-fopenmp"])
+        try:
+            return _build(name, level)
+        except ImportError as exc:
+            if not _remove_damaged_library(name, exc):
+                raise
+            return _build(name, level)
     except Exception as exc:  # no compiler, no headers, a failed build: fall back, keep serving
         if os.environ.get("AIRLOCK_REQUIRE_KERNELS") == "1":
             raise
         log.warning("CPU kernels (%s) unavailable, using the torch path (slower decode attention): %s", level,
                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         return None
+
+
+def _build(name: str, level: str) -> ModuleType:
+    from torch.utils.cpp_extension import load
+
+    _remove_stale_lock(name)
+    return load(name=name, sources=[str(s) for s in _SOURCES],
+                extra_cflags=["-O3", "-fopenmp", *LEVEL_FLAGS[level]], extra_ldflags=["-fopenmp"])
+
+
+def _remove_damaged_library(name: str, error: ImportError) -> bool:
+    """A build killed while linking leaves a truncated library that the builder takes as done:
+    remove it so the next build links it again. True when there was one to remove."""
+    from torch.utils.cpp_extension import _get_build_directory
+
+    library = Path(_get_build_directory(name, verbose=False)) / f"{name}.so"
+    if not library.is_file() or not any(s in str(error) for s in ("file too short", "invalid ELF header")):
+        return False
+    log.warning("removing %s, damaged by a build that did not finish (%s); building it again", library, error)
+    library.unlink()
+    return True
 
 
 def _remove_stale_lock(name: str) -> None:

@@ -3,6 +3,7 @@ the anchored rows of the int8 linear layers, RMSNorm, the tied int8 LM head's ma
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -167,3 +168,23 @@ def test_decode_attention_reads_only_slots_within_each_length() -> None:
                                             torch.tensor([2]), 0.125, 0)
     plain = cpu_kernels().decode_attention(q, k_cache, v_cache, torch.tensor([[3, 4]]), torch.tensor([2]), 0.125, 0)
     assert torch.equal(padded, plain)
+
+
+
+def test_a_library_truncated_by_a_killed_build_is_removed_for_relinking(tmp_path, monkeypatch) -> None:
+    """A build killed while linking leaves a short .so that the builder takes as done; loading
+    it fails with "file too short", and that library (only that) is removed so the next build
+    links it again."""
+    from engine.kernels import _remove_damaged_library
+
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    from torch.utils.cpp_extension import _get_build_directory
+
+    name = "airlock_cpu_kernels_test"
+    library = Path(_get_build_directory(name, verbose=False)) / f"{name}.so"
+    library.write_bytes(b"\x7fELF" + bytes(60))
+    assert not _remove_damaged_library(name, ImportError("undefined symbol: _ZN2at4_ops"))   # a real bug: kept
+    assert library.exists()
+    assert _remove_damaged_library(name, ImportError(f"{library}: file too short"))
+    assert not library.exists()
+    assert not _remove_damaged_library(name, ImportError(f"{library}: file too short"))     # nothing left to remove
