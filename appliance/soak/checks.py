@@ -64,12 +64,13 @@ def ledger_by_id(attempts: list[Attempt], seen: Observed) -> Check:
     rows = {r.request_id for r in seen.rows if r.endpoint != "embeddings"}
     missing = [i for i in expected if i not in rows]
     outside = [i for i in missing if not seen.at_risk(expected[i])]
+    risky = sum(1 for a in expected.values() if seen.at_risk(a))
     unseen = sum(1 for a in attempts if a.kind != "embed" and not a.ids and a.cut and seen.at_risk(a))
     unknown = rows - set(expected)
     ok = not outside and len(unknown) <= unseen
-    return Check("ledger rows = accepted (by id)", f"{len(rows)} / {len(expected)}, lost at kill {len(missing)}",
-                 f"lost only at kill (<= {len(missing) - len(outside)}), unknown <= {unseen}", ok,
-                 "" if ok else f"lost outside the kill: {outside[:5]}; unknown rows: {sorted(unknown)[:5]}")
+    return Check("ledger rows = accepted (by id)", f"{len(rows)} / {len(expected)}, {len(missing)} lost at kill",
+                 f"lost <= {risky} at kill, unknown <= {unseen}", ok,
+                 "" if ok else f"lost outside the kill window: {outside[:5]}; unknown rows: {sorted(unknown)[:5]}")
 
 
 def ledger_embeddings(attempts: list[Attempt], seen: Observed) -> Check:

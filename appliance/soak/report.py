@@ -37,11 +37,12 @@ class SoakReport:
     def to_table(self) -> str:
         width = max(len(c.name) for c in self.checks)
         value_width = max(len(c.value) for c in self.checks)
+        bound_width = max(len(c.bound) for c in self.checks)
         lines = [f"airlock bench soak: {self.minutes:g} min of traffic, kill -9 and restart part way; {self.isa}; "
                  f"load average {self.load_average[0]:.1f} at the end",
-                 f"{'check':<{width}}  {'value':<{value_width}}  {'bound':<28}  result"]
+                 f"{'check':<{width}}  {'value':<{value_width}}  {'bound':<{bound_width}}  result"]
         for c in self.checks:
-            lines.append(f"{c.name:<{width}}  {c.value:<{value_width}}  {c.bound:<28}  {'pass' if c.ok else 'FAIL'}")
+            lines.append(f"{c.name:<{width}}  {c.value:<{value_width}}  {c.bound:<{bound_width}}  {'pass' if c.ok else 'FAIL'}")
             if c.detail:
                 lines.append(f"  {c.detail}")
         lines.append("traffic: " + "; ".join(f"{kind} {row['sent']} sent/{row['accepted']} accepted/"

@@ -2,8 +2,8 @@
 stopped, every request recorded in the Tally.
 
 Each role has an API key of its own (the per-key concurrency cap is never what refuses it),
-and its own client. A role's thread pauses `pause` seconds between requests, and a quarter
-second after a broken connection, so while the server is down (the kill -9 and the restart)
+and its own client. A role's thread pauses `pause` seconds between requests, and a second
+after a broken connection, so while the server is down (the kill -9 and the restart)
 the clients keep knocking without spinning.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from appliance.soak import bad_inputs, requests
 from appliance.soak.requests import Target
 from appliance.soak.tally import Attempt, Tally
 
-CUT_PAUSE_S = 0.25
+CUT_PAUSE_S = 1.0
 CLIENT_TIMEOUT_S = 120.0
 
 
