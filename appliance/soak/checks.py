@@ -15,7 +15,8 @@ Bounds, and why:
 - RSS: growth of the server's VmRSS between the baseline sample and the end under 5%.
 - /health: p99 latency of the polls while the server was up (the connection flood included)
   under HEALTH_P99_S, and none of them failed.
-- no 5xx and no client time-out, bad inputs answered with 4xx, disconnected streams billed as
+- no 5xx and no client time-out, no traceback or ERROR line in the server's log (an exception
+  after a stream's 200 shows only there), bad inputs answered with 4xx, disconnected streams billed as
   "abort", graceful stop with exit code 0 and an empty dead-letter file.
 """
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Observed:
     stop_code: int
     dead_letter: int
     rows: list[LedgerRow] = field(default_factory=list)
+    log_errors: list[str] = field(default_factory=list)   # tracebacks and ERROR lines of serve.log
 
     def at_risk(self, attempt: Attempt) -> bool:
         """In flight at the kill, or finished within the loss window before it."""
@@ -156,11 +158,16 @@ def clean_stop(seen: Observed) -> Check:
                  "exit 0, 0 rows", ok)
 
 
+def quiet_log(seen: Observed) -> Check:
+    return Check("no traceback or ERROR in the server log", str(len(seen.log_errors)), "0", not seen.log_errors,
+                 "; ".join(seen.log_errors[:3]))
+
+
 def evaluate(attempts: list[Attempt], polls: list[HealthPoll], seen: Observed) -> list[Check]:
     return [ledger_by_id(attempts, seen), ledger_embeddings(attempts, seen), tokens_billed(attempts, seen),
             budget_held(attempts, seen), kv_idle(seen), rss_growth(seen), health_latency(polls, seen),
             no_server_error(attempts), bad_inputs_refused(attempts), disconnects_aborted(attempts, seen),
-            clean_stop(seen)]
+            clean_stop(seen), quiet_log(seen)]
 
 
 def p99(values: list[float]) -> float:

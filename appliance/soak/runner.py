@@ -96,6 +96,7 @@ def _run(config: SoakConfig, server: ServedProcess, progress: Callable[[str], No
     seen.idle = _wait_idle(server)
     seen.stop_code = server.stop()
     seen.rows, seen.dead_letter = read_rows(server.data_dir), dead_letter_lines(server.data_dir)
+    seen.log_errors = server.log_errors()
     checks: list[Check] = evaluate(tally.all(), tally.health, seen)
     return SoakReport(config.minutes, checks, tally.all(), loads, time.monotonic() - started, isa)
 

@@ -88,6 +88,13 @@ class ServedProcess:
         path = self.data_dir / "serve.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
+    def log_errors(self) -> list[str]:
+        """The log's ERROR lines and the last line of each traceback."""
+        lines = (self.data_dir / "serve.log").read_text(errors="replace").splitlines()
+        errors = [line for line in lines if " ERROR " in line]
+        tracebacks = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+        return errors + [_traceback_end(lines, i) for i in tracebacks]
+
     def _environment(self) -> dict[str, str]:
         return {**os.environ, "AIRLOCK_DATA_DIR": str(self.data_dir), "HF_HUB_OFFLINE": "1",
                 "TQDM_DISABLE": "1", "AIRLOCK_SERVER_ADMIN_TOKEN": self.admin_token,
@@ -105,3 +112,11 @@ class ServedProcess:
             time.sleep(0.2)
         self.process.kill()
         raise RuntimeError(f"airlock serve was not ready in {READY_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+
+
+def _traceback_end(lines: list[str], start: int) -> str:
+    """The exception line that ends the traceback starting at `start`."""
+    for line in lines[start + 1:]:
+        if line and not line.startswith(" "):
+            return line
+    return lines[start]

@@ -20,7 +20,7 @@ def test_quick_soak_passes_every_check(smollm2_path: Path, capsys: pytest.Captur
     failed = [c for c in report["checks"] if not c["ok"]]
     assert not failed, failed
     assert code == 0 and report["ok"] is True
-    assert len(report["checks"]) == 11
+    assert len(report["checks"]) == 12
     traffic = report["traffic"]
     for kind in ("chat", "chat_stream", "batch", "embed", "disconnect", "budget"):
         assert traffic[kind]["accepted"] > 0, kind          # every kind of request got through

@@ -65,3 +65,23 @@ def test_every_check_fails_on_an_empty_run() -> None:
     failed = {c.name for c in evaluate([], [], seen) if not c.ok}
     assert {"KV blocks back to idle", "/health p99 under load", "token budget never exceeded",
             "bad inputs answered 4xx", "disconnected streams billed as abort"} <= failed
+
+
+def test_an_error_in_the_server_log_fails() -> None:
+    from appliance.soak.checks import quiet_log
+
+    seen = _seen([])
+    assert quiet_log(seen).ok
+    seen.log_errors = ["ValueError: boom"]
+    assert not quiet_log(seen).ok
+
+
+def test_the_log_reader_finds_error_lines_and_tracebacks(tmp_path) -> None:
+    from pathlib import Path
+
+    from appliance.soak.server import ServedProcess
+
+    (tmp_path / "serve.log").write_text("2026 INFO airlock: fine\nTraceback (most recent call last):\n"
+                                        '  File "x.py", line 1\nKeyError: \'model\'\n2026 ERROR airlock.api: bad\n')
+    errors = ServedProcess(tmp_path, Path("m.gguf"), "token", port=1).log_errors()
+    assert errors == ["2026 ERROR airlock.api: bad", "KeyError: 'model'"]
