@@ -90,15 +90,30 @@ def disconnect(client: openai.OpenAI, target: Target, rng: random.Random) -> Att
     return attempt
 
 
-def batch(client: openai.OpenAI, target: Target, rng: random.Random, prompts: int = 3) -> Attempt:
-    """One /v1/completions request with a list of prompts (one ledger row per prompt)."""
-    with recorded(Attempt("batch", target.key_name, time.monotonic())) as attempt:
-        reply = client.completions.create(model=target.model, prompt=rng.sample(PROMPTS, prompts),
-                                          max_tokens=target.max_tokens // 2)
-        attempt.status, attempt.accepted = 200, True
-        attempt.ids = tuple(f"{reply.id}-{i}" for i in range(prompts))
-        _usage(attempt, reply.usage)
+def batch(client: openai.OpenAI, target: Target, rng: random.Random, prompts: int = 3, n: int = 1,
+          kind: str = "batch") -> Attempt:
+    """One /v1/completions request with a list of prompts (one ledger row per prompt), streamed
+    or not at random."""
+    with recorded(Attempt(kind, target.key_name, time.monotonic())) as attempt:
+        request = {"model": target.model, "prompt": rng.sample(PROMPTS, prompts), "n": n,
+                   "max_tokens": target.max_tokens // 2}
+        if rng.random() < 0.5:
+            _batch_stream(client.completions.create(**request, stream=True, stream_options={"include_usage": True}),
+                          attempt, prompts)
+        else:
+            reply = client.completions.create(**request)
+            attempt.status, attempt.accepted = 200, True
+            attempt.ids = tuple(f"{reply.id}-{i}" for i in range(prompts))
+            _usage(attempt, reply.usage)
     return attempt
+
+
+def _batch_stream(stream, attempt: Attempt, prompts: int) -> None:
+    attempt.status, attempt.accepted = 200, True
+    for chunk in stream:
+        attempt.ids = tuple(f"{chunk.id}-{i}" for i in range(prompts))
+        if chunk.usage:
+            _usage(attempt, chunk.usage)
 
 
 def embed(client: openai.OpenAI, target: Target, rng: random.Random) -> Attempt:
@@ -111,5 +126,8 @@ def embed(client: openai.OpenAI, target: Target, rng: random.Random) -> Attempt:
 
 
 def budget(client: openai.OpenAI, target: Target, rng: random.Random) -> Attempt:
-    """A chat on the key with a small token budget: answered until the budget is spent, then 429."""
-    return chat(client, target, rng, kind="budget")
+    """A chat, or a batch of 2 prompts x n=2, on the key with a small token budget: answered
+    until the budget is spent, then 429."""
+    if rng.random() < 0.5:
+        return chat(client, target, rng, kind="budget")
+    return batch(client, target, rng, prompts=2, n=2, kind="budget")
