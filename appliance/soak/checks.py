@@ -149,7 +149,8 @@ def disconnects_aborted(attempts: list[Attempt], seen: Observed) -> Check:
     ids = {i for a in attempts if a.kind == "disconnect" and a.accepted for i in a.ids}
     rows = [r for r in seen.rows if r.request_id in ids]
     aborted = sum(1 for r in rows if r.finish_reason == "abort")
-    return Check("disconnected streams billed as abort", f"{aborted} / {len(rows)}", "all", bool(rows) and aborted == len(rows))
+    return Check("disconnected streams billed as abort", f"{aborted} / {len(rows)}", "all",
+                 bool(rows) and aborted == len(rows))
 
 
 def clean_stop(seen: Observed) -> Check:

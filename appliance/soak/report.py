@@ -35,20 +35,22 @@ class SoakReport:
                 for kind, row in sorted(out.items())}
 
     def to_table(self) -> str:
-        width = max(len(c.name) for c in self.checks)
-        value_width = max(len(c.value) for c in self.checks)
-        bound_width = max(len(c.bound) for c in self.checks)
+        width = max(len("check"), *(len(c.name) for c in self.checks))
+        value_width = max(len("value"), *(len(c.value) for c in self.checks))
+        bound_width = max(len("bound"), *(len(c.bound) for c in self.checks))
         lines = [f"airlock bench soak: {self.minutes:g} min of traffic, kill -9 and restart part way; {self.isa}; "
                  f"load average {self.load_average[0]:.1f} at the end",
                  f"{'check':<{width}}  {'value':<{value_width}}  {'bound':<{bound_width}}  result"]
         for c in self.checks:
-            lines.append(f"{c.name:<{width}}  {c.value:<{value_width}}  {c.bound:<{bound_width}}  {'pass' if c.ok else 'FAIL'}")
+            verdict = "pass" if c.ok else "FAIL"
+            lines.append(f"{c.name:<{width}}  {c.value:<{value_width}}  {c.bound:<{bound_width}}  {verdict}")
             if c.detail:
                 lines.append(f"  {c.detail}")
         lines.append("traffic: " + "; ".join(f"{kind} {row['sent']} sent/{row['accepted']} accepted/"
                                              f"{row['completed']} done/{row['refused']} 4xx/{row['cut']} cut"
                                              for kind, row in self.traffic().items()))
-        lines.append(f"model loads {', '.join(f'{s:.0f} s' for s in self.load_seconds)}; wall {self.wall_seconds:.0f} s; "
+        loads = ", ".join(f"{s:.0f} s" for s in self.load_seconds)
+        lines.append(f"model loads {loads}; wall {self.wall_seconds:.0f} s; "
                      f"{'all checks passed' if self.ok else 'FAILED'}")
         return "\n".join(lines)
 
