@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from appliance.cli import _bench_sweep, add_config_argument
+from appliance.cli import _bench_soak, _bench_sweep, add_config_argument
 from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load
 
 SCENARIO_NAMES = ("single", "c32", "c128", "prefill")
@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_quick_and_json(parser, quick_help="a few requests of a few tokens (for tests)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
-    _bench_sweep.register_under(parser.add_subparsers(dest="bench_action", metavar="{sweep}"))
+    actions = parser.add_subparsers(dest="bench_action", metavar="{sweep,soak}")
+    _bench_sweep.register_under(actions)
+    _bench_soak.register_under(actions)
 
 
 def run(args: argparse.Namespace) -> int:
