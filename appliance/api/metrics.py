@@ -35,7 +35,8 @@ def metrics() -> Response:
 
     appliance = current_appliance()
     stats = appliance.engine_stats()
-    lines: list[str] = []
+    lines = family(PREFIX + "node_info", "gauge", "This appliance's node name in a fleet (always 1).",
+                   [({"node": appliance.config.node}, 1)])
     for stem, kind, help_text, read in _ENGINE_FAMILIES:
         lines += family(PREFIX + stem, kind, help_text, [({"model_name": m}, read(s)) for m, s in stats.items()])
     lines += family(PREFIX + "ledger_backlog_rows", "gauge", "Usage rows queued but not yet written.",

@@ -67,6 +67,7 @@ class UsageRow(LedgerBase):
     spec_accepted_tokens: Mapped[int] = mapped_column(Integer, server_default="0")  # of which accepted
     route: Mapped[str | None] = mapped_column(String(64))     # the route the client named, if any
     rule: Mapped[str | None] = mapped_column(String(64))      # the rule that picked the tier (model)
+    node: Mapped[str | None] = mapped_column(String(64))      # the appliance that served it (fleet)
 
 
 class TcoInputsRow(LedgerBase):

@@ -13,7 +13,7 @@ from appliance.ledger.models import UsageRow
 from appliance.ledger.tco import UsageWindow
 
 PERIODS = ("day", "week", "month")
-GROUPS = ("key", "tenant", "model", "route")
+GROUPS = ("key", "tenant", "model", "route", "node")
 RANKINGS = ("tokens", "cost")
 EXPORT_COLUMNS = tuple(c.name for c in UsageRow.__table__.columns)
 TOTAL_COLUMNS = ("requests", "prompt_tokens", "cached_tokens", "completion_tokens", "total_tokens",
@@ -71,7 +71,7 @@ def report_columns(group: str) -> tuple[str, ...]:
 def _group_columns(group: str) -> list[ColumnElement]:
     if group == "key":
         return [U.key_id.label("key_id"), func.max(U.key_name).label("key_name")]
-    if group in ("tenant", "model"):
+    if group in ("tenant", "model", "node"):
         return [getattr(U, group).label(group)]
     if group == "route":                       # route x the tier (model) that served
         return [U.route.label("route"), U.model.label("tier")]
