@@ -1,0 +1,57 @@
+"""Token budgets held in the database: two nodes (own engines, own connections) racing on one
+key never hold more than its budget, on SQLite and on a real PostgreSQL server."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from appliance.auth.budgets import KeyBudgets
+from appliance.auth.keys import KeySpec, KeyStore
+from appliance.ledger.database import make_engine, upgrade
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'airlock.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def _nodes(url: str, budget: int) -> tuple[str, KeyBudgets, KeyBudgets]:
+    """A key with `budget` and two nodes named after it (the PostgreSQL server is per module)."""
+    upgrade(make_engine(url), backup=False)
+    key = KeyStore(make_engine(url)).create(KeySpec(name="shared", token_budget=budget))[0]
+    return key.id, KeyBudgets(make_engine(url), f"a-{key.id}"), KeyBudgets(make_engine(url), f"b-{key.id}")
+
+
+def test_two_nodes_racing_never_hold_more_than_the_budget(database_url: str) -> None:
+    key_id, a, b = _nodes(database_url, budget=100)
+    with ThreadPoolExecutor(16) as pool:
+        held = list(pool.map(lambda i: (a if i % 2 else b).hold(key_id, 7), range(40)))
+    assert sum(held) == 14                                  # 14 x 7 = 98 <= 100 < 15 x 7
+    assert a.state(key_id) == (0, 98)
+    a.settle(key_id, 7, 3)                                  # one request billed 3 of its 7
+    assert b.state(key_id) == (3, 91)
+    assert b.hold(key_id, 6) and not b.hold(key_id, 1)      # 3 + 97 = 100: full
+
+
+def test_a_restarted_node_gives_back_what_its_dead_requests_held(database_url: str) -> None:
+    key_id, a, b = _nodes(database_url, budget=50)
+    assert a.hold(key_id, 30) and b.hold(key_id, 20)
+    assert not b.hold(key_id, 1)
+    assert KeyBudgets(make_engine(database_url), a.node).release_node() == 30   # node a came back
+    assert b.state(key_id) == (0, 20)
+    assert b.hold(key_id, 30)
+    assert a.release_node() == 0                            # nothing left to give back
+
+
+def test_a_key_without_budget_is_held_and_counted_too(database_url: str) -> None:
+    url = database_url
+    upgrade(make_engine(url), backup=False)
+    key = KeyStore(make_engine(url)).create(KeySpec(name="free"))[0]
+    node = KeyBudgets(make_engine(url), "a")
+    assert node.hold(key.id, 10**9)
+    node.settle(key.id, 10**9, 12)
+    assert node.state(key.id) == (12, 0)                  # spent counts, for a budget set later
