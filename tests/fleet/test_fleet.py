@@ -1,0 +1,210 @@
+"""A fleet on loopback: a real PostgreSQL server, two `airlock serve` processes sharing it (each
+with its own data dir and node name), and a real HAProxy in front, configured by
+`airlock fleet haproxy-config`. Budgets hold across the nodes, revocations reach both within
+the key table's refresh, a tenant sticks to one node, and a killed node's tenants move on."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from sqlalchemy import Engine, text
+
+from appliance.auth.budgets import KeyBudgets
+from appliance.auth.keys import REFRESH_SECONDS, KeySpec, KeyStore
+from appliance.cli import main
+from appliance.ledger.database import make_engine, upgrade
+from postgres_support import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+MODEL = "smollm2-135m-instruct"
+ADMIN = "adm-test-token-fleet-0123456789"
+FLUSH_SECONDS = 0.2                      # each node's ledger flush interval: the kill -9 loss bound
+PREFIX = ("You are the support assistant of a hospital's pharmacy. Answer in one short sentence, "
+          "name the ward when it is known, and never guess a dose that the record does not give. ")
+
+
+@dataclass
+class Node:
+    name: str
+    process: subprocess.Popen
+    url: str
+
+
+@dataclass
+class Fleet:
+    front: str
+    nodes: dict[str, Node]
+    db: Engine
+    keys: KeyStore
+
+    def client(self, secret: str, url: str | None = None) -> openai.OpenAI:
+        """max_retries=0: any retry that hides an error is HAProxy's, not the SDK's."""
+        return openai.OpenAI(base_url=(url or self.front) + "/v1", api_key=secret, max_retries=0, timeout=120)
+
+    def node_of(self, secret: str) -> str:
+        """The node HAProxy sends this key to (/health names the node that answers)."""
+        return httpx.get(self.front + "/health", headers={"Authorization": f"Bearer {secret}"}).json()["node"]
+
+    def rows(self, key_id: str) -> list[tuple[str, int]]:
+        """(node, total tokens) of the key's ledger rows written so far."""
+        with self.db.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(
+                "SELECT node, prompt_tokens + completion_tokens FROM usage_records WHERE key_id = :k ORDER BY id"),
+                {"k": key_id})]
+
+
+def _serve(name: str, data_dir: Path, database_url: str, model_file: Path) -> subprocess.Popen:
+    env = {**os.environ, "AIRLOCK_DATA_DIR": str(data_dir), "AIRLOCK_SERVER_NODE": name,
+           "AIRLOCK_LEDGER_DATABASE_URL": database_url, "AIRLOCK_LEDGER_FLUSH_INTERVAL_SECONDS": str(FLUSH_SECONDS),
+           "AIRLOCK_MODELS_DEFAULT_MODEL_FILE": str(model_file), "AIRLOCK_SERVER_ADMIN_TOKEN": ADMIN,
+           "AIRLOCK_MODELS_KV_CACHE_BYTES": str(64 * 1024**2), "AIRLOCK_ALERTS_ENABLED": "false",
+           "HF_HUB_OFFLINE": "1"}
+    return subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; raise SystemExit(main())",
+                             "serve", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _address(process: subprocess.Popen) -> str:
+    for line in process.stdout:
+        match = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            threading.Thread(target=process.stdout.read, daemon=True).start()   # keep the pipe drained
+            return match.group(1)
+    raise AssertionError(f"airlock serve exited ({process.wait()}) without reporting its address")
+
+
+def _wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def fleet(postgres_url: str, smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    haproxy = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
+    if haproxy is None:
+        pytest.skip("haproxy is not installed (packaging/dev/install.sh installs the Debian package)")
+    root = tmp_path_factory.mktemp("fleet")
+    db = make_engine(postgres_url)
+    upgrade(db)
+    processes = {name: _serve(name, root / name, postgres_url, smollm2_path) for name in ("n1", "n2")}
+    front_port, config = free_port(), root / "haproxy.cfg"
+    proxy = None
+    try:
+        nodes = {name: Node(name, p, _address(p)) for name, p in processes.items()}
+        assert main(["fleet", "haproxy-config", "--bind", f"127.0.0.1:{front_port}", "--check-interval-ms", "200",
+                     "-o", str(config), *[f"--node={n.name}={n.url.removeprefix('http://')}" for n in nodes.values()]
+                     ]) == 0
+        proxy = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        built = Fleet(f"http://127.0.0.1:{front_port}", nodes, db, KeyStore(db))
+        probes = [built.keys.create(KeySpec(name=f"probe-{i}"))[1] for i in range(16)]
+
+        def both_up() -> bool:
+            try:
+                return {built.node_of(s) for s in probes} == set(nodes)
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+        _wait_until(both_up, 30, "HAProxy to see both nodes ready")
+        yield built
+    finally:
+        for process in [proxy, *processes.values()]:
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+        db.dispose()
+
+
+def _prompt_tokens(fleet: Fleet, prompt: str) -> int:
+    secret = fleet.keys.create(KeySpec(name="measure"))[1]
+    return fleet.client(secret).completions.create(model=MODEL, prompt=prompt, max_tokens=1).usage.prompt_tokens
+
+
+def test_a_budget_holds_across_both_nodes_under_parallel_load(fleet: Fleet) -> None:
+    prompt, completion = "Count with me: one, two, three,", 3
+    worst = _prompt_tokens(fleet, prompt) + completion
+    key, secret = fleet.keys.create(KeySpec(name="budget", token_budget=6 * worst + worst - 1))
+    clients = [fleet.client(secret, node.url) for node in fleet.nodes.values()]   # straight to both nodes
+
+    def call(i: int) -> int:
+        try:
+            return clients[i % 2].completions.create(model=MODEL, prompt=prompt, max_tokens=completion,
+                                                     extra_body={"ignore_eos": True}).usage.total_tokens
+        except openai.RateLimitError as exc:
+            assert "token budget" in str(exc)
+            return 0
+    with ThreadPoolExecutor(12) as pool:
+        billed = [n for n in pool.map(call, range(24)) if n]
+    assert billed == [worst] * 6                          # exactly what fits, on both nodes together
+    assert KeyBudgets(fleet.db, "test").state(key.id) == (6 * worst, 0)
+    _wait_until(lambda: len(fleet.rows(key.id)) == 6, 10, "the ledger rows")
+    rows = fleet.rows(key.id)
+    assert sum(n for _, n in rows) == 6 * worst <= key.spec.token_budget
+    assert {node for node, _ in rows} == {"n1", "n2"}     # both nodes served, each row names its node
+
+
+def test_a_revoked_key_is_refused_by_both_nodes_within_the_refresh(fleet: Fleet) -> None:
+    key, secret = fleet.keys.create(KeySpec(name="revoked"))
+    for node in fleet.nodes.values():
+        fleet.client(secret, node.url).completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+    fleet.keys.revoke(key.id)                              # as `airlock keys revoke` on any node would
+    revoked = time.monotonic()
+    for node in fleet.nodes.values():
+        client = fleet.client(secret, node.url)
+
+        def refused() -> bool:
+            try:
+                client.models.list()
+                return False
+            except openai.AuthenticationError:
+                return True
+        _wait_until(refused, REFRESH_SECONDS + 2, f"node {node.name} to refuse the revoked key")
+    assert time.monotonic() - revoked <= REFRESH_SECONDS + 1
+    with pytest.raises(openai.AuthenticationError):
+        fleet.client(secret).models.list()
+
+
+def test_a_tenant_sticks_to_one_node_and_its_prefix_stays_warm(fleet: Fleet) -> None:
+    tenants = [fleet.keys.create(KeySpec(name=f"t{i}", tenant=f"t{i}"))[1] for i in range(16)]
+    assert {fleet.node_of(s) for s in tenants} == set(fleet.nodes)   # tenants spread over both nodes
+    key = fleet.keys.list()[-1]
+    secret, home = tenants[-1], fleet.node_of(tenants[-1])
+    client = fleet.client(secret)
+    cached = [client.completions.create(model=MODEL, prompt=PREFIX + f"Question {i}: where is ward {i}?",
+                                        max_tokens=1).usage.prompt_tokens_details.cached_tokens
+              for i in range(4)]
+    assert cached[0] == 0 and all(c >= 32 for c in cached[1:]), cached   # the prefix was found warm
+    _wait_until(lambda: len(fleet.rows(key.id)) == 4, 10, "the ledger rows")
+    assert {node for node, _ in fleet.rows(key.id)} == {home}
+
+
+def test_a_killed_node_loses_no_flushed_row_and_the_other_keeps_serving(fleet: Fleet) -> None:
+    key, secret = fleet.keys.create(KeySpec(name="survivor"))
+    victim = fleet.nodes[fleet.node_of(secret)]
+    client = fleet.client(secret)
+    for _ in range(2):
+        client.completions.create(model=MODEL, prompt="Hello", max_tokens=1)
+    time.sleep(FLUSH_SECONDS * 5)                          # past the flush interval: the rows are written
+    victim.process.send_signal(signal.SIGKILL)
+    victim.process.wait()
+    assert [node for node, _ in fleet.rows(key.id)] == [victim.name] * 2
+    for _ in range(3):                                     # no client-side retry: HAProxy redispatches
+        assert client.completions.create(model=MODEL, prompt="Hello", max_tokens=1).usage.completion_tokens == 1
+    survivor = next(name for name in fleet.nodes if name != victim.name)
+    _wait_until(lambda: len(fleet.rows(key.id)) == 5, 10, "the survivor's ledger rows")
+    assert [node for node, _ in fleet.rows(key.id)] == [victim.name] * 2 + [survivor] * 3
+    assert fleet.node_of(secret) == survivor
