@@ -66,8 +66,9 @@ class Fleet:
                 {"k": key_id})]
 
 
-def _serve(name: str, data_dir: Path, database_url: str, model_file: Path) -> subprocess.Popen:
+def _serve(name: str, data_dir: Path, database_url: str, model_file: Path, store: Path) -> subprocess.Popen:
     env = {**os.environ, "AIRLOCK_DATA_DIR": str(data_dir), "AIRLOCK_SERVER_NODE": name,
+           "AIRLOCK_MODELS_STORE_DIR": str(store),
            "AIRLOCK_LEDGER_DATABASE_URL": database_url, "AIRLOCK_LEDGER_FLUSH_INTERVAL_SECONDS": str(FLUSH_SECONDS),
            "AIRLOCK_MODELS_DEFAULT_MODEL_FILE": str(model_file), "AIRLOCK_SERVER_ADMIN_TOKEN": ADMIN,
            "AIRLOCK_MODELS_KV_CACHE_BYTES": str(64 * 1024**2), "AIRLOCK_ALERTS_ENABLED": "false",
@@ -94,18 +95,25 @@ def _wait_until(condition, timeout: float, what: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def fleet(postgres_url: str, smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet(postgres_url: str, smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory,
+          pytestconfig: pytest.Config) -> Iterator[Fleet]:
     haproxy = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
     if haproxy is None:
         pytest.skip("haproxy is not installed (packaging/dev/install.sh installs the Debian package)")
     root = tmp_path_factory.mktemp("fleet")
     db = make_engine(postgres_url)
     upgrade(db)
-    processes = {name: _serve(name, root / name, postgres_url, smollm2_path) for name in ("n1", "n2")}
+    # One model store for both nodes, kept between runs: the GGUF is converted once (half a
+    # minute), not per node and run. The first node fills it before the second starts.
+    store = pytestconfig.cache.mkdir("fleet-model-store")
+    processes: dict[str, subprocess.Popen] = {}
     front_port, config = free_port(), root / "haproxy.cfg"
     proxy = None
     try:
-        nodes = {name: Node(name, p, _address(p)) for name, p in processes.items()}
+        nodes = {}
+        for name in ("n1", "n2"):
+            processes[name] = _serve(name, root / name, postgres_url, smollm2_path, store)
+            nodes[name] = Node(name, processes[name], _address(processes[name]))
         assert main(["fleet", "haproxy-config", "--bind", f"127.0.0.1:{front_port}", "--check-interval-ms", "200",
                      "-o", str(config), *[f"--node={n.name}={n.url.removeprefix('http://')}" for n in nodes.values()]
                      ]) == 0
