@@ -21,7 +21,7 @@ from appliance.ledger.reports import GROUPS, PERIODS, RANKINGS, TOTAL_COLUMNS, I
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("usage", help="usage reports, top consumers, exports and TCO")
     actions = parser.add_subparsers(dest="usage_command", required=True)
-    report = actions.add_parser("report", help="totals by period and key, tenant or model")
+    report = actions.add_parser("report", help="totals by period and key, tenant, model, route or node")
     report.add_argument("--period", choices=PERIODS, default="day")
     report.add_argument("--group", choices=GROUPS, default="key")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")

@@ -10,6 +10,7 @@ PYTHON=${PYTHON:-python3}
 apt_install_missing() {   # apt_install_missing <command or path> <package>
     if command -v "$1" >/dev/null 2>&1 || [ -e "$1" ]; then return 0; fi
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+    export DEBIAN_FRONTEND=noninteractive
     { apt-get install -y -qq "$2" || { apt-get update -qq && apt-get install -y -qq "$2"; }; } >/dev/null 2>&1 \
         || echo "could not install $2 with apt-get: its tests will be skipped"
 }

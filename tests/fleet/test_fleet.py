@@ -142,6 +142,14 @@ def _prompt_tokens(fleet: Fleet, prompt: str) -> int:
     return fleet.client(secret).completions.create(model=MODEL, prompt=prompt, max_tokens=1).usage.prompt_tokens
 
 
+def test_each_node_names_itself_on_health_metrics_and_the_admin_api(fleet: Fleet) -> None:
+    for node in fleet.nodes.values():
+        assert httpx.get(node.url + "/health").json()["node"] == node.name
+        assert f'airlock:node_info{{node="{node.name}"}} 1' in httpx.get(node.url + "/metrics").text
+        stats = httpx.get(node.url + "/admin/stats", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert stats.json()["node"] == node.name
+
+
 def test_a_budget_holds_across_both_nodes_under_parallel_load(fleet: Fleet) -> None:
     prompt, completion = "Count with me: one, two, three,", 3
     worst = _prompt_tokens(fleet, prompt) + completion
