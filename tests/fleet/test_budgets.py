@@ -3,13 +3,16 @@ key never hold more than its budget, on SQLite and on a real PostgreSQL server."
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from appliance.auth.budgets import KeyBudgets
-from appliance.auth.keys import KeySpec, KeyStore
+from appliance.auth.keys import ApiKey, KeySpec, KeyStore
+from appliance.auth.limits import LimitExceeded, RateLimiter
 from appliance.ledger.database import make_engine, upgrade
+from postgres_support import free_port
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -55,3 +58,17 @@ def test_a_key_without_budget_is_held_and_counted_too(database_url: str) -> None
     assert node.hold(key.id, 10**9)
     node.settle(key.id, 10**9, 12)
     assert node.state(key.id) == (12, 0)                  # spent counts, for a budget set later
+
+
+def test_with_the_database_unreachable_a_budgeted_key_is_refused_and_a_free_one_served() -> None:
+    gone = make_engine(f"postgresql+psycopg://airlock@127.0.0.1:{free_port()}/airlock")   # nothing listens
+    limiter = RateLimiter(KeyBudgets(gone, "a"))
+    now = datetime.now(UTC)
+    budgeted = ApiKey("key_b", "bbbbbbbb", KeySpec(name="b", token_budget=100), now)
+    free = ApiKey("key_f", "ffffffff", KeySpec(name="f"), now)
+    with pytest.raises(LimitExceeded, match="cannot be reached") as info:
+        limiter.reserve(budgeted, 10)
+    assert info.value.limit == "budget_store"
+    reservation = limiter.reserve(free, 10)
+    assert not reservation.in_db
+    reservation.settle(10, 4)                               # nothing to write; no error
