@@ -7,7 +7,10 @@ What it promises (docs/fleet.md):
 - Failover: a node is taken out when /ready stops answering 200 (a drain answers 503, a dead
   node nothing) after `fall` checks `check_interval_ms` apart. Until then a request that
   could not connect, or got a 503 (which Airlock answers before doing any work), is retried
-  on another node (`option redispatch`), so a client sees no error.
+  on another node (`option redispatch`), so a client sees no error. HAProxy retries only a
+  request it holds whole, so it buffers each request body before forwarding it
+  (`option http-buffer-request`, up to `buffer_bytes`; a larger request is not retried on a
+  503 and is left to the client's retry).
 - Streams: a token stream (SSE) may pause between tokens, so the server-side and tunnel
   timeouts are long (`stream_timeout_s`); HAProxy forwards each chunk as it arrives.
 """
@@ -32,12 +35,15 @@ class FrontSettings:
     rise: int = 2                         # passed checks before it is back
     retries: int = 2
     maxconn: int = 4096
+    buffer_bytes: int = 65536             # tune.bufsize: the largest request retried on a 503
 
     def __post_init__(self) -> None:
         if not _HEADER.fullmatch(self.hash_header):
             raise NodeError(f"hash header {self.hash_header!r} must be a plain header name")
         if not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}", self.bind):
             raise NodeError(f"bind {self.bind!r} must be host:port (host may be empty: every address)")
+        if self.buffer_bytes < 16384:
+            raise NodeError(f"buffer_bytes must be at least 16384 (HAProxy's default), got {self.buffer_bytes}")
         for name in ("stream_timeout_s", "connect_timeout_ms", "check_interval_ms", "fall", "rise", "maxconn"):
             if getattr(self, name) < 1:
                 raise NodeError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -54,6 +60,7 @@ def render(nodes: list[Node], settings: FrontSettings = FrontSettings()) -> str:
         "# Written by `airlock fleet haproxy-config`; see docs/fleet.md.",
         "global",
         f"    maxconn {s.maxconn}",
+        f"    tune.bufsize {s.buffer_bytes}",
         "    log stdout format raw local0 info",
         "",
         "defaults",
@@ -74,6 +81,7 @@ def render(nodes: list[Node], settings: FrontSettings = FrontSettings()) -> str:
         "frontend airlock",
         f"    bind {s.bind}",
         "    option forwardfor",
+        "    option http-buffer-request",                   # whole in hand, so a 503 can be retried
         "    default_backend appliances",
         "",
         "backend appliances",

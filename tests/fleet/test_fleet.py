@@ -12,9 +12,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -49,6 +49,17 @@ class Fleet:
     nodes: dict[str, Node]
     db: Engine
     keys: KeyStore
+    launch: Callable[[str, int], Node]       # (name, port): start a node's `airlock serve`
+    probes: list[str] = field(default_factory=list)   # keys that spread over every node
+
+    def wait_all_up(self) -> None:
+        """Until HAProxy sends requests to every node (its checks passed)."""
+        def all_up() -> bool:
+            try:
+                return {self.node_of(s) for s in self.probes} == set(self.nodes)
+            except (httpx.HTTPError, ValueError, KeyError):
+                return False
+        _wait_until(all_up, 30, "HAProxy to see every node ready")
 
     def client(self, secret: str, url: str | None = None) -> openai.OpenAI:
         """max_retries=0: any retry that hides an error is HAProxy's, not the SDK's."""
@@ -66,7 +77,8 @@ class Fleet:
                 {"k": key_id})]
 
 
-def _serve(name: str, data_dir: Path, database_url: str, model_file: Path, store: Path) -> subprocess.Popen:
+def _serve(name: str, data_dir: Path, database_url: str, model_file: Path, store: Path,
+           port: int) -> subprocess.Popen:
     env = {**os.environ, "AIRLOCK_DATA_DIR": str(data_dir), "AIRLOCK_SERVER_NODE": name,
            "AIRLOCK_MODELS_STORE_DIR": str(store),
            "AIRLOCK_LEDGER_DATABASE_URL": database_url, "AIRLOCK_LEDGER_FLUSH_INTERVAL_SECONDS": str(FLUSH_SECONDS),
@@ -74,7 +86,7 @@ def _serve(name: str, data_dir: Path, database_url: str, model_file: Path, store
            "AIRLOCK_MODELS_KV_CACHE_BYTES": str(64 * 1024**2), "AIRLOCK_ALERTS_ENABLED": "false",
            "HF_HUB_OFFLINE": "1"}
     return subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; raise SystemExit(main())",
-                             "serve", "--port", "0"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                             "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -106,32 +118,27 @@ def fleet(postgres_url: str, smollm2_path: Path, tmp_path_factory: pytest.TempPa
     # One model store for both nodes, kept between runs: the GGUF is converted once (half a
     # minute), not per node and run. The first node fills it before the second starts.
     store = pytestconfig.cache.mkdir("fleet-model-store")
-    processes: dict[str, subprocess.Popen] = {}
+    started: list[subprocess.Popen] = []
+
+    def launch(name: str, port: int = 0) -> Node:
+        started.append(_serve(name, root / name, postgres_url, smollm2_path, store, port))
+        return Node(name, started[-1], _address(started[-1]))
+
     front_port, config = free_port(), root / "haproxy.cfg"
-    proxy = None
     try:
-        nodes = {}
-        for name in ("n1", "n2"):
-            processes[name] = _serve(name, root / name, postgres_url, smollm2_path, store)
-            nodes[name] = Node(name, processes[name], _address(processes[name]))
+        nodes = {name: launch(name) for name in ("n1", "n2")}   # one after the other: the store
         assert main(["fleet", "haproxy-config", "--bind", f"127.0.0.1:{front_port}", "--check-interval-ms", "200",
                      "-o", str(config), *[f"--node={n.name}={n.url.removeprefix('http://')}" for n in nodes.values()]
                      ]) == 0
-        proxy = subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
-        built = Fleet(f"http://127.0.0.1:{front_port}", nodes, db, KeyStore(db))
-        probes = [built.keys.create(KeySpec(name=f"probe-{i}"))[1] for i in range(16)]
-
-        def both_up() -> bool:
-            try:
-                return {built.node_of(s) for s in probes} == set(nodes)
-            except (httpx.HTTPError, ValueError, KeyError):
-                return False
-        _wait_until(both_up, 30, "HAProxy to see both nodes ready")
+        with open(root / "haproxy.log", "w") as log:   # the request log: node, retries, status
+            started.append(subprocess.Popen([haproxy, "-db", "-f", str(config)], stdout=log, stderr=log))
+        built = Fleet(f"http://127.0.0.1:{front_port}", nodes, db, KeyStore(db), launch)
+        built.probes = [built.keys.create(KeySpec(name=f"probe-{i}"))[1] for i in range(16)]
+        built.wait_all_up()
         yield built
     finally:
-        for process in [proxy, *processes.values()]:
-            if process is not None and process.poll() is None:
+        for process in started:
+            if process.poll() is None:
                 process.kill()
                 process.wait()
         db.dispose()
@@ -206,6 +213,41 @@ def test_a_tenant_sticks_to_one_node_and_its_prefix_stays_warm(fleet: Fleet) -> 
     assert cached[0] == 0 and all(c >= 32 for c in cached[1:]), cached   # the prefix was found warm
     _wait_until(lambda: len(fleet.rows(key.id)) == 4, 10, "the ledger rows")
     assert {node for node, _ in fleet.rows(key.id)} == {home}
+
+
+def test_a_draining_node_hands_its_tenants_over_and_comes_back(fleet: Fleet) -> None:
+    """A rolling restart: SIGTERM drains a node while its key keeps sending; nothing fails
+    (HAProxy retries the drain's 503s and refused connections elsewhere); restarted on its
+    port, the node takes its key back (the hash ring is the same)."""
+    key, secret = fleet.keys.create(KeySpec(name="rolling"))
+    home = fleet.nodes[fleet.node_of(secret)]
+    client, stop, answered, errors = fleet.client(secret), threading.Event(), [], []
+
+    def send() -> None:
+        while not stop.is_set():
+            try:
+                answered.append(client.completions.create(model=MODEL, prompt="Hi", max_tokens=1))
+            except openai.OpenAIError as exc:
+                errors.append(exc)
+    senders = [threading.Thread(target=send) for _ in range(2)]
+    for sender in senders:
+        sender.start()
+    try:
+        _wait_until(lambda: len(answered) >= 2, 30, "requests before the drain")
+        home.process.send_signal(signal.SIGTERM)
+        assert home.process.wait(timeout=60) == 0
+        drained = len(answered)
+        _wait_until(lambda: len(answered) >= drained + 3, 30, "requests after the drain")
+    finally:
+        stop.set()
+        for sender in senders:
+            sender.join()
+    assert errors == []
+    fleet.nodes[home.name] = fleet.launch(home.name, int(home.url.rsplit(":", 1)[1]))
+    fleet.wait_all_up()
+    assert fleet.node_of(secret) == home.name
+    _wait_until(lambda: len(fleet.rows(key.id)) == len(answered), 10, "the ledger rows")
+    assert {node for node, _ in fleet.rows(key.id)} == set(fleet.nodes)   # served by both, in turn
 
 
 def test_a_killed_node_loses_no_flushed_row_and_the_other_keeps_serving(fleet: Fleet) -> None:
