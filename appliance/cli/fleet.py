@@ -5,6 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from appliance.cli import add_config_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("fleet", help="several appliances on one database behind HAProxy")
@@ -19,10 +21,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="seconds a stream may pause, and a request may take (default: %(default)s)")
     config.add_argument("--check-interval-ms", type=int, default=1000, help="health check interval")
     config.add_argument("--output", "-o", help="file to write (default: stdout)")
+    bench = commands.add_parser("bench-budget", help="what one budget hold + settle costs on the database")
+    add_config_argument(bench)
+    bench.add_argument("--pairs", type=int, default=500)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    return bench_budget(args) if args.fleet_command == "bench-budget" else haproxy_config(args)
+
+
+def bench_budget(args: argparse.Namespace) -> int:
+    from appliance.config import ConfigError, load_config
+    from appliance.fleet.bench import hold_cost
+    from appliance.ledger.database import make_engine, upgrade
+
+    try:
+        db = make_engine(load_config(args.config).database_url)
+        upgrade(db)
+        cost = hold_cost(db, args.pairs)
+    except (ConfigError, ValueError) as exc:
+        print(f"airlock fleet: {exc}", file=sys.stderr)
+        return 2
+    print(f"{cost.database}: {cost.pairs} hold+settle pairs, p50 {cost.p50_ms:.2f} ms, p95 {cost.p95_ms:.2f} ms, "
+          f"{cost.per_second:.0f} pairs/s (one thread)")
+    return 0
+
+
+def haproxy_config(args: argparse.Namespace) -> int:
     from appliance.fleet.haproxy import FrontSettings, render
     from appliance.fleet.node import Node, NodeError
 

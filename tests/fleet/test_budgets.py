@@ -11,6 +11,7 @@ import pytest
 from appliance.auth.budgets import KeyBudgets
 from appliance.auth.keys import ApiKey, KeySpec, KeyStore
 from appliance.auth.limits import LimitExceeded, RateLimiter
+from appliance.fleet.bench import hold_cost
 from appliance.ledger.database import make_engine, upgrade
 from postgres_support import free_port
 
@@ -72,3 +73,10 @@ def test_with_the_database_unreachable_a_budgeted_key_is_refused_and_a_free_one_
     reservation = limiter.reserve(free, 10)
     assert not reservation.in_db
     reservation.settle(10, 4)                               # nothing to write; no error
+
+
+def test_the_hold_cost_bench_measures_both_databases(database_url: str) -> None:
+    upgrade(make_engine(database_url), backup=False)
+    cost = hold_cost(make_engine(database_url), pairs=20)
+    assert cost.database == database_url.split(":")[0].split("+")[0]
+    assert 0 < cost.p50_ms <= cost.p95_ms and cost.per_second > 0
