@@ -215,6 +215,31 @@ def test_a_tenant_sticks_to_one_node_and_its_prefix_stays_warm(fleet: Fleet) -> 
     assert {node for node, _ in fleet.rows(key.id)} == {home}
 
 
+def test_front_overhead_and_affinity_hit_rate(fleet: Fleet) -> None:
+    """Figures for BENCHMARKS.md (printed; run with -s): what HAProxy adds to a one-token
+    request, and how often a tenant's second request finds its prefix warm through the front."""
+    secret = fleet.keys.create(KeySpec(name="overhead"))[1]
+    direct, front = fleet.client(secret, fleet.nodes[fleet.node_of(secret)].url), fleet.client(secret)
+    took: dict[str, list[float]] = {"direct": [], "front": []}
+    for _ in range(10):
+        for path, client in (("direct", direct), ("front", front)):
+            start = time.perf_counter()
+            client.completions.create(model=MODEL, prompt="Hi", max_tokens=1)
+            took[path].append(time.perf_counter() - start)
+    p50 = {path: sorted(times)[len(times) // 2] * 1000 for path, times in took.items()}
+    tenants = [fleet.keys.create(KeySpec(name=f"hit{i}", tenant=f"hit{i}"))[1] for i in range(8)]
+    hits = 0
+    for i, tenant in enumerate(tenants):
+        client = fleet.client(tenant)
+        for question in range(2):
+            usage = client.completions.create(model=MODEL, prompt=PREFIX + f"Tenant {i} asks {question}.",
+                                              max_tokens=1).usage
+        hits += usage.prompt_tokens_details.cached_tokens > 0
+    print(f"\nfront p50 {p50['front']:.1f} ms, direct p50 {p50['direct']:.1f} ms, "
+          f"overhead {p50['front'] - p50['direct']:.1f} ms; affinity hit rate {hits}/{len(tenants)}")
+    assert hits == len(tenants)                            # every second request found its prefix
+
+
 def test_a_draining_node_hands_its_tenants_over_and_comes_back(fleet: Fleet) -> None:
     """A rolling restart: SIGTERM drains a node while its key keeps sending; nothing fails
     (HAProxy retries the drain's 503s and refused connections elsewhere); restarted on its
