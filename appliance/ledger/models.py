@@ -161,3 +161,17 @@ class AlertRuleRow(LedgerBase):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     spec: Mapped[str] = mapped_column(Text)              # JSON of AlertRule; "null": deleted
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FleetNodeRow(LedgerBase):
+    """A node's last report of itself (appliance/fleet/registry.py); one row per node name."""
+    __tablename__ = "fleet_nodes"
+
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    draining: Mapped[bool] = mapped_column(Boolean)
+    running: Mapped[int] = mapped_column(Integer)
+    waiting: Mapped[int] = mapped_column(Integer)
+    models: Mapped[str] = mapped_column(Text)            # comma-separated names of the loaded models

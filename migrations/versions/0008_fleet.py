@@ -3,7 +3,7 @@
 `api_keys.budget_spent` is every token a key has been billed, `budget_held` the worst cases of
 its requests in flight on every node; `budget_holds` splits the held tokens by node, so a node
 that restarts after a crash gives back what its lost requests held. Spent is seeded from the
-usage rows already written.
+usage rows already written. `fleet_nodes` holds each node's last report of itself.
 
 Revision ID: 0008
 Revises: 0007
@@ -36,9 +36,21 @@ def upgrade() -> None:
         sa.Column("node", sa.String(64), primary_key=True),
         sa.Column("held", sa.BigInteger(), nullable=False, server_default="0"),
     )
+    op.create_table(
+        "fleet_nodes",
+        sa.Column("node", sa.String(64), primary_key=True),
+        sa.Column("address", sa.String(200), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("draining", sa.Boolean(), nullable=False),
+        sa.Column("running", sa.Integer(), nullable=False),
+        sa.Column("waiting", sa.Integer(), nullable=False),
+        sa.Column("models", sa.Text(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("fleet_nodes")
     op.drop_table("budget_holds")
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_column("budget_held")

@@ -144,6 +144,12 @@ def fleet(postgres_url: str, smollm2_path: Path, tmp_path_factory: pytest.TempPa
         db.dispose()
 
 
+def _fleet_view(node: Node) -> dict[str, dict]:
+    """GET /admin/fleet on `node`: every node's last report, by name."""
+    reply = httpx.get(node.url + "/admin/fleet", headers={"Authorization": f"Bearer {ADMIN}"})
+    return {n["node"]: n for n in reply.json()["nodes"]}
+
+
 def _prompt_tokens(fleet: Fleet, prompt: str) -> int:
     secret = fleet.keys.create(KeySpec(name="measure"))[1]
     return fleet.client(secret).completions.create(model=MODEL, prompt=prompt, max_tokens=1).usage.prompt_tokens
@@ -155,6 +161,9 @@ def test_each_node_names_itself_on_health_metrics_and_the_admin_api(fleet: Fleet
         assert f'airlock:node_info{{node="{node.name}"}} 1' in httpx.get(node.url + "/metrics").text
         stats = httpx.get(node.url + "/admin/stats", headers={"Authorization": f"Bearer {ADMIN}"})
         assert stats.json()["node"] == node.name
+        listed = _fleet_view(node)                         # any node lists every node
+        assert {n: (v["up"], v["models"], v["address"]) for n, v in listed.items()} == {
+            n.name: (True, [MODEL], n.url) for n in fleet.nodes.values()}
 
 
 def test_a_budget_holds_across_both_nodes_under_parallel_load(fleet: Fleet) -> None:
@@ -170,8 +179,9 @@ def test_a_budget_holds_across_both_nodes_under_parallel_load(fleet: Fleet) -> N
         except openai.RateLimitError as exc:
             assert "token budget" in str(exc)
             return 0
+    billed = [call(0), call(1)]                           # one on each node first, then the race
     with ThreadPoolExecutor(12) as pool:
-        billed = [n for n in pool.map(call, range(24)) if n]
+        billed += [n for n in pool.map(call, range(24)) if n]
     assert billed == [worst] * 6                          # exactly what fits, on both nodes together
     assert KeyBudgets(fleet.db, "test").state(key.id) == (6 * worst, 0)
     _wait_until(lambda: len(fleet.rows(key.id)) == 6, 10, "the ledger rows")
@@ -291,3 +301,5 @@ def test_a_killed_node_loses_no_flushed_row_and_the_other_keeps_serving(fleet: F
     _wait_until(lambda: len(fleet.rows(key.id)) == 5, 10, "the survivor's ledger rows")
     assert [node for node, _ in fleet.rows(key.id)] == [victim.name] * 2 + [survivor] * 3
     assert fleet.node_of(secret) == survivor
+    _wait_until(lambda: not _fleet_view(fleet.nodes[survivor])[victim.name]["up"], 10,
+                "the fleet view to show the killed node down")

@@ -20,7 +20,7 @@ from appliance.ledger.models import LedgerBase
 from .support import TCO
 
 TABLES = {"alembic_version", "api_keys", "usage_records", "tco_inputs", "bench_runs", "audit_log", "alert_events",
-          "alert_rules", "budget_holds"}
+          "alert_rules", "budget_holds", "fleet_nodes"}
 USAGE_0001 = ("INSERT INTO usage_records (request_id, created_at, key_id, key_name, tenant, model, "
               "quantization, endpoint, prompt_tokens, cached_tokens, completion_tokens, finish_reason, "
               "queue_seconds, ttft_seconds, duration_seconds, compute_seconds, energy_wh, cost) VALUES "
