@@ -4,6 +4,7 @@ with its own data dir and node name), and a real HAProxy in front, configured by
 the key table's refresh, a tenant sticks to one node, and a killed node's tenants move on."""
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -248,6 +249,24 @@ def test_front_overhead_and_affinity_hit_rate(fleet: Fleet) -> None:
     print(f"\nfront p50 {p50['front']:.1f} ms, direct p50 {p50['direct']:.1f} ms, "
           f"overhead {p50['front'] - p50['direct']:.1f} ms; affinity hit rate {hits}/{len(tenants)}")
     assert hits == len(tenants)                            # every second request found its prefix
+
+
+def test_the_console_attached_to_one_node_shows_every_node(fleet: Fleet) -> None:
+    from tui.app import create_app
+    from tui.client import AdminClient
+    from tui.screens.fleet import FleetScreen, FleetTable
+
+    async def shown() -> dict[str, dict]:
+        console = create_app(AdminClient(fleet.nodes["n1"].url, ADMIN), poll_seconds=None)
+        async with console.run_test(size=(120, 40)) as pilot:
+            await pilot.press("f9")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if isinstance(console.screen, FleetScreen) and console.screen.query_one(FleetTable).rows_data:
+                    return console.screen.query_one(FleetTable).rows_data
+        raise AssertionError("the fleet screen showed no nodes")
+    rows = asyncio.run(shown())
+    assert {n: (r["state"], r["models"]) for n, r in rows.items()} == {"n1": ("up", [MODEL]), "n2": ("up", [MODEL])}
 
 
 def test_a_draining_node_hands_its_tenants_over_and_comes_back(fleet: Fleet) -> None:
