@@ -113,7 +113,7 @@ class Appliance:
         cached = bool(getattr(job.stream, "response_cached", False))
         self.queue_usage(lambda: UsageRecord.from_metrics(
             job.stream.metrics, key_id=key.id if key else None, key_name=_clip(key.spec.name) if key else None,
-            tenant=_clip(key.spec.tenant) if key else None, model=job.model, node=self.config.node,
+            tenant=_clip(key.spec.tenant) if key else None, model=job.model,
             quantization=self.quantization_of(job.model), endpoint=job.endpoint, finish_reason=finish_reason,
             completion_tokens=job.delivered_tokens, response_cached=cached, route=route, rule=rule),
             fallback=lambda: _raw_row(job, finish_reason))

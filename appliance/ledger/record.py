@@ -84,7 +84,7 @@ class UsageRecord:
                      tenant: str | None, model: str, quantization: str, endpoint: str,
                      finish_reason: str, completion_tokens: int | None = None,
                      response_cached: bool = False, route: str | None = None,
-                     rule: str | None = None, node: str | None = None) -> UsageRecord:
+                     rule: str | None = None) -> UsageRecord:
         """Durations are clamped at 0 and the TTFT at the duration: the engine stamps them with
         the wall clock, which an NTP step can move backwards or forwards mid-request."""
         duration = max(0.0, metrics.duration)
@@ -99,4 +99,4 @@ class UsageRecord:
                    ttft_seconds=ttft, duration_seconds=duration,
                    compute_seconds=max(0.0, metrics.compute_seconds), response_cached=response_cached,
                    spec_draft_tokens=metrics.spec_draft_tokens, spec_accepted_tokens=metrics.spec_accepted_tokens,
-                   route=route, rule=rule, node=node)
+                   route=route, rule=rule)
