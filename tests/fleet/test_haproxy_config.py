@@ -19,8 +19,8 @@ def test_config_hashes_on_the_key_checks_ready_and_keeps_streams_open(tmp_path: 
     text = out.read_text()
     for line in ("balance hdr(Authorization)", "hash-type consistent", "option httpchk GET /ready",
                  "http-check expect status 200", "option redispatch 1", "retry-on conn-failure empty-response 503",
-                 "option http-buffer-request", "tune.bufsize 65536", "timeout server 900s", "timeout tunnel 900s", "server gpu1 10.0.0.11:8420 check",
-                 "server gpu2 [fd00::2]:8420 check"):
+                 "option http-buffer-request", "tune.bufsize 65536", "timeout server 900s", "timeout tunnel 900s",
+                 "server gpu1 10.0.0.11:8420 check", "server gpu2 [fd00::2]:8420 check"):
         assert line in text.splitlines() or f"    {line}" in text.splitlines(), line
     if shutil.which("haproxy") is None:
         pytest.skip("haproxy is not installed (packaging/dev/install.sh installs it): its own check not run")
