@@ -169,16 +169,26 @@ class Ledger:
     def tco_inputs(self) -> TcoInputs:
         return self._tco
 
-    def tco(self, since: datetime | None = None, until: datetime | None = None) -> TcoReport:
+    def tco(self, since: datetime | None = None, until: datetime | None = None,
+            node: str | None = None) -> TcoReport:
         """TCO figures over [since, until): by default the last 7 days, or since the ledger was
-        created if it is younger."""
+        created if it is younger; of one node's rows when `node` is named."""
         self.flush(timeout=10)
         until = reports.as_utc(until) or datetime.now(UTC)
         since = reports.as_utc(since) or self._default_since(until)
         with self.engine.connect() as conn:
-            window = reports.usage_window(conn, since, until)
+            window = reports.usage_window(conn, since, until, node)
         prices = [p for p in self.prices if p.currency == self._tco.currency]
         return tco_report(self._tco, window, prices)
+
+    def tco_by_node(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, TcoReport]:
+        """One TCO report per node that wrote rows in the window, each node a box with the same
+        TCO inputs (a fleet of identical appliances)."""
+        until = reports.as_utc(until) or datetime.now(UTC)
+        since = reports.as_utc(since) or self._default_since(until)
+        with self.engine.connect() as conn:
+            names = reports.nodes(conn, since, until)
+        return {name: self.tco(since, until, name) for name in names}
 
     def tier_costs(self, since: datetime | None = None, until: datetime | None = None) -> dict:
         """Cost per 1M tokens per tier (model served) and routing's savings over the TCO window."""
