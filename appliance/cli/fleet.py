@@ -1,4 +1,5 @@
-"""`airlock fleet haproxy-config`: the HAProxy configuration in front of several appliances."""
+"""`airlock fleet haproxy-config` (the HAProxy configuration in front of several appliances) and
+`airlock fleet bench-budget` (what a budget hold costs on the configured database)."""
 from __future__ import annotations
 
 import argparse
