@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask
 
 from appliance.alerts import responses
-from appliance.api import (admin_alerts, admin_audit, admin_cache, admin_keys, admin_models, admin_plan,
+from appliance.api import (admin_alerts, admin_audit, admin_cache, admin_fleet, admin_keys, admin_models, admin_plan,
                            admin_routes, admin_slo, admin_speculation, admin_stats, admin_usage, errors, health,
                            metrics, openai_chat, openai_completions, openai_embeddings, openai_models, openapi)
 from appliance.auth.admin import check_auth_setting
@@ -13,7 +13,7 @@ from appliance.services import Appliance
 
 BLUEPRINTS = (health, metrics, openapi, openai_models, openai_chat, openai_completions, openai_embeddings,
               admin_stats, admin_keys, admin_models, admin_plan, admin_cache, admin_usage, admin_speculation,
-              admin_slo, admin_routes, admin_alerts, admin_audit)
+              admin_slo, admin_routes, admin_alerts, admin_audit, admin_fleet)
 
 
 def create_app(appliance: Appliance) -> Flask:

@@ -6,6 +6,8 @@ variable AIRLOCK_<SECTION>_<FIELD> (for example AIRLOCK_SERVER_PORT=9000) overri
 from __future__ import annotations
 
 import os
+import re
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ class ServerConfig:
     admin_hosts: str = ""                # extra Host names /admin answers to, comma-separated
     admin_from_network: bool = False     # on a wildcard host, /admin answers loopback peers only unless set
     admin_max_failures: int = 10         # wrong admin credentials per minute before an address is locked out
+    node: str = ""                       # this appliance's name in a fleet (ledger rows, /metrics); empty: hostname
 
 
 @dataclass
@@ -154,6 +157,11 @@ class Config:
         return Path(self.models.store_dir or Path(self.data_dir) / "models")
 
     @property
+    def node(self) -> str:
+        """This appliance's node name: `[server] node`, else the host name."""
+        return self.server.node or socket.gethostname()
+
+    @property
     def database_url(self) -> str:
         return self.ledger.database_url or f"sqlite:///{Path(self.data_dir) / 'airlock.db'}"
 
@@ -175,7 +183,18 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
         _fill(config, data, prefix="")
     _apply_env(config, env)
     config.speculation.engine_config()   # raises ConfigError naming a bad setting
+    _check_node(config.server.node)
     return config
+
+
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def _check_node(node: str) -> None:
+    """A node name goes into ledger rows, metric labels and HAProxy's config: keep it plain."""
+    if node and not NODE_NAME.fullmatch(node):
+        raise ConfigError(f"server.node must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter "
+                          f"or digit), got {node!r}")
 
 
 def _fill(target: Any, data: dict[str, Any], prefix: str) -> None:

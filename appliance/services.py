@@ -19,6 +19,7 @@ from appliance.alerts import ResponseCounter, start_alerts
 from appliance.caching.response_caches import ResponseCaches
 from appliance.api.serving_metrics import ServingMetrics
 from appliance.auth.admin import admin_token
+from appliance.auth.budgets import KeyBudgets
 from appliance.auth.keys import MAX_NAME_LENGTH, KeyStore
 from appliance.auth.limits import RateLimiter
 from appliance.caching.exact_cache import ExactCache
@@ -44,7 +45,7 @@ class Appliance:
     ledger: Ledger | None = None
     response_caches: ResponseCaches | None = None
     embedding_model: Any = None
-    limits: RateLimiter = field(default_factory=RateLimiter)
+    limits: RateLimiter | None = None   # set by from_config: budgets need the ledger's database
     metrics: ServingMetrics = field(default_factory=ServingMetrics)
     router: Any = None                  # appliance.routing.Router: routes, rules, spill counters
     started: float = field(default_factory=time.time)
@@ -66,12 +67,15 @@ class Appliance:
         model manager; load the default model unless told not to."""
         dead_letter.use(Path(config.data_dir) / dead_letter.FILE_NAME)
         ledger = Ledger.open(config.database_url, flush_interval=config.ledger.flush_interval_seconds,
-                             tco=config.tco, host_watts=config.ledger.host_watts)
+                             tco=config.tco, host_watts=config.ledger.host_watts, node=config.node)
         keys = KeyStore(ledger.engine)   # api_keys is made by the ledger's migrations
         appliance = cls(config=config, models=ModelManager(config, ledger=ledger), keys=keys,
                         admin_token=admin_token(config), ledger=ledger)
-        appliance.limits = RateLimiter(budget_source=appliance._tokens_used,
-                                       max_inflight=config.server.max_concurrent_per_key)
+        budgets = KeyBudgets(ledger.engine, config.node)
+        released = budgets.release_node()   # holds of requests that died with this node's last run
+        if released:
+            log.warning("gave back %d budget tokens held by requests of node %s's previous run", released, config.node)
+        appliance.limits = RateLimiter(budgets, max_inflight=config.server.max_concurrent_per_key)
         appliance.alerts = start_alerts(appliance)
         if load_default:
             appliance.models.ensure_default()
@@ -160,11 +164,6 @@ class Appliance:
         self.models.shutdown()
         if self.ledger is not None:
             self.ledger.close()
-
-    def _tokens_used(self, key: Any) -> int:
-        if self.ledger is None:
-            return 0
-        return int(self.ledger.tokens_used(key.id))
 
 
 def _raw_row(job: Job, finish_reason: str) -> dict:

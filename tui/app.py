@@ -15,6 +15,7 @@ from tui.screens.base import ConsoleScreen
 from tui.screens.caches import CachesScreen
 from tui.screens.cost import CostScreen
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.fleet import FleetScreen
 from tui.screens.frontier import FrontierScreen
 from tui.screens.keys import KeysScreen
 from tui.screens.memory import MemoryScreen
@@ -33,6 +34,7 @@ class AirlockConsole(App):
         "keys": KeysScreen,
         "frontier": FrontierScreen,
         "alerts": AlertsScreen,
+        "fleet": FleetScreen,
     }
     BINDINGS = [
         Binding("f1", "switch_mode('dashboard')", "Dash", show=False),
@@ -43,6 +45,7 @@ class AirlockConsole(App):
         Binding("f6", "switch_mode('keys')", "Keys", show=False),
         Binding("f7", "switch_mode('frontier')", "Frontier", show=False),
         Binding("f8", "switch_mode('alerts')", "Alerts", show=False),
+        Binding("f9", "switch_mode('fleet')", "Fleet", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]

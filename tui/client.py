@@ -106,6 +106,10 @@ class AdminClient:
     async def stats(self) -> Reply:
         return await self.request("GET", "/admin/stats")
 
+    async def fleet(self) -> Reply:
+        """Every node on the service's database, as each last reported itself."""
+        return await self.request("GET", "/admin/fleet")
+
     async def metrics(self) -> Reply:
         """The Prometheus text of GET /metrics (latency histograms)."""
         return await self.request("GET", "/metrics")

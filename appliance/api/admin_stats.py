@@ -18,7 +18,8 @@ def stats() -> Response:
 
     appliance = current_appliance()
     engines = {name: asdict(s) for name, s in appliance.engine_stats().items()}
-    return jsonify({"uptime_seconds": time.time() - appliance.started, "models": engines,
+    return jsonify({"node": appliance.config.node, "uptime_seconds": time.time() - appliance.started,
+                    "models": engines,
                     "queue": {"running": sum(s["running"] for s in engines.values()),
                               "waiting": sum(s["waiting"] for s in engines.values()),
                               "max_waiting": appliance.config.server.max_waiting},

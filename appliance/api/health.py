@@ -8,7 +8,9 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/health")
 def health() -> Response:
-    return jsonify({"status": "ok"})
+    from appliance.services import current_appliance
+
+    return jsonify({"status": "ok", "node": current_appliance().config.node})
 
 
 @bp.get("/ready")
@@ -19,6 +21,6 @@ def ready() -> Response:
     models = appliance.model_names()
     ready = bool(models) and not appliance.draining
     response = jsonify({"status": "ready" if ready else "not ready", "models": models,
-                        "draining": appliance.draining})
+                        "draining": appliance.draining, "node": appliance.config.node})
     response.status_code = 200 if ready else 503
     return response

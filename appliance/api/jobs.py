@@ -153,6 +153,8 @@ def reserve(appliance: Appliance, key: ApiKey | None, worst_tokens: int, prompts
     try:
         return appliance.limits.reserve(key, worst_tokens, prompts)
     except LimitExceeded as exc:
+        if exc.limit == "budget_store":
+            raise ApiError(503, exc.message, code="service_unavailable", retry_after=exc.retry_after) from None
         code = "insufficient_quota" if exc.limit == "token_budget" else "rate_limit_exceeded"
         raise ApiError(429, exc.message, code=code, retry_after=exc.retry_after) from None
 

@@ -42,6 +42,8 @@ def metrics() -> Response:
 
 def _families(appliance) -> Iterator[Metric]:
     stats = appliance.engine_stats()
+    yield family(PREFIX + "node_info", "gauge", "This appliance's node name in a fleet (always 1).",
+                 [({"node": appliance.config.node}, 1)])
     for stem, kind, help_text, read in _ENGINE_FAMILIES:
         yield family(PREFIX + stem, kind, help_text, [({"model_name": m}, read(s)) for m, s in stats.items()])
     yield family(PREFIX + "ledger_backlog_rows", "gauge", "Usage rows queued but not yet written.",

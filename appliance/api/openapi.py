@@ -145,6 +145,7 @@ PATHS = {
     "/v1/completions": {"post": _op("Text completion", _ref("Completion"), "CompletionRequest", stream=True)},
     "/v1/embeddings": {"post": _op("Sentence embeddings", body="EmbeddingRequest")},
     "/admin/stats": {"get": _op("Engine, queue and machine figures")},
+    "/admin/fleet": {"get": _op("Every node on this database: health, load, loaded models")},
     "/admin/models": {"get": _op("Store entries and loaded models")},
     "/admin/models/import": {"post": _op("Import a model file into the store", body="ImportRequest")},
     "/admin/models/load": {"post": _op("Load a model", body="ModelRef")},

@@ -69,7 +69,8 @@ def _replay(config, args: argparse.Namespace) -> int:
 
     source = Path(args.file) if args.file else Path(config.data_dir) / dead_letter.FILE_NAME
     dead_letter.use(source)
-    ledger = Ledger.open(config.database_url, tco=config.tco, host_watts=config.ledger.host_watts)
+    ledger = Ledger.open(config.database_url, tco=config.tco, host_watts=config.ledger.host_watts,
+                         node=config.node)
     try:
         result = replay(ledger, source)
     finally:

@@ -47,12 +47,25 @@ def _serve(config) -> int:
         print(f"airlock serve: cannot start: {exc}", file=sys.stderr)
         return 1
     server = Server(appliance)
+    _report_to_fleet(appliance, server.url)
     token_file = "server.admin_token" if config.server.admin_token else f"{config.data_dir}/admin_token"
     print(f"airlock: serving {', '.join(appliance.model_names()) or 'no model'} on {server.url} "
           f"(auth {'on' if config.server.auth else 'off'}; admin credential in {token_file})", flush=True)
     server.run()
     _exit_now(0)
     return 0
+
+
+def _report_to_fleet(appliance, address: str) -> None:
+    """Heartbeat into `fleet_nodes`, so /admin/fleet on any node lists this one."""
+    from appliance.fleet.registry import NodeRegistry, Report
+
+    def report() -> Report:
+        stats = appliance.engine_stats().values()
+        return Report(address, appliance.draining, sum(s.running for s in stats), sum(s.waiting for s in stats),
+                      appliance.model_names())
+    if appliance.ledger is not None:
+        NodeRegistry(appliance.ledger.engine, appliance.config.node, report).start()
 
 
 def _exit_now(code: int) -> None:

@@ -21,7 +21,7 @@ from appliance.ledger.reports import GROUPS, PERIODS, RANKINGS, TOTAL_COLUMNS, I
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("usage", help="usage reports, top consumers, exports and TCO")
     actions = parser.add_subparsers(dest="usage_command", required=True)
-    report = actions.add_parser("report", help="totals by period and key, tenant or model")
+    report = actions.add_parser("report", help="totals by period and key, tenant, model, route or node")
     report.add_argument("--period", choices=PERIODS, default="day")
     report.add_argument("--group", choices=GROUPS, default="key")
     report.add_argument("--format", choices=("table", "json", "csv"), default="table")
@@ -37,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--output", "-o", help="write to this file instead of standard output")
     tco = actions.add_parser("tco", help="cost of ownership, per-token cost and the cloud comparison")
     tco.add_argument("--format", choices=("table", "json"), default="table")
+    tco.add_argument("--per-node", action="store_true",
+                     help="one line per node of a fleet (each a box with these TCO inputs) and the total")
     charge = actions.add_parser("chargeback", help="cost per tenant: used and idle capacity, cached savings")
     charge.add_argument("--period", choices=PERIODS, default="month")
     charge.add_argument("--start", type=_when, help="a UTC date inside the period (default: the current one)")
@@ -105,6 +107,8 @@ def _export(ledger: Ledger, args: argparse.Namespace) -> str:
 
 
 def _tco(ledger: Ledger, args: argparse.Namespace) -> str:
+    if args.per_node:
+        return _tco_per_node(ledger, args)
     report = ledger.tco(args.since, args.until)
     tiers = ledger.tier_costs(args.since, args.until)
     if args.format == "json":
@@ -122,6 +126,26 @@ def _tco(ledger: Ledger, args: argparse.Namespace) -> str:
               "cloud_cost": c.cloud_cost, "savings": c.savings} for c in report.cloud]
     return ("\n".join(lines) + _render(cloud, ("provider", "model", "price_date", "cloud_cost", "savings"), "table")
             + "\n" + _tiers(tiers, money))
+
+
+NODE_COLUMNS = ("node", "requests", "tokens", "utilisation", "window_cost", "cost_per_million_tokens")
+
+
+def _tco_per_node(ledger: Ledger, args: argparse.Namespace) -> str:
+    """Each node's TCO and the fleet's total: the sum of the boxes' costs over all their tokens."""
+    reports_ = ledger.tco_by_node(args.since, args.until)
+    rows = [_node_row(name, r.window.requests, r.window.input_tokens + r.window.output_tokens, r.window_cost,
+                      round(r.window.utilisation, 4)) for name, r in reports_.items()]
+    total = _node_row("total", sum(r["requests"] for r in rows), sum(r["tokens"] for r in rows),
+                      sum(r["window_cost"] for r in rows), None)
+    if args.format == "json":
+        return json.dumps({"nodes": rows, "total": total}, indent=1) + "\n"
+    return _render(rows + [total], NODE_COLUMNS, "table")
+
+
+def _node_row(node: str, requests: int, tokens: int, cost: float, utilisation: float | None) -> dict:
+    return {"node": node, "requests": requests, "tokens": tokens, "utilisation": utilisation, "window_cost": cost,
+            "cost_per_million_tokens": cost / tokens * 1_000_000 if tokens else None}
 
 
 def _tiers(tiers: dict, money: str) -> str:

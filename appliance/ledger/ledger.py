@@ -23,15 +23,16 @@ from appliance.ledger.writer import BatchWriter
 log = logging.getLogger(__name__)
 RECORD_FIELDS = tuple(f.name for f in fields(UsageRecord))
 _RECORD_VALUES = attrgetter(*RECORD_FIELDS)
-_CREATED, _ENERGY, _COST = (RECORD_FIELDS.index(n) for n in ("created_at", "energy_wh", "cost"))
+_CREATED, _ENERGY, _COST, _NODE = (RECORD_FIELDS.index(n) for n in ("created_at", "energy_wh", "cost", "node"))
 TCO_FIELDS = tuple(f.name for f in fields(TcoInputs))
 DEFAULT_TCO_WINDOW = timedelta(days=7)
 
 
 class Ledger:
     def __init__(self, engine: Engine, *, flush_interval: float, tco_inputs: TcoInputs,
-                 sampler: PowerSampler, prices: list[CloudPrice]) -> None:
+                 sampler: PowerSampler, prices: list[CloudPrice], node: str | None = None) -> None:
         self.engine = engine
+        self.node = node   # stamped on rows that name no node
         self.sampler = sampler
         self.prices = prices
         self._tco = tco_inputs
@@ -47,7 +48,7 @@ class Ledger:
     @classmethod
     def open(cls, database_url: str, *, flush_interval: float = 1.0, tco: TcoConfig | TcoInputs,
              host_watts: float, power_source: PowerSource | None = None,
-             cloud_prices_path: str | Path | None = None) -> Ledger:
+             cloud_prices_path: str | Path | None = None, node: str | None = None) -> Ledger:
         """Open (creating or upgrading the schema, a SQLite file with data copied aside first)."""
         engine = database.make_engine(database_url)
         copy = database.upgrade(engine)
@@ -56,7 +57,7 @@ class Ledger:
         inputs = _current_tco(engine) or _seed_tco(engine, TcoInputs.from_mapping(tco))
         sampler = PowerSampler(power_source or default_power_source(host_watts)).start()
         return cls(engine, flush_interval=flush_interval, tco_inputs=inputs, sampler=sampler,
-                   prices=load_cloud_prices(cloud_prices_path))
+                   prices=load_cloud_prices(cloud_prices_path), node=node)
 
     # -- write side -------------------------------------------------------------------------
 
@@ -120,6 +121,8 @@ class Ledger:
         parameter processing costs more than SQLite's insert, and this is the hot path."""
         row = list(_RECORD_VALUES(rec))
         row[_CREATED] = self._db_time(rec.created_at)
+        if rec.node is None:
+            row[_NODE] = self.node
         if rec.energy_wh is None:
             start = rec.created_at.timestamp()
             row[_ENERGY] = self.sampler.energy_wh(rec.compute_seconds, start, start + rec.duration_seconds)
@@ -166,16 +169,26 @@ class Ledger:
     def tco_inputs(self) -> TcoInputs:
         return self._tco
 
-    def tco(self, since: datetime | None = None, until: datetime | None = None) -> TcoReport:
+    def tco(self, since: datetime | None = None, until: datetime | None = None,
+            node: str | None = None) -> TcoReport:
         """TCO figures over [since, until): by default the last 7 days, or since the ledger was
-        created if it is younger."""
+        created if it is younger; of one node's rows when `node` is named."""
         self.flush(timeout=10)
         until = reports.as_utc(until) or datetime.now(UTC)
         since = reports.as_utc(since) or self._default_since(until)
         with self.engine.connect() as conn:
-            window = reports.usage_window(conn, since, until)
+            window = reports.usage_window(conn, since, until, node)
         prices = [p for p in self.prices if p.currency == self._tco.currency]
         return tco_report(self._tco, window, prices)
+
+    def tco_by_node(self, since: datetime | None = None, until: datetime | None = None) -> dict[str, TcoReport]:
+        """One TCO report per node that wrote rows in the window, each node a box with the same
+        TCO inputs (a fleet of identical appliances)."""
+        until = reports.as_utc(until) or datetime.now(UTC)
+        since = reports.as_utc(since) or self._default_since(until)
+        with self.engine.connect() as conn:
+            names = reports.nodes(conn, since, until)
+        return {name: self.tco(since, until, name) for name in names}
 
     def tier_costs(self, since: datetime | None = None, until: datetime | None = None) -> dict:
         """Cost per 1M tokens per tier (model served) and routing's savings over the TCO window."""

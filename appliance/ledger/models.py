@@ -67,6 +67,7 @@ class UsageRow(LedgerBase):
     spec_accepted_tokens: Mapped[int] = mapped_column(Integer, server_default="0")  # of which accepted
     route: Mapped[str | None] = mapped_column(String(64))     # the route the client named, if any
     rule: Mapped[str | None] = mapped_column(String(64))      # the rule that picked the tier (model)
+    node: Mapped[str | None] = mapped_column(String(64))      # the appliance that served it (fleet)
 
 
 class TcoInputsRow(LedgerBase):
@@ -160,3 +161,17 @@ class AlertRuleRow(LedgerBase):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     spec: Mapped[str] = mapped_column(Text)              # JSON of AlertRule; "null": deleted
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FleetNodeRow(LedgerBase):
+    """A node's last report of itself (appliance/fleet/registry.py); one row per node name."""
+    __tablename__ = "fleet_nodes"
+
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    draining: Mapped[bool] = mapped_column(Boolean)
+    running: Mapped[int] = mapped_column(Integer)
+    waiting: Mapped[int] = mapped_column(Integer)
+    models: Mapped[str] = mapped_column(Text)            # comma-separated names of the loaded models

@@ -44,6 +44,7 @@ class UsageRecord:
     spec_accepted_tokens: int = 0            # of which the model accepted
     route: str | None = None                 # the route the client named; `model` is the tier that served
     rule: str | None = None                  # the rule that picked the tier (spill, fallback: load moved it)
+    node: str | None = None                  # the appliance that served it; None: the ledger's own node
 
     def __post_init__(self) -> None:
         if not isinstance(self.created_at, datetime) or self.created_at.tzinfo is None:

@@ -13,7 +13,7 @@ from appliance.ledger.models import UsageRow
 from appliance.ledger.tco import UsageWindow
 
 PERIODS = ("day", "week", "month")
-GROUPS = ("key", "tenant", "model", "route")
+GROUPS = ("key", "tenant", "model", "route", "node")
 RANKINGS = ("tokens", "cost")
 EXPORT_COLUMNS = tuple(c.name for c in UsageRow.__table__.columns)
 TOTAL_COLUMNS = ("requests", "prompt_tokens", "cached_tokens", "completion_tokens", "total_tokens",
@@ -71,7 +71,7 @@ def report_columns(group: str) -> tuple[str, ...]:
 def _group_columns(group: str) -> list[ColumnElement]:
     if group == "key":
         return [U.key_id.label("key_id"), func.max(U.key_name).label("key_name")]
-    if group in ("tenant", "model"):
+    if group in ("tenant", "model", "node"):
         return [getattr(U, group).label(group)]
     if group == "route":                       # route x the tier (model) that served
         return [U.route.label("route"), U.model.label("tier")]
@@ -133,14 +133,22 @@ def tokens_used(conn: Connection, key_id: str, since: datetime | None) -> int:
     return int(conn.execute(_window(query, since, None)).scalar_one())
 
 
-def usage_window(conn: Connection, since: datetime, until: datetime) -> UsageWindow:
-    """Measured totals for TCO over [since, until)."""
+def nodes(conn: Connection, since: datetime, until: datetime) -> list[str]:
+    """The nodes that wrote rows in [since, until), by name (rows without a node left out)."""
+    query = _window(select(U.node).distinct().where(U.node.is_not(None)), since, until).order_by(U.node)
+    return list(conn.execute(query).scalars())
+
+
+def usage_window(conn: Connection, since: datetime, until: datetime, node: str | None = None) -> UsageWindow:
+    """Measured totals for TCO over [since, until), of one node's rows or (None) of all."""
     larger = func.max if conn.dialect.name == "sqlite" else func.greatest   # scalar max of two
     prefill = larger(func.coalesce(U.ttft_seconds - U.queue_seconds, 0.0), 0.0)
     decode = larger(func.coalesce(U.duration_seconds - U.ttft_seconds, 0.0), 0.0)
     sums = [func.coalesce(func.sum(x), 0) for x in (U.compute_seconds, prefill, decode, U.prompt_tokens,
                                                      U.cached_tokens, U.completion_tokens)]
     query = _window(select(func.count(), *sums), since, until)
+    if node is not None:
+        query = query.where(U.node == node)
     n, busy, pre, dec, inp, cached, out = conn.execute(query).one()
     return UsageWindow(hours=(as_utc(until) - as_utc(since)).total_seconds() / 3600, requests=n, busy_seconds=float(busy),
                        prefill_seconds=float(pre), decode_seconds=float(dec), input_tokens=int(inp),

@@ -4,6 +4,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON=${PYTHON:-python3}
+
+# The fleet and ledger tests run a real HAProxy and PostgreSQL (Debian packages). Best effort:
+# only as root with apt-get, quietly, and never failing the install (the tests skip, saying why).
+apt_install_missing() {   # apt_install_missing <command or path> <package>
+    if command -v "$1" >/dev/null 2>&1 || [ -e "$1" ]; then return 0; fi
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get install -y -qq "$2" || { apt-get update -qq && apt-get install -y -qq "$2"; }; } >/dev/null 2>&1 \
+        || echo "could not install $2 with apt-get: its tests will be skipped"
+}
+apt_install_missing haproxy haproxy
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install_missing initdb postgresql
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 PIP=".venv/bin/python -m pip"
 $PIP install -q --upgrade pip

@@ -8,6 +8,7 @@ import openai
 import pytest
 
 from appliance.auth.admin import AuthSettingError, admin_token, check_auth_setting
+from appliance.auth.budgets import KeyBudgets
 from appliance.auth.keys import KeySettingError, KeySpec, KeyStore, _sha256
 from appliance.ledger.database import make_engine, upgrade
 from appliance.auth.limits import LimitExceeded, RateLimiter
@@ -82,7 +83,7 @@ def test_rate_limiter_windows() -> None:
     key = _store("sqlite://")
     requests = key.create(KeySpec(name="r", requests_per_minute=1))[0]
     tokens = key.create(KeySpec(name="t", tokens_per_minute=100))[0]
-    limiter = RateLimiter(clock=lambda: now[0])
+    limiter = RateLimiter(KeyBudgets(key.db, "n1"), clock=lambda: now[0])
     limiter.reserve(requests, 1).settle(1, 1)
     with pytest.raises(LimitExceeded) as info:
         limiter.reserve(requests, 1)
@@ -102,7 +103,9 @@ def test_rate_limiter_windows() -> None:
 def test_reservations_hold_the_worst_case_and_settle_to_actual() -> None:
     store = _store("sqlite://")
     key = store.create(KeySpec(name="b", token_budget=100))[0]
-    limiter = RateLimiter(budget_source=lambda k: 10, max_inflight=2)   # 10 used before this process
+    budgets = KeyBudgets(store.db, "n1")
+    budgets.settle(key.id, 0, 10)                    # 10 used before this process
+    limiter = RateLimiter(budgets, max_inflight=2)
     first = limiter.reserve(key, 60, prompts=2)
     with pytest.raises(LimitExceeded, match="held by requests in flight") as info:
         limiter.reserve(key, 31)

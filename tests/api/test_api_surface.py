@@ -10,7 +10,7 @@ from api_support import MODEL
 
 def test_health_and_ready(served) -> None:
     http = served.http()
-    assert http.get("/health").json() == {"status": "ok"}
+    assert http.get("/health").json() == {"status": "ok", "node": served.appliance.config.node}
     ready = http.get("/ready")
     assert ready.status_code == 200 and MODEL in ready.json()["models"]
 

@@ -20,7 +20,7 @@ from appliance.ledger.models import LedgerBase
 from .support import TCO
 
 TABLES = {"alembic_version", "api_keys", "usage_records", "tco_inputs", "bench_runs", "audit_log", "alert_events",
-          "alert_rules"}
+          "alert_rules", "budget_holds", "fleet_nodes"}
 USAGE_0001 = ("INSERT INTO usage_records (request_id, created_at, key_id, key_name, tenant, model, "
               "quantization, endpoint, prompt_tokens, cached_tokens, completion_tokens, finish_reason, "
               "queue_seconds, ttft_seconds, duration_seconds, compute_seconds, energy_wh, cost) VALUES "
@@ -58,7 +58,7 @@ def test_upgrade_from_empty_matches_the_models(tmp_path: Path) -> None:
     engine = database.make_engine(f"sqlite:///{tmp_path / 'new.db'}")
     assert database.upgrade(engine) is None                # nothing to copy aside
     assert set(inspect(engine).get_table_names()) == TABLES
-    assert database.current_revision(engine) == database.head_revision() == "0007"
+    assert database.current_revision(engine) == database.head_revision() == "0008"
     assert schema_diff(engine) == []
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -84,6 +84,8 @@ def test_upgrade_keeps_data_written_at_every_earlier_revision(tmp_path: Path, st
             assert rows["at-0002"]["response_cached"] is True
         with ledger.engine.connect() as conn:
             assert conn.execute(text("SELECT token_budget FROM api_keys")).scalar_one() == 500
+            spent = conn.execute(text("SELECT budget_spent FROM api_keys")).scalar_one()
+            assert spent == 16 * int(start[-1])                          # 0008 seeds it from the rows
         assert ledger.tco_inputs == TCO                                  # seeded on first open
     finally:
         ledger.close()
@@ -135,6 +137,7 @@ def test_postgresql_migrations_render_without_sqlite_sql() -> None:
     assert "CREATE TABLE usage_records" in sql and "id BIGSERIAL" in sql
     assert "TIMESTAMP WITH TIME ZONE" in sql
     assert "ALTER TABLE usage_records DROP COLUMN response_cached" in sql
+    assert "ALTER TABLE usage_records ADD COLUMN node VARCHAR(64)" in sql and "CREATE TABLE budget_holds" in sql
     assert "PRAGMA" not in sql and "_alembic_tmp" not in sql
 
 
@@ -142,11 +145,11 @@ def test_db_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     config = tmp_path / "airlock.toml"
     config.write_text(f'[ledger]\ndatabase_url = "sqlite:///{tmp_path / "cli.db"}"\n')
     assert main(["db", "current", "--config", str(config)]) == 0
-    assert "current: base  head: 0007" in capsys.readouterr().out
+    assert "current: base  head: 0008" in capsys.readouterr().out
     assert main(["db", "upgrade", "--config", str(config)]) == 0
-    assert "schema at 0007" in capsys.readouterr().out
+    assert "schema at 0008" in capsys.readouterr().out
     assert main(["db", "downgrade", "--config", str(config)]) == 0
-    assert "schema at 0006" in capsys.readouterr().out
+    assert "schema at 0007" in capsys.readouterr().out
     assert main(["db", "upgrade", "0042", "--config", str(config)]) == 1
     assert "Can't locate revision identified by '0042'" in capsys.readouterr().err
     assert main(["db", "upgrade", "--config", str(config)]) == 0
@@ -155,7 +158,10 @@ def test_db_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_api_keys_made_before_migrations_are_adopted(tmp_path: Path) -> None:
     engine = database.make_engine(f"sqlite:///{tmp_path / 'keys-first.db'}")
-    KeyBase.metadata.create_all(engine)                    # what KeyStore.create_tables does
+    database.upgrade(engine, "0001", backup=False)         # api_keys as KeyStore.create_tables made it,
+    with engine.begin() as conn:                           # with no other table and no revision
+        for table in set(inspect(engine).get_table_names()) - {"api_keys"}:
+            conn.execute(text(f"DROP TABLE {table}"))
     fill_key = text(KEY_0001)
     with engine.begin() as conn:
         conn.execute(fill_key, {"sha": "1" * 64})

@@ -1,16 +1,8 @@
 """The ledger on a real PostgreSQL server on loopback: migrations, writer, reports, budgets, TCO.
-Skipped where no PostgreSQL server binaries are installed."""
+Skipped where no PostgreSQL server binaries are installed (the server: tests/postgres_support.py)."""
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -20,46 +12,6 @@ from appliance.ledger.energy import ConstantPower
 from .support import TCO, make_record
 from .test_migrations import TABLES, schema_diff
 from .test_reports import ROWS, brief
-
-
-def _pg_bin() -> Path | None:
-    found = shutil.which("initdb")
-    candidates = [found] if found else sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(os.path.realpath(candidates[-1])).parent if candidates else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    bindir = _pg_bin()
-    if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (initdb) on this machine")
-    as_user: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="airlock-pg-"))
-    if os.geteuid() == 0:        # the server refuses to run as root
-        if shutil.which("runuser") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
-            pytest.skip("running as root without a postgres user to run the server as")
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port, data = _free_port(), root / "data"
-    subprocess.run([*as_user, bindir / "initdb", "-D", data, "-A", "trust", "-U", "airlock", "--no-sync"],
-                   check=True, capture_output=True)
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-    subprocess.run([*as_user, bindir / "pg_ctl", "-D", data, "-o", options, "-l", root / "log", "-w", "start"],
-                   check=True, capture_output=True)
-    try:
-        import psycopg
-        with psycopg.connect(f"postgresql://airlock@127.0.0.1:{port}/postgres", autocommit=True) as conn:
-            conn.execute("CREATE DATABASE airlock")
-        yield f"postgresql+psycopg://airlock@127.0.0.1:{port}/airlock"
-    finally:
-        subprocess.run([*as_user, bindir / "pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_migrations_on_postgresql(postgres_url: str) -> None:

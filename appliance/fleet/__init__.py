@@ -1,0 +1,1 @@
+"""Several appliances on one database behind HAProxy (docs/fleet.md)."""
