@@ -20,6 +20,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 log = logging.getLogger("airlock.alerts")
+MAX_BACKOFF_SECONDS = 10.0   # a webhook that comes back is tried again within this, however long it was down
 SYSLOG_LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.CRITICAL}
 
 
@@ -126,7 +127,7 @@ class WebhookSink:
         for attempt in range(self.retries + 1):
             if self._post(body):
                 return True
-            if self._stop.wait(self.backoff * 2 ** attempt):
+            if self._stop.wait(min(self.backoff * 2 ** attempt, MAX_BACKOFF_SECONDS)):
                 return False
         return False
 
