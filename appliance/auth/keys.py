@@ -27,6 +27,7 @@ log = logging.getLogger("airlock.auth")
 SECRET_PREFIX = "ak-"
 PREFIX_LEN = 8
 MAX_NAME_LENGTH = 200      # api_keys.name/tenant and usage_records.key_name/tenant are String(200)
+MAX_LIMIT = 2**31 - 1      # the ledger's integer columns (32-bit on PostgreSQL)
 NO_TENANT = ("", "default")   # stored for a key without a tenant ("default": as older versions did)
 
 
@@ -56,8 +57,8 @@ class KeySpec:
             raise KeySettingError("allowed_models must be a list of model names")
         for name in ("requests_per_minute", "tokens_per_minute", "token_budget"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise KeySettingError(f"{name} must be a non-negative integer (0: unlimited), got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_LIMIT:
+                raise KeySettingError(f"{name} must be an integer from 0 (unlimited) to {MAX_LIMIT:,}, got {value!r}")
 
 
 @dataclass(slots=True, frozen=True)

@@ -135,6 +135,8 @@ def test_secret_is_stored_only_as_hash(tmp_path) -> None:
     assert secret.encode() not in stored and secret[len("ak-"):].encode() not in stored
     with pytest.raises(KeySettingError, match="token_budget"):
         KeySpec(name="x", token_budget=-1)
+    with pytest.raises(KeySettingError, match="tokens_per_minute must be an integer from 0 .unlimited. to 2,147,483,647"):
+        KeySpec(name="x", tokens_per_minute=2**31)          # past the ledger's 32-bit integer columns
 
 
 def test_admin_token_generated_with_mode_0600(tmp_path) -> None:

@@ -32,7 +32,7 @@ def test_keys_bad_input_is_a_clear_error(data_dir, capsys) -> None:
     assert main(["keys", "revoke", "key_missing"]) == 2
     assert "no API key with id 'key_missing'" in capsys.readouterr().err
     assert main(["keys", "create", "x", "--budget", "-1"]) == 2
-    assert "token_budget must be a non-negative integer" in capsys.readouterr().err
+    assert "token_budget must be an integer from 0 (unlimited) to 2,147,483,647, got -1" in capsys.readouterr().err
 
 
 def test_serve_refuses_auth_off_beyond_loopback(data_dir, monkeypatch, capsys) -> None:
