@@ -60,6 +60,10 @@ class JobGroup:
         for job in self.jobs:
             job.finish()
 
+    @property
+    def done(self) -> bool:
+        return all(job.done for job in self.jobs)
+
     def ready(self) -> bool:
         return any(job.ready() for job in self.jobs)
 

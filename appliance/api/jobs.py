@@ -96,6 +96,11 @@ class Job:
         except Exception:   # accounting must never break serving
             log.exception("usage accounting failed for %s", self.id)
 
+    @property
+    def done(self) -> bool:
+        """True once the stream's last delta is there (read or not)."""
+        return self.stream.finished
+
     def ready(self) -> bool:
         """True when the stream's next delta (or its end) is already there."""
         return self.stream.ready()

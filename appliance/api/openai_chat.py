@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
 from appliance.api.chat_prompt import chat_prompt_ids, parse_messages
+from appliance.api.deferred import deferred_json
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields
 from appliance.api.guard import current_key, require_api_key
@@ -38,7 +39,7 @@ def chat_completions() -> Response:
     job = serve_model(appliance, model, current_key(), lambda engine: chat_route_input(engine, messages, body), start)
     if stream:
         return sse_response(job, _chunks(job, include_usage, top is not None, disconnect_check()))
-    return jsonify(_completion(job, top is not None, disconnect_check()))
+    return deferred_json(job, lambda: _completion(job, top is not None))
 
 
 def _top_logprobs(body: Fields) -> int | None:
@@ -50,8 +51,8 @@ def _top_logprobs(body: Fields) -> int | None:
     return (top or 0) if wanted else None
 
 
-def _completion(job: Job, with_logprobs: bool, disconnected: Callable[[], bool]) -> dict:
-    choices = job.collect(disconnected)
+def _completion(job: Job, with_logprobs: bool) -> dict:
+    choices = job.collect()   # the job is done (deferred.py): nothing left to wait for
     return {"id": job.id, "object": "chat.completion", "created": job.created, "model": job.model,
             "system_fingerprint": None,
             "choices": [{"index": c.index, "message": {"role": "assistant", "content": c.text},

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
 from appliance.api.completion_prompts import check_context, prompt_batch
+from appliance.api.deferred import deferred_json
 from appliance.api.errors import ApiError
 from appliance.api.fields import Fields
 from appliance.api.guard import current_key, require_api_key
@@ -49,7 +50,7 @@ def completions() -> Response:
     group = serve_model(appliance, model, current_key(), lambda engine: completion_route_input(engine, body), start)
     if stream:
         return sse_response(group, _chunks(group, include_usage, logprobs is not None, disconnect_check()))
-    return jsonify(_completion(group, logprobs is not None, disconnect_check()))
+    return deferred_json(group, lambda: _completion(group, logprobs is not None))
 
 
 def _serve(appliance: Any, engine: Any, model: str, prompts: list[list[int]], params: SamplingParams) -> JobGroup:
@@ -84,8 +85,8 @@ def _n(body: Fields) -> int:
     return body.integer("n") or 1
 
 
-def _completion(group: JobGroup, with_logprobs: bool, disconnected: Callable[[], bool]) -> dict:
-    choices = group.collect(disconnected)
+def _completion(group: JobGroup, with_logprobs: bool) -> dict:
+    choices = group.collect()   # the group is done (deferred.py): nothing left to wait for
     return {"id": group.id, "object": "text_completion", "created": group.created, "model": group.model,
             "system_fingerprint": None,
             "choices": [{"index": c.index, "text": c.text, "finish_reason": c.finish_reason,

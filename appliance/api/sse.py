@@ -57,6 +57,7 @@ def _encode(job: Job | JobGroup, events: Iterator[dict]) -> Iterator[bytes]:
         yield b": airlock\n\n"   # an SSE comment: sends the headers now, before the first token
         for event in events:
             yield f"data: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
+        job.finish()   # billed and recorded before the client reads the end, not after
         yield b"data: [DONE]\n\n"
     except GeneratorExit:
         raise

@@ -5,9 +5,9 @@ Invariants:
   Retry-After; /health, /ready and /metrics still answer) or when its declared Content-Length
   is over the limit (413). A body is read on the event loop, never by a thread, and must
   arrive in full within the body timeout (408) and stay under the limit (413).
-- The Flask app runs on a bounded pool of handler threads: a thread is held while a view runs
-  (and for a non-streamed generation, until it ends), never while a socket is idle or slow.
-- A streamed body that offers `ready()` and `subscribe(callback)` (appliance.api.sse) is
+- The Flask app runs on a bounded pool of handler threads: a thread is held while a view runs,
+  never while a socket is idle or slow, nor while a generation runs (streamed or not).
+- A body that offers `ready()` and `subscribe(callback)` (appliance.api.sse, appliance.api.deferred) is
   pulled on the event loop's schedule: one chunk is taken (on a small pump pool) only when
   taking it will not wait on the engine, so any number of open streams costs no thread.
 - Whatever ends a stream (its end, the client leaving, a send failing), its body is closed,
@@ -185,7 +185,7 @@ class WsgiBridge:
         body.subscribe(state.notify)
         chunks = iter(body)
         try:
-            first = True   # the first chunk (an SSE comment) never waits on the engine
+            first = getattr(body, "first_chunk_ready", True)   # an SSE stream's first chunk is a comment
             while first or await state.wait_until(body.ready):
                 first = False
                 chunk = await loop.run_in_executor(self.pumps, next, chunks, None)

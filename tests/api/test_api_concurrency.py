@@ -1,8 +1,10 @@
-"""Streams past the thread count: 96 open streams against 32 handler threads all get their
-response at once (a stream holds no thread while it waits on the engine), and hanging up on
-all of them frees the engine."""
+"""Past the thread count: 96 open streams against 32 handler threads all get their response at
+once (a stream holds no thread while it waits on the engine), non-streamed requests likewise,
+and hanging up on all of them frees the engine."""
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import time
 
@@ -51,4 +53,31 @@ def test_more_open_streams_than_threads(served, engine) -> None:
     deadline = time.monotonic() + 30
     while (stats := engine.stats()).running + stats.waiting > 0 or stats.blocks_used != baseline:
         assert time.monotonic() < deadline, f"hung-up streams still hold the engine: {stats}"
+        time.sleep(0.1)
+
+
+def test_non_streamed_requests_past_the_thread_count_hold_no_thread(served, engine) -> None:
+    """A non-streamed generation holds no handler thread either (appliance/api/deferred.py): more
+    of them than threads run at once, and clients that hang up free the engine."""
+    count = served.appliance.config.server.threads + 16
+    baseline = engine.stats().blocks_used
+    body = json.dumps({"model": MODEL, "prompt": "Once upon a time", "max_tokens": 1500, "ignore_eos": True})
+    head = (f"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Authorization: {served.admin()['Authorization']}\r\nContent-Length: {len(body)}\r\n\r\n")
+    port = int(served.url.rsplit(":", 1)[1])
+    sockets = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.sendall((head + body).encode())
+        deadline = time.monotonic() + 120
+        while (stats := engine.stats()).running + stats.waiting < count:
+            assert time.monotonic() < deadline, f"only {stats.running + stats.waiting} of {count} admitted"
+            time.sleep(0.05)
+        assert _threads("airlock-http") + _threads("airlock-stream") <= served.appliance.config.server.threads + 8
+    finally:
+        for s in sockets:
+            s.close()
+    deadline = time.monotonic() + 30
+    while (stats := engine.stats()).running + stats.waiting > 0 or stats.blocks_used != baseline:
+        assert time.monotonic() < deadline, f"hung-up requests still hold the engine: {stats}"
         time.sleep(0.1)
