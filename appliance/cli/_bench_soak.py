@@ -20,7 +20,7 @@ def register_under(actions: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from appliance.soak import SoakConfig, run_soak
+    from appliance.bench.soak import SoakConfig, run_soak
 
     if not prepare_to_load("bench soak", args.model):
         return 2

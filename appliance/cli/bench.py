@@ -86,7 +86,7 @@ def _route_bench(args: argparse.Namespace) -> int:
     if not prepare_to_load("bench", args.model):
         return 2
     _quiet_transformers()
-    from appliance.routing.bench import RouteBenchConfig, run_route_bench
+    from appliance.bench.routing import RouteBenchConfig, run_route_bench
 
     models = args.model.parent
     config = RouteBenchConfig(smollm2_file=str(args.model), gemma3_file=str(models / "gemma-3-270m-q4_k_m.gguf"),

@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from appliance.alerts.bench import AlertBenchConfig, table
-    from appliance.alerts.bench import run as bench
+    from appliance.bench.alerts import AlertBenchConfig, table
+    from appliance.bench.alerts import run as bench
 
     try:
         config = AlertBenchConfig(args.streams, args.max_tokens, args.rounds, args.interval, rows=args.rows,

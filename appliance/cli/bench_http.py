@@ -22,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from appliance.bench_http import BenchConfig, report
-    from appliance.bench_http import run as bench
+    from appliance.bench.http import BenchConfig, report
+    from appliance.bench.http import run as bench
 
     try:
         config = BenchConfig(args.streams, args.max_tokens, args.pairs, args.model_file, args.quantization,

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from appliance.cli._bench import DEFAULT_MODEL
-from appliance.ledger.bench import BenchSettings, run, summary
+from appliance.bench.ledger import BenchSettings, run, summary
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers.utils import logging
 
-    from engine.bench_quant import QuantBenchOptions, run_quant_bench
+    from engine.bench.quant import QuantBenchOptions, run_quant_bench
     from engine.errors import EngineError
 
     logging.set_verbosity_error()

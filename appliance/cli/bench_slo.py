@@ -23,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from appliance.bench_slo import SloBenchConfig, report, to_json
-    from appliance.bench_slo import run as bench
+    from appliance.bench.slo import SloBenchConfig, report, to_json
+    from appliance.bench.slo import run as bench
     from engine.slo import InvalidSlo, parse_seconds
 
     try:

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
 def bench_budget(args: argparse.Namespace) -> int:
     from appliance.config import ConfigError, load_config
-    from appliance.fleet.bench import hold_cost
+    from appliance.bench.fleet_budget import hold_cost
     from appliance.ledger.database import make_engine, upgrade
 
     try:

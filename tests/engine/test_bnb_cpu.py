@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine import planner
-from engine.bench_quant import FIXED_TEXT, perplexity
+from engine.bench.quant import FIXED_TEXT, perplexity
 from engine.config import CachePolicy, EngineConfig
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel, wrap

@@ -11,7 +11,7 @@ import pytest
 from appliance.auth.budgets import KeyBudgets
 from appliance.auth.keys import ApiKey, KeySpec, KeyStore
 from appliance.auth.limits import LimitExceeded, RateLimiter
-from appliance.fleet.bench import hold_cost
+from appliance.bench.fleet_budget import hold_cost
 from appliance.ledger.database import make_engine, upgrade
 from postgres_support import free_port
 

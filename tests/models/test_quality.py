@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.bench_quant import perplexity
+from engine.bench.quant import perplexity
 from engine.loader import load_hf, load_model, wrap
 from engine.precision import AUTO_PERPLEXITY_BOUND
 

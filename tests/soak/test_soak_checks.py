@@ -2,10 +2,10 @@
 server (tests/soak/test_soak.py runs them against a real one)."""
 from __future__ import annotations
 
-from appliance.soak.checks import (Observed, budget_held, evaluate, ledger_by_id, ledger_embeddings,
+from appliance.bench.soak.checks import (Observed, budget_held, evaluate, ledger_by_id, ledger_embeddings,
                                    no_server_error, tokens_billed)
-from appliance.soak.ledger_rows import LedgerRow
-from appliance.soak.tally import Attempt
+from appliance.bench.soak.ledger_rows import LedgerRow
+from appliance.bench.soak.tally import Attempt
 
 KILL = 100.0
 
@@ -68,7 +68,7 @@ def test_every_check_fails_on_an_empty_run() -> None:
 
 
 def test_an_error_in_the_server_log_fails() -> None:
-    from appliance.soak.checks import quiet_log
+    from appliance.bench.soak.checks import quiet_log
 
     seen = _seen([])
     assert quiet_log(seen).ok
@@ -79,7 +79,7 @@ def test_an_error_in_the_server_log_fails() -> None:
 def test_the_log_reader_finds_error_lines_and_tracebacks(tmp_path) -> None:
     from pathlib import Path
 
-    from appliance.soak.server import ServedProcess
+    from appliance.bench.soak.server import ServedProcess
 
     (tmp_path / "serve.log").write_text("2026 INFO airlock: fine\nTraceback (most recent call last):\n"
                                         '  File "x.py", line 1\nKeyError: \'model\'\n2026 ERROR airlock.api: bad\n')

@@ -104,7 +104,7 @@ def run(settings: BenchSettings) -> dict:
                   "write": {"batched": batched, "row_per_commit": baseline,
                             "ratio": batched["rows_per_s"] / baseline["rows_per_s"]}}
         if settings.model_path:
-            from appliance.ledger.bench_engine import bench_engine   # torch only when asked for
+            from appliance.bench.ledger_engine import bench_engine   # torch only when asked for
             result["engine"] = bench_engine(Path(tmp), settings)
     return result
 

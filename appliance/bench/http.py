@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import httpx
 
-from appliance.config import Config
-from appliance.server import start_in_thread
-from appliance.services import Appliance
+from appliance.bench.served import served_appliance
 from engine.sampling_params import SamplingParams
 
 PROMPT = "Write a short story about a lighthouse keeper."
@@ -57,19 +54,7 @@ class BenchResult:
 
 
 def run(config: BenchConfig) -> BenchResult:
-    with tempfile.TemporaryDirectory(prefix="airlock-bench-") as data_dir:
-        return _run(config, data_dir)
-
-
-def _run(config: BenchConfig, data_dir: str) -> BenchResult:
-    settings = Config(data_dir=data_dir)
-    settings.server.auth = False
-    settings.models.default_quantization = config.quantization
-    if config.model_file:
-        settings.models.default_model_file = config.model_file
-    appliance = Appliance.from_config(settings)
-    server, thread = start_in_thread(appliance)
-    try:
+    with served_appliance("airlock-bench-", config.quantization, config.model_file) as (appliance, server):
         model = appliance.model_names()[0]
         engine = appliance.models.get(model)
         prompt = engine.tokenizer(PROMPT)["input_ids"]
@@ -81,9 +66,6 @@ def _run(config: BenchConfig, data_dir: str) -> BenchResult:
             more_tps, more_ttft = (_http_throughput(server.url, model, config.max_tokens, config.more_streams)
                                    if config.more_streams else (0.0, 0.0))
             engine_lat, http_lat, overhead = _overhead(engine, prompt, http, model, config.pairs)
-    finally:
-        server.stop()
-        thread.join(timeout=60)
     return BenchResult(engine_tps, http_tps, http_tps / engine_tps, engine_lat, http_lat, overhead, ttft,
                        more_tps, more_ttft, more_tps / http_tps if more_tps else 0.0)
 

@@ -13,7 +13,7 @@ from engine.llm_engine import Engine
 from engine.loader import load_model
 from engine.sampling_params import SamplingParams
 
-from appliance.ledger.bench import BenchSettings, open_ledger, percentile
+from appliance.bench.ledger import BenchSettings, open_ledger, percentile
 from appliance.ledger.ledger import Ledger
 from appliance.ledger.record import UsageRecord
 

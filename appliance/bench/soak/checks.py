@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from appliance.soak.ledger_rows import LedgerRow
-from appliance.soak.tally import Attempt, HealthPoll
+from appliance.bench.soak.ledger_rows import LedgerRow
+from appliance.bench.soak.tally import Attempt, HealthPoll
 
 RSS_GROWTH_MAX = 0.05
 HEALTH_P99_S = 2.0

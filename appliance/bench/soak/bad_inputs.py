@@ -9,8 +9,8 @@ import time
 
 import httpx
 
-from appliance.soak.requests import Target, recorded
-from appliance.soak.tally import Attempt
+from appliance.bench.soak.requests import Target, recorded
+from appliance.bench.soak.tally import Attempt
 
 DEEP = "[" * 5000 + "]" * 5000
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import httpx
 
+from appliance.bench.served import served_appliance
 from engine.bench.report import percentile
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
@@ -54,31 +54,20 @@ class Phase:
 
 
 def run(config: SloBenchConfig) -> list[Phase]:
-    from appliance.config import Config
-    from appliance.server import start_in_thread
-    from appliance.services import Appliance
     from engine.slo import Slo
 
-    with tempfile.TemporaryDirectory(prefix="airlock-bench-slo-") as data_dir:
-        settings = Config(data_dir=data_dir)
-        settings.server.auth, settings.server.threads = False, config.streams + 16
+    def tune(settings) -> None:
+        settings.server.threads = config.streams + 16
         settings.server.max_waiting = max(settings.server.max_waiting, config.streams * 2)
-        settings.models.default_quantization = config.quantization
         settings.models.kv_cache_bytes = config.kv_cache_mib * 2**20
-        if config.model_file:
-            settings.models.default_model_file = config.model_file
-        appliance = Appliance.from_config(settings)
-        server, thread = start_in_thread(appliance)
-        try:
-            model = appliance.model_names()[0]
-            engine = appliance.models.get(model)
-            _load(server.url, model, config, min(8, config.streams))          # warm-up, trains the step-time fit
-            phases = [_phase("no SLO", server.url, model, config)]
-            engine.set_slo(Slo(ttft_p95=config.ttft_target, itl_p95=config.itl_target))
-            phases.append(_phase(f"ITL SLO {config.itl_target * 1000:.0f} ms", server.url, model, config))
-        finally:
-            server.stop()
-            thread.join(timeout=60)
+
+    with served_appliance("airlock-bench-slo-", config.quantization, config.model_file, tune) as (appliance, server):
+        model = appliance.model_names()[0]
+        engine = appliance.models.get(model)
+        _load(server.url, model, config, min(8, config.streams))          # warm-up, trains the step-time fit
+        phases = [_phase("no SLO", server.url, model, config)]
+        engine.set_slo(Slo(ttft_p95=config.ttft_target, itl_p95=config.itl_target))
+        phases.append(_phase(f"ITL SLO {config.itl_target * 1000:.0f} ms", server.url, model, config))
     return phases
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import httpx
 import openai
 
-from appliance.soak import bad_inputs, requests
-from appliance.soak.requests import Target
-from appliance.soak.tally import Attempt, Tally
+from appliance.bench.soak import bad_inputs, requests
+from appliance.bench.soak.requests import Target
+from appliance.bench.soak.tally import Attempt, Tally
 
 CUT_PAUSE_S = 1.0
 CLIENT_TIMEOUT_S = 120.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 import openai
 
-from appliance.soak.tally import Attempt
+from appliance.bench.soak.tally import Attempt
 
 PROMPTS = ("Name three colours.", "What is a lighthouse?", "Count from one to five.",
            "Write one sentence about the sea.", "Say hello in French.", "What is two plus two?")

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import httpx
 
-from appliance.soak.checks import Check, Observed, evaluate
-from appliance.soak.flood import HealthPoller, flood
-from appliance.soak.ledger_rows import dead_letter_lines, read_rows
-from appliance.soak.report import SoakReport
-from appliance.soak.requests import Target
-from appliance.soak.server import ServedProcess
-from appliance.soak.tally import Tally
-from appliance.soak.traffic import MIX, Traffic
+from appliance.bench.soak.checks import Check, Observed, evaluate
+from appliance.bench.soak.flood import HealthPoller, flood
+from appliance.bench.soak.ledger_rows import dead_letter_lines, read_rows
+from appliance.bench.soak.report import SoakReport
+from appliance.bench.soak.requests import Target
+from appliance.bench.soak.server import ServedProcess
+from appliance.bench.soak.tally import Tally
+from appliance.bench.soak.traffic import MIX, Traffic
 
 EMBEDDING_DIR = "all-MiniLM-L6-v2"
 EMBEDDING_MODEL = "all-minilm-l6-v2"

@@ -13,7 +13,7 @@ import time
 
 import httpx
 
-from appliance.soak.tally import HealthPoll, Tally
+from appliance.bench.soak.tally import HealthPoll, Tally
 
 POLL_TIMEOUT_S = 10.0
 

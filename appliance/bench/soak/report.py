@@ -6,8 +6,8 @@ import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from appliance.soak.checks import Check
-from appliance.soak.tally import Attempt
+from appliance.bench.soak.checks import Check
+from appliance.bench.soak.tally import Attempt
 
 
 @dataclass(slots=True)
