@@ -19,6 +19,13 @@ def _threads(prefix: str) -> int:
     return sum(1 for t in threading.enumerate() if t.name.startswith(prefix))
 
 
+def _wait_until_idle(engine, baseline_blocks: int) -> None:
+    deadline = time.monotonic() + 30
+    while (stats := engine.stats()).running + stats.waiting > 0 or stats.blocks_used != baseline_blocks:
+        assert time.monotonic() < deadline, f"clients that hung up still hold the engine: {stats}"
+        time.sleep(0.1)
+
+
 def test_more_open_streams_than_threads(served, engine) -> None:
     assert served.appliance.config.server.threads < STREAMS
     baseline = engine.stats().blocks_used
@@ -50,10 +57,7 @@ def test_more_open_streams_than_threads(served, engine) -> None:
             worker.join(timeout=60)
         for client in clients:
             client.close()
-    deadline = time.monotonic() + 30
-    while (stats := engine.stats()).running + stats.waiting > 0 or stats.blocks_used != baseline:
-        assert time.monotonic() < deadline, f"hung-up streams still hold the engine: {stats}"
-        time.sleep(0.1)
+    _wait_until_idle(engine, baseline)
 
 
 def test_non_streamed_requests_past_the_thread_count_hold_no_thread(served, engine) -> None:
@@ -77,7 +81,4 @@ def test_non_streamed_requests_past_the_thread_count_hold_no_thread(served, engi
     finally:
         for s in sockets:
             s.close()
-    deadline = time.monotonic() + 30
-    while (stats := engine.stats()).running + stats.waiting > 0 or stats.blocks_used != baseline:
-        assert time.monotonic() < deadline, f"hung-up requests still hold the engine: {stats}"
-        time.sleep(0.1)
+    _wait_until_idle(engine, baseline)
