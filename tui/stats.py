@@ -35,6 +35,12 @@ class LiveStats:
     ram_total: float | None = None
     gpus: list[Gpu] = field(default_factory=list)
     models: list[str] = field(default_factory=list)
+    spec_draft_tokens: int = 0           # speculative draft tokens verified, all models, since start
+    spec_accepted_tokens: int = 0        # of which accepted
+
+    @property
+    def spec_acceptance(self) -> float | None:
+        return self.spec_accepted_tokens / self.spec_draft_tokens if self.spec_draft_tokens else None
 
 
 def _sum(models: list[dict], *names: str) -> float | None:
@@ -83,6 +89,8 @@ def read_stats(data: Any) -> LiveStats:
         ram_total=number(first(machine, "ram_total_bytes")),
         gpus=[_gpu(g) for g in as_list(machine, "gpus") if isinstance(g, dict)],
         models=[str(first(m, "model", "name", default="?")) for m in models],
+        spec_draft_tokens=int(_sum(models, "spec_num_draft_tokens") or 0),
+        spec_accepted_tokens=int(_sum(models, "spec_num_accepted_tokens") or 0),
     )
 
 

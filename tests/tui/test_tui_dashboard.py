@@ -13,10 +13,15 @@ from tui.widgets.common.tile import Tile
 pytestmark = pytest.mark.anyio
 
 
-def _chat(url: str) -> None:
+MODEL = "smollm2-135m-instruct"
+PASSAGE = ("Alder Bend sits where two valleys meet. Its mill, built in 1852, ground grain for the farms of "
+           "the county until the railway came. The mill is a museum now, and the old station a library.")
+
+
+def _chat(url: str, text: str = "Count to ten.") -> None:
     client = openai.OpenAI(base_url=f"{url}/v1", api_key=TOKEN)
-    client.chat.completions.create(model="smollm2-135m-instruct", max_tokens=24,
-                                   messages=[{"role": "user", "content": "Count to ten."}])
+    client.chat.completions.create(model=MODEL, max_tokens=24, temperature=0,
+                                   messages=[{"role": "user", "content": text}])
 
 
 async def test_dashboard_follows_traffic(console, service) -> None:
@@ -30,3 +35,18 @@ async def test_dashboard_follows_traffic(console, service) -> None:
         assert "ms" in value("tile-ttft") or " s" in value("tile-ttft")
         assert "%" in value("tile-kv")
         assert "CPU" in text_of(console.screen.query_one("#cpu"))
+        assert value("tile-spec") == "none"                  # no model has speculated yet
+
+
+async def test_dashboard_shows_speculative_acceptance(console, service) -> None:
+    admin = service.http()
+    admin.put("/admin/speculation", json={"model": MODEL, "method": "ngram", "k": 4}).raise_for_status()
+    try:
+        async with console.run_test(size=(120, 40)) as pilot:
+            tile = next(t for t in console.screen.query(Tile) if t.id == "tile-spec")
+            await asyncio.to_thread(_chat, service.url, f"Repeat exactly:\n\n{PASSAGE}")
+            await until(pilot, lambda: "% of " in text_of(tile.query_one(".tile-value")), what="the acceptance")
+            drafted = admin.get("/admin/speculation").json()[MODEL]["num_draft_tokens"]
+            assert text_of(tile.query_one(".tile-value")).endswith(f" of {drafted:,}")
+    finally:
+        admin.put("/admin/speculation", json={"model": MODEL, "method": "none"})
