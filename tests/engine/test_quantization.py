@@ -66,7 +66,7 @@ def test_int8_holds_half_of_fp16_as_planned(smollm2_int8: LoadedModel) -> None:
     assert int8 == planner.weight_bytes(shape, "int8", "cpu")
     assert int8 < 0.55 * planner.weight_bytes(shape, "fp16")
     module = smollm2_int8.module
-    assert smollm2_int8.quantization == "int8"
+    assert smollm2_int8.precision == "int8"
     assert isinstance(module.lm_head, Int8TiedHead) and module.lm_head.qweight is module.embed_tokens.qweight
     assert any(isinstance(m, Int8Linear) for m in module.modules())
     assert not any(isinstance(m, nn.Linear) for m in module.modules())

@@ -37,7 +37,7 @@ def test_rows_from_engine_metrics_match_what_clients_received(smollm2: LoadedMod
             received[stream.request_id] = (tokens, reason)
             ledger.record(UsageRecord.from_metrics(
                 stream.metrics, key_id="key_a", key_name="alice", tenant="bank", model=smollm2.name,
-                quantization=smollm2.quantization, endpoint="chat.completions", finish_reason=reason))
+                quantization=smollm2.precision, endpoint="chat.completions", finish_reason=reason))
     finally:
         engine.shutdown()
     rows = {r["request_id"]: r for r in ledger.export_json()}
