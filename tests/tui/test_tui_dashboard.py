@@ -45,8 +45,10 @@ async def test_dashboard_shows_speculative_acceptance(console, service) -> None:
         async with console.run_test(size=(120, 40)) as pilot:
             tile = next(t for t in console.screen.query(Tile) if t.id == "tile-spec")
             await asyncio.to_thread(_chat, service.url, f"Repeat exactly:\n\n{PASSAGE}")
-            await until(pilot, lambda: "% of " in text_of(tile.query_one(".tile-value")), what="the acceptance")
-            drafted = admin.get("/admin/speculation").json()[MODEL]["num_draft_tokens"]
-            assert text_of(tile.query_one(".tile-value")).endswith(f" of {drafted:,}")
+            view = admin.get("/admin/speculation").json()[MODEL]        # the request has ended
+            drafted, accepted = view["num_draft_tokens"], view["num_accepted_tokens"]
+            assert drafted > 0
+            shown = f"{100 * accepted / drafted:.1f}% of {drafted:,}"
+            await until(pilot, lambda: text_of(tile.query_one(".tile-value")) == shown, what=shown)
     finally:
         admin.put("/admin/speculation", json={"model": MODEL, "method": "none"})
