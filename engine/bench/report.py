@@ -56,7 +56,7 @@ class SystemResult:
 class BenchReport:
     scenario: Scenario
     model: str
-    setup: dict[str, Any]                         # device, dtype, quantization, threads, date ...
+    setup: dict[str, Any]                         # device, dtype, precision, threads, date ...
     airlock: SystemResult
     baselines: list[SystemResult]
 
@@ -92,8 +92,8 @@ class BenchReport:
     def _title(self) -> str:
         s = self.setup
         return (f"airlock bench: {self.scenario.name} ({self.scenario.description}), greedy, EOS ignored\n"
-                f"model {self.model}, {s.get('device')} {s.get('dtype')}, engine quantization "
-                f"{s.get('quantization')}, {s.get('threads')} threads, CPU ISA {s.get('cpu_isa')}, {s.get('date')}")
+                f"model {self.model}, {s.get('device')} {s.get('dtype')}, engine precision "
+                f"{s.get('precision')}, {s.get('threads')} threads, CPU ISA {s.get('cpu_isa')}, {s.get('date')}")
 
     def _row(self, result: SystemResult, prefill: bool, ratio: float | None) -> list[str]:
         f = result.figures()
