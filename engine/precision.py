@@ -36,13 +36,12 @@ def compute_and_weights(precision: str, device: torch.device) -> tuple[torch.dty
     between the layers, and the weight transform of engine/quantization.py.
 
     bf16 on CPU is bf16 weights with fp32 between the layers (AMX's path); on a GPU it is the
-    bf16 compute dtype. int8 and nf4 compute in fp32 on CPU, in default_gpu_dtype on a GPU."""
+    bf16 compute dtype. int8 and nf4 compute in the device's default precision."""
     if precision not in PRECISIONS:
         raise InvalidParameter("precision", f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision in TORCH_DTYPES and (precision != "bf16" or device.type == "cuda"):
         return TORCH_DTYPES[precision], "none"
-    compute = default_gpu_dtype() if device.type == "cuda" else torch.float32
-    return compute, precision
+    return TORCH_DTYPES[default_precision(device)], precision
 
 
 def default_precision(device: torch.device) -> str:
@@ -51,10 +50,3 @@ def default_precision(device: torch.device) -> str:
         return "fp32"
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
-
-def default_gpu_dtype() -> torch.dtype:
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-
-def precision_of(dtype: torch.dtype) -> str:
-    return next(name for name, d in TORCH_DTYPES.items() if d == dtype)
