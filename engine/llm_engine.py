@@ -19,6 +19,7 @@ from engine.errors import ContextLengthExceeded, EngineStopped, InvalidParameter
 from engine.precision import TORCH_DTYPES
 from engine.model_runner import ForwardBatch, ModelRunner
 from engine.outputs import EngineStats, RequestMetrics
+from engine.planner import default_kv_dtype
 from engine.prefix_cache import Pin
 from engine.request_stream import RequestState, RequestStream
 from engine.sampler import SampledToken, Sampler
@@ -27,6 +28,8 @@ from engine.scheduler import ScheduledBatch, Scheduler
 from engine.sequence import Sequence
 from engine.slo import Slo, SloGovernor
 from engine.speculation import SpeculationConfig
+from engine.speculation.draft_model import load_draft, same_drafter
+from engine.speculation.model_drafter import ModelDrafter
 from engine.speculation.speculator import Speculator
 
 log = logging.getLogger("airlock.engine")
@@ -49,7 +52,8 @@ class Engine:
         self.block_manager = BlockManager(num_blocks, bs, self.config.cache, model_name=model.name)
         self.scheduler = Scheduler(self.config, self.block_manager)
         self.vocab_size = _vocab_size(model)
-        self.speculator = Speculator(self.config.speculation, self.max_model_len)
+        self.speculator = Speculator(self.config.speculation, self.max_model_len,
+                                     self._drafter_for(self.config.speculation, None))
         self._cond = threading.Condition()
         self._inbox: list[Sequence] = []
         self._aborts: list[str] = []
@@ -151,12 +155,26 @@ class Engine:
         return self.speculator.config
 
     def set_speculation(self, config: SpeculationConfig) -> None:
-        """Takes effect from the next step on (running requests included; output is unchanged)."""
+        """Takes effect from the next step on (running requests included; output is unchanged).
+
+        A new drafting model (method self or draft) is loaded first, outside the lock, so the
+        engine keeps serving meanwhile; a draft model whose tokenizer differs is refused."""
         if not isinstance(config, SpeculationConfig):
             raise InvalidParameter("speculation", f"speculation must be a SpeculationConfig, "
                                                   f"got {type(config).__name__}")
+        drafter = self._drafter_for(config, self.speculator)
         with self._cond:
-            self.speculator.set_config(config)
+            self.speculator.set_config(config, drafter)
+
+    def _drafter_for(self, config: SpeculationConfig, current: Speculator | None) -> ModelDrafter | None:
+        """The drafting model config needs: the current one when it is the same, else loaded now."""
+        if current is not None and current.drafter is not None and same_drafter(current.config, config):
+            return current.drafter
+        draft = load_draft(self.model, config)
+        if draft is None:
+            return None
+        kv_dtype = TORCH_DTYPES[default_kv_dtype(draft.precision, str(draft.device))]
+        return ModelDrafter(draft, self.block_manager.num_blocks, self.config.block_size, kv_dtype, self.vocab_size)
 
     def pin_prefix(self, token_ids: list[int], tenant: str | None = None, ttl_seconds: float | None = None) -> Pin:
         """Keep this prefix's full blocks cached; computes them now if they are not cached yet."""

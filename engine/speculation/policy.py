@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from engine.sequence import Sequence
 from engine.speculation.config import SpeculationConfig
 
 
@@ -27,6 +28,8 @@ class DraftStats:
     drafts: int = 0                 # verifications that carried draft tokens
     drafted: int = 0
     accepted: int = 0
+    draft_kv: int = 0               # leading tokens whose K/V a drafting model holds (model_drafter.py)
+    residency: int = 0              # the Sequence.preemptions that draft_kv belongs to
 
     def record(self, drafted: int, accepted: int, config: SpeculationConfig, num_output_tokens: int) -> None:
         self.drafts += 1
@@ -43,6 +46,13 @@ class DraftStats:
     def acceptance(self) -> float:
         drafted = sum(d for d, _ in self.recent)
         return sum(a for _, a in self.recent) / drafted if drafted else 1.0
+
+
+def stats_of(seq: Sequence) -> DraftStats:
+    """seq's speculation record, made on first use."""
+    if seq.spec is None:
+        seq.spec = DraftStats()
+    return seq.spec
 
 
 def step_k(config: SpeculationConfig, num_decoding: int) -> int:

@@ -12,6 +12,9 @@ Invariants:
   decode batch (the fused decode path and the decode attention kernel apply).
 - After verification the sequence keeps the K/V of its last token and its accepted drafts;
   the scheduler frees the blocks past the tokens it keeps (Scheduler.rollback).
+- A proposer guesses under the engine's lock, before scheduling. A drafting model cannot (it
+  runs a forward per draft position), so its positions are reserved then and filled in the
+  step, outside the lock, before the target's forward (model_drafter.py).
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from engine.sampler import SampledToken, Sampler
 from engine.sequence import Sequence
 from engine.speculation.config import SpeculationConfig
 from engine.speculation.ngram import NgramProposer
-from engine.speculation.policy import DraftStats, step_k
+from engine.speculation.model_drafter import RESERVED, ModelDrafter
+from engine.speculation.policy import stats_of, step_k
 from engine.speculation.proposer import Proposer
 from engine.speculation.verifier import verify
 
@@ -34,38 +38,56 @@ def make_proposer(config: SpeculationConfig) -> Proposer | None:
 
 
 class Speculator:
-    def __init__(self, config: SpeculationConfig, max_model_len: int) -> None:
+    def __init__(self, config: SpeculationConfig, max_model_len: int, drafter: ModelDrafter | None = None) -> None:
         self.max_model_len = max_model_len
         self.num_drafts = self.num_draft_tokens = self.num_accepted_tokens = 0   # vLLM's counters
-        self.set_config(config)
+        self.set_config(config, drafter)
 
-    def set_config(self, config: SpeculationConfig) -> None:
+    def set_config(self, config: SpeculationConfig, drafter: ModelDrafter | None = None) -> None:
+        """drafter: the drafting model's runner, for methods self and draft (else ignored)."""
         if not isinstance(config, SpeculationConfig):
             raise TypeError(f"speculation must be a SpeculationConfig, got {type(config).__name__}")
+        if config.uses_model and drafter is None:
+            raise ValueError(f"speculation method {config.method} needs a drafting model")
         self.config = config
         self.proposer = make_proposer(config)
+        self.drafter = drafter if config.uses_model else None
+
+    @property
+    def drafts(self) -> bool:
+        return self.proposer is not None or self.drafter is not None
 
     # ----- before scheduling -------------------------------------------------------------
     def propose(self, running: list[Sequence]) -> None:
         """Set draft_token_ids of every decoding sequence for the coming step."""
         decoding = [s for s in running if s.num_uncomputed == 1 and not s.is_prefilling]
-        k = step_k(self.config, len(decoding)) if self.proposer is not None else 0
+        k = step_k(self.config, len(decoding)) if self.drafts else 0
         for seq in decoding:
             seq.draft_token_ids = self._drafts(seq, k) if k else []
 
     def _drafts(self, seq: Sequence, k: int) -> list[int]:
         if not seq.params.speculative:
             return []
-        stats = _stats(seq)
-        if seq.num_output_tokens < stats.paused_until:
+        if seq.num_output_tokens < stats_of(seq).paused_until:
             return []
-        room = min(seq.params.max_tokens - seq.num_output_tokens - 1, self.max_model_len - len(seq))
-        return self.proposer.propose(seq.token_ids, min(k, room)) if room > 0 else []
+        room = min(seq.params.max_tokens - seq.num_output_tokens - 1, self._max_len() - len(seq))
+        if room <= 0:
+            return []
+        if self.drafter is not None:
+            return [RESERVED] * min(k, room)
+        return self.proposer.propose(seq.token_ids, min(k, room))
+
+    def _max_len(self) -> int:
+        if self.drafter is None:
+            return self.max_model_len
+        return min(self.max_model_len, self.drafter.max_model_len)
 
     # ----- the step ----------------------------------------------------------------------
     def forward_and_verify(self, runner: ModelRunner, sampler: Sampler, seqs: list[Sequence],
                            num_tokens: list[int]) -> tuple[list[int], list[list[SampledToken]]]:
         """Rows of the sequences at their end, and the tokens each keeps (1 + accepted drafts)."""
+        if self.drafter is not None:
+            self.drafter.fill([s for s in seqs if s.draft_token_ids])
         logits = runner.forward(expanded_batch(seqs, num_tokens))
         rows, groups, logit_rows, row = [], [], [], 0
         for i, (seq, n) in enumerate(zip(seqs, num_tokens)):
@@ -83,7 +105,7 @@ class Speculator:
     def record(self, seq: Sequence, accepted: int) -> None:
         """Count one verification of seq's drafts (before they are cleared)."""
         drafted = len(seq.draft_token_ids)
-        stats = _stats(seq)
+        stats = stats_of(seq)
         stats.record(drafted, accepted, self.config, seq.num_output_tokens)
         self.num_drafts += 1
         self.num_draft_tokens += drafted
@@ -107,8 +129,3 @@ def expanded_batch(seqs: list[Sequence], num_tokens: list[int]) -> ForwardBatch:
             tables.append(seq.block_table)
     return ForwardBatch(token_ids=token_ids, start_positions=starts, block_tables=tables)
 
-
-def _stats(seq: Sequence) -> DraftStats:
-    if seq.spec is None:
-        seq.spec = DraftStats()
-    return seq.spec

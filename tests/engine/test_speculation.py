@@ -1,7 +1,7 @@
 """Speculative decoding on the real SmolLM2: the output is the model's own, drafts or not.
 
-Greedy and seeded requests give the same tokens with prompt-lookup drafts as without, alone
-and mixed in one batch with requests that do not draft; stop strings, max_tokens, logprobs and
+Greedy and seeded requests give the same tokens with prompt-lookup or int8 self-drafts as
+without, alone and mixed in one batch with requests that do not draft; stop strings, max_tokens, logprobs and
 abort behave the same; sampled verification follows the target's distribution (chi-square).
 """
 from __future__ import annotations
@@ -24,6 +24,7 @@ PASSAGE = ("The river town of Alder Bend sits where two valleys meet. Its mill, 
            "autumn the town holds a harvest fair with music, bread from the mill's restored stones, and a "
            "race of small wooden boats down the river to the bridge.")
 NGRAM = SpeculationConfig(method="ngram", k=4, max_batch=16)
+SELF_DRAFT = SpeculationConfig(method="self", k=4, max_batch=16)      # int8 weights draft, fp32 verifies
 GREEDY = SamplingParams(max_tokens=40, temperature=0.0)
 
 
@@ -37,11 +38,16 @@ def prompts(smollm2_model: Any) -> list[list[int]]:
 
 
 @pytest.fixture(scope="module")
-def engines(smollm2_model: Any) -> Iterator[tuple[Engine, Engine]]:
+def plain_engine(smollm2_model: Any) -> Iterator[Engine]:
     plain = Engine(smollm2_model, EngineConfig(kv_cache_bytes=32 * 2**20))
-    drafting = Engine(smollm2_model, EngineConfig(kv_cache_bytes=32 * 2**20, speculation=NGRAM))
-    yield plain, drafting
+    yield plain
     plain.shutdown()
+
+
+@pytest.fixture(scope="module", params=[NGRAM, SELF_DRAFT], ids=["ngram", "self-int8"])
+def engines(smollm2_model: Any, plain_engine: Engine, request: pytest.FixtureRequest) -> Iterator[tuple[Engine, Engine]]:
+    drafting = Engine(smollm2_model, EngineConfig(kv_cache_bytes=32 * 2**20, speculation=request.param))
+    yield plain_engine, drafting
     drafting.shutdown()
 
 
