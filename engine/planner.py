@@ -19,6 +19,10 @@ from GGUF metadata). Assumptions, stated once:
   kernel's offset correction); an untied head is its own packed int8 copy with row scales.
 - KV cache per token: 2 (K and V) x layers x kv_heads x head_dim x kv dtype bytes; a
   sequence holds whole blocks of `block_size` tokens.
+- Speculation with a drafting model (self: the served model at a cheaper precision; draft: a
+  separate model) holds its weights too, and a K/V cache with the served model's block count:
+  the drafter writes its K/V at the target's slots, so every planned token costs both. Its
+  activations are smaller than the target's and run in turn with them, so they are not added.
 - Activation and workspace: one prefill chunk of `step_tokens` tokens holding its hidden
   states, q/k/v and two MLP intermediates in the compute precision, plus fp32 logits and
   sampling probabilities for every running sequence. Attention is assumed to run in a fused
@@ -174,6 +178,14 @@ def overhead_bytes(shape: ModelShape, device: str, concurrency: int, step_tokens
 
 
 @dataclass(frozen=True, slots=True)
+class DraftRequest:
+    """A drafting model held beside the served one (speculation methods self and draft)."""
+    quantization: str = "int8"
+    kv_dtype: str = "fp16"
+    shape: ModelShape | None = None  # None: the served model's own (self-draft)
+
+
+@dataclass(frozen=True, slots=True)
 class PlanRequest:
     quantization: str = "fp32"
     kv_dtype: str = "fp32"
@@ -183,6 +195,7 @@ class PlanRequest:
     device: str = "cpu"
     block_size: int = 16
     step_tokens: int = 512           # tokens one prefill step processes at most
+    draft: DraftRequest | None = None
 
     def __post_init__(self) -> None:
         if self.quantization not in PRECISIONS:
@@ -195,6 +208,9 @@ class PlanRequest:
                 raise PlanError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.budget_bytes < 0:
             raise PlanError(f"budget_bytes must not be negative, got {self.budget_bytes}")
+        if self.draft is not None and self.draft.quantization not in PRECISIONS:
+            raise PlanError(f"draft quantization must be one of {', '.join(PRECISIONS)}, "
+                            f"got {self.draft.quantization!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,32 +229,48 @@ class Plan:
     fits: bool
     max_concurrency: int             # at context_length, within the budget (0: not even one)
     max_context: int                 # at concurrency, within the budget, capped by the model
+    draft_weight_bytes: int = 0      # the drafting model's, included in total_bytes
+    draft_kv_bytes_per_token: int = 0
 
 
 def kv_bytes(shape: ModelShape, request: PlanRequest, context: int, concurrency: int) -> int:
+    """K/V of every planned token: the served model's, and the drafting model's where one drafts."""
     blocks = math.ceil(context / request.block_size)
-    return concurrency * blocks * request.block_size * kv_bytes_per_token(shape, request.kv_dtype)
+    per_token = kv_bytes_per_token(shape, request.kv_dtype) + draft_kv_bytes_per_token(shape, request)
+    return concurrency * blocks * request.block_size * per_token
+
+
+def draft_weight_bytes(shape: ModelShape, request: PlanRequest) -> int:
+    draft = request.draft
+    return 0 if draft is None else weight_bytes(draft.shape or shape, draft.quantization, request.device)
+
+
+def draft_kv_bytes_per_token(shape: ModelShape, request: PlanRequest) -> int:
+    draft = request.draft
+    return 0 if draft is None else kv_bytes_per_token(draft.shape or shape, draft.kv_dtype)
 
 
 def plan(shape: ModelShape, request: PlanRequest) -> Plan:
-    weights = weight_bytes(shape, request.quantization, request.device)
+    draft_weights = draft_weight_bytes(shape, request)
+    weights = weight_bytes(shape, request.quantization, request.device) + draft_weights
     kv = kv_bytes(shape, request, request.context_length, request.concurrency)
     overhead = overhead_bytes(shape, request.device, request.concurrency, request.step_tokens)
     total = weights + kv + overhead
     return Plan(
         quantization=request.quantization, kv_dtype=request.kv_dtype,
         context_length=request.context_length, concurrency=request.concurrency,
-        parameters=shape.parameters(), weight_bytes=weights,
+        parameters=shape.parameters(), weight_bytes=weights - draft_weights,
         kv_bytes_per_token=kv_bytes_per_token(shape, request.kv_dtype), kv_bytes=kv,
         overhead_bytes=overhead, total_bytes=total, budget_bytes=request.budget_bytes,
         fits=total <= request.budget_bytes,
         max_concurrency=_max_concurrency(shape, request, weights),
         max_context=_max_context(shape, request, weights),
+        draft_weight_bytes=draft_weights, draft_kv_bytes_per_token=draft_kv_bytes_per_token(shape, request),
     )
 
 
 def what_if(shape: ModelShape, request: PlanRequest) -> list[Plan]:
-    """The same request under every quantization option."""
+    """The same request under every quantization option (of the served model; a draft stays as asked)."""
     return [plan(shape, replace(request, quantization=q)) for q in PRECISIONS]
 
 

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from engine.planner import ModelShape, PlanError, PlanRequest, kv_bytes_per_token, plan, weight_bytes, what_if
+from engine.planner import (DraftRequest, ModelShape, PlanError, PlanRequest, kv_bytes_per_token, plan, weight_bytes,
+                            what_if)
 
 LLAMA2_7B = {"model_type": "llama", "vocab_size": 32000, "hidden_size": 4096, "num_hidden_layers": 32,
              "num_attention_heads": 32, "num_key_value_heads": 32, "intermediate_size": 11008,
@@ -87,6 +88,28 @@ def test_gemma3_270m_norms_and_head_dim() -> None:
     shape = ModelShape.from_config(GEMMA3_270M)
     assert shape.parameters() == total
     assert kv_bytes_per_token(shape, "fp16") == 2 * 18 * 1 * 256 * 2 == 18_432
+
+
+def test_a_drafting_model_counts_its_weights_and_its_kv() -> None:
+    """Self-draft on CPU: fp32 SmolLM2 verifies, its int8 copy drafts with fp16 K/V at the same slots.
+    A separate draft model (SmolLM2 drafting for Llama-3-8B on a GPU) counts its own shape."""
+    smol = ModelShape.from_config(SMOLLM2_135M)
+    alone = PlanRequest(quantization="fp32", kv_dtype="fp32", context_length=2048, concurrency=4, budget_bytes=2**32)
+    drafted = PlanRequest(**{**_fields(alone), "draft": DraftRequest(quantization="int8", kv_dtype="fp16")})
+    a, d = plan(smol, alone), plan(smol, drafted)
+    assert d.weight_bytes == a.weight_bytes and d.draft_weight_bytes == weight_bytes(smol, "int8", "cpu")
+    assert d.draft_kv_bytes_per_token == 23_040                      # half the fp32 K/V of 46,080 a token
+    assert d.kv_bytes == a.kv_bytes * 3 // 2 == 4 * 2048 * (46_080 + 23_040)
+    assert d.total_bytes == a.total_bytes + d.draft_weight_bytes + 4 * 2048 * 23_040
+    assert d.max_concurrency < a.max_concurrency
+    big = ModelShape.from_config(LLAMA3_8B)
+    gpu = PlanRequest(quantization="fp16", kv_dtype="fp16", context_length=8192, concurrency=1,
+                      budget_bytes=80 * 1024**3, device="cuda:0",
+                      draft=DraftRequest(quantization="fp16", kv_dtype="fp16", shape=smol))
+    p = plan(big, gpu)
+    assert p.draft_weight_bytes == 2 * 134_515_008 and p.draft_kv_bytes_per_token == 2 * 30 * 3 * 64 * 2
+    with pytest.raises(PlanError, match="draft quantization"):
+        PlanRequest(draft=DraftRequest(quantization="int4"))
 
 
 def test_fit_max_concurrency_and_max_context() -> None:
