@@ -1,7 +1,14 @@
-"""Appliance configuration: a TOML file, then AIRLOCK_* environment overrides, then flags.
+"""Appliance configuration: one typed schema per setting.
 
-Each section is a dataclass; the TOML table of the same name fills it. An environment
-variable AIRLOCK_<SECTION>_<FIELD> (for example AIRLOCK_SERVER_PORT=9000) overrides a field.
+How it loads (load_config): the TOML file ($AIRLOCK_CONFIG or the path given), then
+AIRLOCK_DATA_DIR and AIRLOCK_<SECTION>_<FIELD> environment overrides (for example
+AIRLOCK_SERVER_PORT=9000), then command-line flags. The merged values are validated once, by
+the section models below: a bad value, an unknown setting or an override of the wrong type is
+a ConfigError whose one-line message names the setting (and the variable it came from).
+
+The admin API validates run-time changes of [scheduler], [speculation] and [cache] with the
+same models (merge the current values with the change, then validate), so each setting has
+one name and one rule from the config file to the admin API and the console.
 """
 from __future__ import annotations
 
@@ -9,148 +16,231 @@ import os
 import re
 import socket
 import tomllib
-from dataclasses import dataclass, field, fields, is_dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from engine.planner import PRECISIONS
+
+NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("AIRLOCK_DATA_DIR", "var"))
 
 
-@dataclass
-class ServerConfig:
+def _matching(pattern: re.Pattern[str], what: str, allow_empty: bool = False) -> AfterValidator:
+    def check(value: str) -> str:
+        if not (allow_empty and not value) and not pattern.fullmatch(value):
+            raise ValueError(f"must be {what}, got {value!r}")
+        return value
+    return AfterValidator(check)
+
+
+Device = Annotated[str, _matching(DEVICE, "auto, cpu, cuda or cuda:N")]
+NodeName = Annotated[str, _matching(NODE_NAME, "1-64 letters, digits, '.', '_' or '-' (starting with a letter "
+                                               "or digit)", allow_empty=True)]
+Quantization = Literal[("auto", *PRECISIONS)]  # type: ignore[valid-type]
+
+
+class Section(BaseModel):
+    """A [table] of the config file: unknown settings are refused, numbers must be finite."""
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ServerSettings(Section):
     host: str = "127.0.0.1"
-    port: int = 8420
-    threads: int = 32
+    port: int = Field(8420, ge=1, le=65535)
+    threads: int = Field(32, ge=1)
     auth: bool = True                    # False is allowed only on a loopback host
     admin_token: str = ""                # the admin credential; empty -> generated into data_dir
-    shutdown_grace_seconds: float = 10.0
-    max_waiting: int = 256               # bounded queue: beyond this, 503 with Retry-After
-    max_body_bytes: int = 16 * 1024**2   # larger request bodies get 413 before they are read
-    max_header_bytes: int = 64 * 1024    # a larger request head gets 400
-    header_timeout_seconds: float = 10.0 # a request head must arrive in full within this
-    body_timeout_seconds: float = 30.0   # a request body must arrive in full within this (else 408)
-    keep_alive_seconds: float = 5.0      # idle keep-alive connections are closed after this
-    connection_limit: int = 1024         # open connections; beyond this, 503
-    ledger_flush_seconds: float = 5.0    # at shutdown: rows not written by then go to the dead-letter file
-    max_concurrent_per_key: int = 16     # requests one API key may have in flight (0: no cap)
+    shutdown_grace_seconds: float = Field(10.0, gt=0)
+    max_waiting: int = Field(256, ge=1)  # bounded queue: beyond this, 503 with Retry-After
+    max_body_bytes: int = Field(16 * 1024**2, ge=1)   # larger request bodies get 413 before they are read
+    max_header_bytes: int = Field(64 * 1024, ge=1)    # a larger request head gets 400
+    header_timeout_seconds: float = Field(10.0, gt=0)  # a request head must arrive in full within this
+    body_timeout_seconds: float = Field(30.0, gt=0)    # a request body must arrive in full within this (else 408)
+    keep_alive_seconds: float = Field(5.0, gt=0)       # idle keep-alive connections are closed after this
+    connection_limit: int = Field(1024, ge=1)          # open connections; beyond this, 503
+    ledger_flush_seconds: float = Field(5.0, ge=0)     # at shutdown: rows not written by then are dead-lettered
+    max_concurrent_per_key: int = Field(16, ge=0)      # requests one API key may have in flight (0: no cap)
     admin_hosts: str = ""                # extra Host names /admin answers to, comma-separated
     admin_from_network: bool = False     # on a wildcard host, /admin answers loopback peers only unless set
-    admin_max_failures: int = 10         # wrong admin credentials per minute before an address is locked out
-    node: str = ""                       # this appliance's name in a fleet (ledger rows, /metrics); empty: hostname
+    admin_max_failures: int = Field(10, ge=1)  # wrong admin credentials per minute before a lockout
+    node: NodeName = ""                  # this appliance's name in a fleet (ledger rows, /metrics); empty: hostname
+
+    @field_validator("auth")
+    @classmethod
+    def _auth_off_on_loopback_only(cls, auth: bool, info: ValidationInfo) -> bool:
+        from appliance.auth.admin import is_loopback
+
+        host = info.data.get("host", "127.0.0.1")
+        if not auth and not is_loopback(host):
+            raise ValueError(f"= false is allowed only on a loopback host, not {host!r} (bind 127.0.0.1 or turn auth on)")
+        return auth
 
 
-@dataclass
-class ModelsConfig:
+class ModelsSettings(Section):
     store_dir: str = ""                  # empty -> <data_dir>/models
     default_model: str = "smollm2-135m-instruct"
-    default_quantization: str = "auto"   # auto: fp32 on CPU, fp16 on CUDA; int8 is opt-in
-    kv_dtype: str = "auto"               # auto: the compute precision | fp32 | fp16 | bf16
+    default_quantization: Quantization = "auto"   # auto: fp32 on CPU, fp16 on CUDA; int8 is opt-in
+    kv_dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"   # auto: the compute precision
     embedding_model: str = "all-minilm-l6-v2"
-    memory_budget_fraction: float = 0.9  # of device memory that models and KV may use
-    kv_cache_bytes: int = 512 * 1024**2  # per loaded model
-    device: str = "auto"                 # auto | cpu | cuda
-    memory_budget_bytes: int = 0         # 0: device memory x memory_budget_fraction
+    memory_budget_fraction: float = Field(0.9, gt=0, le=1)   # of device memory that models and KV may use
+    kv_cache_bytes: int = Field(512 * 1024**2, ge=1)          # per loaded model
+    device: Device = "auto"              # auto | cpu | cuda | cuda:N
+    memory_budget_bytes: int = Field(0, ge=0)   # 0: device memory x memory_budget_fraction
     default_model_file: str = ""         # empty -> <data_dir>/models/SmolLM2-135M-Instruct.Q4_1.gguf
 
 
-@dataclass
-class LedgerConfig:
+class LedgerSettings(Section):
     database_url: str = ""               # empty -> sqlite:///<data_dir>/airlock.db
-    flush_interval_seconds: float = 1.0
-    host_watts: float = 250.0            # CPU-only energy estimate at full utilisation
+    flush_interval_seconds: float = Field(1.0, gt=0)
+    host_watts: float = Field(250.0, ge=0)   # CPU-only energy estimate at full utilisation
     cloud_prices_path: str = ""          # empty -> the table shipped in appliance/ledger
-    chargeback_idle: str = "share"       # idle capacity in chargeback: "share" (by busy share) | "central"
+    chargeback_idle: Literal["share", "central"] = "share"   # idle capacity: by busy share, or central
 
 
-@dataclass
-class CacheConfig:
+class CacheSettings(Section):
+    """[cache]: the prefix cache of every engine and the response caches; the admin API's
+    /admin/cache/policy reads and changes these same settings under the same names."""
     prefix_caching: bool = True
-    capacity_blocks: int = 0             # 0: every free block may hold cached content
-    eviction: str = "lru"                # lru | lfu
+    capacity_blocks: int = Field(0, ge=0)   # 0: every free block may hold cached content
+    eviction: Literal["lru", "lfu"] = "lru"
     tenant_isolation: bool = True
     response_cache: bool = False
-    response_cache_ttl_seconds: float = 3600.0
-    response_cache_max_entries: int = 10000
-    response_cache_max_bytes: int = 256 * 1024**2   # per cache (exact, semantic), least recent out first
+    response_cache_ttl_seconds: float = Field(3600.0, gt=0)
+    response_cache_max_entries: int = Field(10000, ge=1)
+    response_cache_max_bytes: int = Field(256 * 1024**2, ge=1)   # per cache (exact, semantic), LRU out first
     semantic_cache: bool = False
-    semantic_threshold: float = 0.95
+    semantic_threshold: float = Field(0.95, gt=0, le=1)
+
+    def prefix_policy(self) -> Any:
+        """The engine's CachePolicy for these settings."""
+        from engine.config import CachePolicy
+
+        return CachePolicy(enabled=self.prefix_caching, capacity_blocks=self.capacity_blocks,
+                           eviction=self.eviction, tenant_isolation=self.tenant_isolation)
+
+    def with_prefix_policy(self, policy: Any) -> CacheSettings:
+        """These settings with the prefix-cache part read from an engine's CachePolicy."""
+        return self.model_copy(update={"prefix_caching": policy.enabled, "capacity_blocks": policy.capacity_blocks,
+                                       "eviction": policy.eviction, "tenant_isolation": policy.tenant_isolation})
 
 
-@dataclass
-class SpeculationSettings:
+class SpeculationSettings(Section):
     """[speculation]: speculative decoding of every loaded model (engine.speculation.SpeculationConfig)."""
-    method: str = "none"                 # none | ngram (prompt lookup); the output does not change
-    k: int = 4                           # most draft tokens verified per step and sequence
-    ngram_min: int = 1
-    ngram_max: int = 3
-    max_batch: int = 8                   # no drafting above this many decoding sequences
-    min_acceptance: float = 0.2          # a request below this rolling acceptance pauses drafting
+    method: Literal["none", "ngram"] = "none"   # ngram: prompt lookup; the output does not change
+    k: int = Field(4, ge=1, le=16)       # most draft tokens verified per step and sequence
+    ngram_min: int = Field(1, ge=1)
+    ngram_max: int = Field(3, ge=1, validate_default=True)
+    max_batch: int = Field(8, ge=1)      # no drafting above this many decoding sequences
+    min_acceptance: float = Field(0.2, ge=0, le=1)   # a request below this rolling acceptance pauses drafting
+    window: int = Field(8, ge=1)         # verifications the rolling acceptance is taken over
+    cooldown_tokens: int = Field(32, ge=0)   # generated tokens a paused request waits before drafting again
+
+    @field_validator("ngram_max")
+    @classmethod
+    def _ngram_range(cls, ngram_max: int, info: ValidationInfo) -> int:
+        ngram_min = info.data.get("ngram_min", 1)
+        if ngram_max < ngram_min:
+            raise ValueError(f"must be at least ngram_min ({ngram_min}), got {ngram_max}")
+        return ngram_max
 
     def engine_config(self) -> Any:
-        from dataclasses import asdict
-
         from engine.speculation import SpeculationConfig
-        try:
-            return SpeculationConfig(**asdict(self))
-        except ValueError as exc:
-            raise ConfigError(f"[speculation] {exc}") from None
+
+        return SpeculationConfig(**self.model_dump())
 
 
-@dataclass
-class TcoConfig:
-    hardware_price: float = 30000.0
-    amortization_years: float = 3.0
-    residual_value: float = 3000.0
-    power_watts: float = 700.0
-    price_per_kwh: float = 0.15
-    pue: float = 1.4
-    operations_per_month: float = 200.0
-    utilisation: float = 0.5             # share of each hour at full power, for the energy term
-    currency: str = "USD"
+class TcoSettings(Section):
+    hardware_price: float = Field(30000.0, ge=0)
+    amortization_years: float = Field(3.0, gt=0)
+    residual_value: float = Field(3000.0, ge=0, validate_default=True)
+    power_watts: float = Field(700.0, ge=0)
+    price_per_kwh: float = Field(0.15, ge=0)
+    pue: float = Field(1.4, ge=1)
+    operations_per_month: float = Field(200.0, ge=0)
+    utilisation: float = Field(0.5, ge=0, le=1)   # share of each hour at full power, for the energy term
+    currency: str = Field("USD", min_length=1, max_length=8)
+
+    @field_validator("residual_value")
+    @classmethod
+    def _residual_within_price(cls, residual: float, info: ValidationInfo) -> float:
+        price = info.data.get("hardware_price", residual)
+        if residual > price:
+            raise ValueError(f"must not exceed hardware_price ({price}), got {residual}")
+        return residual
 
 
-@dataclass
-class SchedulerConfig:
+class SchedulerSettings(Section):
     """Batching limits of every engine and its service-level objective (`airlock tune` writes these)."""
-    max_num_seqs: int = 128              # sequences in one step
-    max_num_batched_tokens: int = 512    # tokens in one step (decodes first, then prefill chunks)
-    max_prefill_chunk: int = 0           # prompt tokens of one sequence per step; 0: the step's budget
-    slo_ttft_p95_seconds: float = 0.0    # 0: none; else requests that would wait past it get 503
-    slo_itl_p95_seconds: float = 0.0     # 0: none; else the batch is limited to stay within it
+    max_num_seqs: int = Field(128, ge=1)             # sequences in one step
+    max_num_batched_tokens: int = Field(512, ge=1, validate_default=True)   # tokens in one step (decodes first, then prefill chunks)
+    max_prefill_chunk: int = Field(0, ge=0)          # prompt tokens of one sequence per step; 0: the step's budget
+    slo_ttft_p95_seconds: float = Field(0.0, ge=0)   # 0: none; else requests that would wait past it get 503
+    slo_itl_p95_seconds: float = Field(0.0, ge=0)    # 0: none; else the batch is limited to stay within it
+
+    @field_validator("max_num_batched_tokens")
+    @classmethod
+    def _room_for_every_sequence(cls, tokens: int, info: ValidationInfo) -> int:
+        seqs = info.data.get("max_num_seqs", 1)
+        if tokens < seqs:
+            raise ValueError(f"must be at least max_num_seqs ({seqs}) so every running sequence can decode "
+                             f"each step, got {tokens}")
+        return tokens
 
 
-@dataclass
-class RoutingConfig:
-    routes: list = field(default_factory=list)        # [[routing.routes]]: name, tiers, rules, ... (docs/routing.md)
-    tenant_tiers: dict = field(default_factory=dict)  # tenant -> the tiers (or routes) it may be routed to
-    classifier_path: str = ""                         # empty -> <data_dir>/routing/complexity.json
+class RoutingSettings(Section):
+    routes: list[dict[str, Any]] = Field(default_factory=list)   # [[routing.routes]] (docs/routing.md)
+    tenant_tiers: dict[str, Any] = Field(default_factory=dict)   # tenant -> the tiers (or routes) it may use
+    classifier_path: str = ""                                    # empty -> <data_dir>/routing/complexity.json
 
 
-@dataclass
-class AlertsConfig:
+class AlertsSettings(Section):
     enabled: bool = True
-    interval_seconds: float = 5.0        # how often the rules are evaluated
+    interval_seconds: float = Field(5.0, gt=0)   # how often the rules are evaluated
     syslog_address: str = ""             # "/dev/log", a unix socket path or host:port; empty: off
     webhook_url: str = ""                # http://<local address>/...; empty: off
-    webhook_timeout_seconds: float = 2.0
-    webhook_retries: int = 3
-    rules: list = field(default_factory=list)   # [[alerts.rules]] tables; empty: the built-in set
+    webhook_timeout_seconds: float = Field(2.0, gt=0)
+    webhook_retries: int = Field(3, ge=0)
+    rules: list[dict[str, Any]] = Field(default_factory=list)   # [[alerts.rules]] tables; empty: the built-in set
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _local_webhook(cls, url: str) -> str:
+        from appliance.alerts.delivery import check_webhook_url
+
+        if url:
+            check_webhook_url(url)       # its message names alerts.webhook_url
+        return url
+
+    @field_validator("rules")
+    @classmethod
+    def _valid_rules(cls, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from appliance.alerts.rules import InvalidRule, rules_from_config
+
+        try:
+            rules_from_config(rules)
+        except InvalidRule as exc:
+            raise ValueError(f"is not valid: {exc}") from None
+        return rules
 
 
-@dataclass
-class Config:
-    data_dir: str = field(default_factory=lambda: str(default_data_dir()))
-    server: ServerConfig = field(default_factory=ServerConfig)
-    models: ModelsConfig = field(default_factory=ModelsConfig)
-    ledger: LedgerConfig = field(default_factory=LedgerConfig)
-    cache: CacheConfig = field(default_factory=CacheConfig)
-    tco: TcoConfig = field(default_factory=TcoConfig)
-    speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
-    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
-    routing: RoutingConfig = field(default_factory=RoutingConfig)
-    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+class Config(Section):
+    data_dir: str = Field(default_factory=lambda: str(default_data_dir()), min_length=1)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    tco: TcoSettings = Field(default_factory=TcoSettings)
+    speculation: SpeculationSettings = Field(default_factory=SpeculationSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
 
     @property
     def store_path(self) -> Path:
@@ -166,76 +256,104 @@ class Config:
         return self.ledger.database_url or f"sqlite:///{Path(self.data_dir) / 'airlock.db'}"
 
 
+SECTIONS = tuple(name for name in Config.model_fields if name != "data_dir")
+
+
 class ConfigError(ValueError):
-    """The configuration file or an override is invalid; the message names the setting."""
+    """The configuration file, an override or a changed setting is invalid: one line naming the
+    setting. `setting` is the first bad setting's dotted name (or field name, for one section)."""
+
+    def __init__(self, message: str, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
-def load_config(path: str | Path | None = None, env: dict[str, str] | None = None) -> Config:
-    """Read `path` (or $AIRLOCK_CONFIG), then apply AIRLOCK_* environment overrides."""
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None,
+                flags: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
+    """Read `path` (or $AIRLOCK_CONFIG), apply AIRLOCK_* overrides from `env` (default: the
+    process environment) and then `flags` ({section: {field: value}}), and validate the result."""
     env = dict(os.environ if env is None else env)
     path = path or env.get("AIRLOCK_CONFIG")
-    config = Config()
-    if path:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
-        _fill(config, data, prefix="")
-    _apply_env(config, env)
-    config.speculation.engine_config()   # raises ConfigError naming a bad setting
-    _check_node(config.server.node)
-    return config
-
-
-NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-
-
-def _check_node(node: str) -> None:
-    """A node name goes into ledger rows, metric labels and HAProxy's config: keep it plain."""
-    if node and not NODE_NAME.fullmatch(node):
-        raise ConfigError(f"server.node must be 1-64 letters, digits, '.', '_' or '-' (starting with a letter "
-                          f"or digit), got {node!r}")
-
-
-def _fill(target: Any, data: dict[str, Any], prefix: str) -> None:
-    known = {f.name: f for f in fields(target)}
-    for key, value in data.items():
-        if key not in known:
-            raise ConfigError(f"unknown setting {prefix}{key}")
-        current = getattr(target, key)
-        if is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ConfigError(f"[{prefix}{key}] must be a table")
-            _fill(current, value, prefix=f"{prefix}{key}.")
-        else:
-            setattr(target, key, _coerce(value, type(current), f"{prefix}{key}"))
-
-
-def _apply_env(config: Config, env: dict[str, str]) -> None:
-    if "AIRLOCK_DATA_DIR" in env:
-        config.data_dir = env["AIRLOCK_DATA_DIR"]
-    for section in fields(config):
-        value = getattr(config, section.name)
-        if not is_dataclass(value):
-            continue
-        for f in fields(value):
-            name = f"AIRLOCK_{section.name}_{f.name}".upper()
-            if name in env:
-                setattr(value, f.name, _coerce(env[name], type(getattr(value, f.name)), name))
-
-
-def _coerce(value: Any, kind: type, name: str) -> Any:
+    values = _merged(_merged(read_file(path) if path else {}, env_overrides(env)), flags or {})
     try:
-        if kind is bool and isinstance(value, str):
-            if value.lower() in ("1", "true", "yes", "on"):
-                return True
-            if value.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(value)
-        if kind is float and isinstance(value, int):
-            return float(value)
-        if kind in (int, float, str, bool) and not isinstance(value, kind):
-            return kind(value)
-        return value
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be {kind.__name__}, got {value!r}") from exc
+        return Config.model_validate(values)
+    except ValidationError as exc:
+        raise config_error(exc, env) from None
+
+
+def read_file(path: str | Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+
+
+def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """AIRLOCK_DATA_DIR and every AIRLOCK_<SECTION>_<FIELD>, as {section: {field: text}}. A field
+    the section does not have stays in, so that it is refused by name."""
+    values: dict[str, Any] = {"data_dir": env["AIRLOCK_DATA_DIR"]} if "AIRLOCK_DATA_DIR" in env else {}
+    for section in SECTIONS:
+        prefix = f"AIRLOCK_{section.upper()}_"
+        fields = {name[len(prefix):].lower(): value for name, value in env.items() if name.startswith(prefix)}
+        if fields:
+            values[section] = fields
+    return values
+
+
+def env_name(setting: str) -> str:
+    """The environment variable that overrides a dotted setting: server.port -> AIRLOCK_SERVER_PORT."""
+    return "AIRLOCK_" + setting.replace(".", "_").upper()
+
+
+def _merged(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = dict(value) if isinstance(value, Mapping) else value
+    return merged
+
+
+# ----- one line per error ---------------------------------------------------------------------
+_RULES: dict[str, Any] = {
+    "greater_than": lambda c: "must be positive" if c["gt"] == 0 else f"must be greater than {c['gt']}",
+    "greater_than_equal": lambda c: f"must be at least {c['ge']}",
+    "less_than": lambda c: f"must be less than {c['lt']}",
+    "less_than_equal": lambda c: f"must be at most {c['le']}",
+    "literal_error": lambda c: f"must be {c['expected'].replace(chr(39), '')}",
+    "string_too_short": lambda c: "must not be empty" if c["min_length"] == 1
+    else f"must be at least {c['min_length']} characters",
+    "string_too_long": lambda c: f"must be at most {c['max_length']} characters",
+    "finite_number": lambda c: "must be a finite number",
+    "bool_type": lambda c: "must be true or false", "bool_parsing": lambda c: "must be true or false",
+    "int_type": lambda c: "must be an integer", "int_parsing": lambda c: "must be an integer",
+    "int_from_float": lambda c: "must be an integer",
+    "float_type": lambda c: "must be a number", "float_parsing": lambda c: "must be a number",
+    "string_type": lambda c: "must be a string", "list_type": lambda c: "must be a list",
+    "dict_type": lambda c: "must be a table", "model_type": lambda c: "must be a table",
+    "model_attributes_type": lambda c: "must be a table",
+}
+
+
+def config_error(exc: ValidationError, env: Mapping[str, str] | None = None) -> ConfigError:
+    """pydantic's errors as one line, each naming its setting (and the AIRLOCK_ variable it came from)."""
+    errors = exc.errors(include_url=False)
+    lines = [_describe(error, env or {}) for error in errors]
+    return ConfigError("; ".join(lines), setting=".".join(map(str, errors[0]["loc"])) if errors else None)
+
+
+def _describe(error: Mapping[str, Any], env: Mapping[str, str]) -> str:
+    setting = ".".join(map(str, error["loc"]))
+    source = f" (from {env_name(setting)})" if env_name(setting) in env else ""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return f"unknown setting {setting}{source}"
+    if kind == "missing":
+        return f"{setting} is required"
+    if kind == "value_error":
+        text = str(ctx.get("error", error["msg"]))
+        return (text if text.startswith(setting) else f"{setting} {text}") + source
+    rule = _RULES.get(kind)
+    text = rule(ctx) if rule else error["msg"][0].lower() + error["msg"][1:]
+    return f"{setting} {text}, got {error['input']!r}{source}"

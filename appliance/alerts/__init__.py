@@ -21,31 +21,7 @@ def start_alerts(appliance: Any) -> AlertEvaluator | None:
     config = appliance.config.alerts
     if not config.enabled or appliance.ledger is None:
         return None
-    if config.interval_seconds <= 0:
-        raise ConfigError(f"alerts.interval_seconds must be positive, got {config.interval_seconds}")
     try:
         return AlertEvaluator(appliance, config, sinks_from_config(config)).start()
     except (InvalidRule, ValueError) as exc:
         raise ConfigError(f"alerts: {exc}") from None
-
-
-def config_problems(config: Any) -> list[str]:
-    """One line per [alerts] or chargeback setting that cannot work (for `airlock doctor`)."""
-    from appliance.alerts.delivery import check_webhook_url
-    from appliance.alerts.rules import rules_from_config
-
-    problems = []
-    if config.alerts.interval_seconds <= 0:
-        problems.append(f"alerts.interval_seconds must be positive, got {config.alerts.interval_seconds}")
-    try:
-        rules_from_config(config.alerts.rules)
-    except (InvalidRule, TypeError) as exc:
-        problems.append(f"alerts.rules: {exc}")
-    if config.alerts.webhook_url:
-        try:
-            check_webhook_url(config.alerts.webhook_url)
-        except ValueError as exc:
-            problems.append(str(exc))
-    if config.ledger.chargeback_idle not in ("share", "central"):
-        problems.append(f"ledger.chargeback_idle must be share or central, got {config.ledger.chargeback_idle!r}")
-    return problems

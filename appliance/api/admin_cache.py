@@ -2,7 +2,7 @@
 statistics, pins and flush."""
 from __future__ import annotations
 
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict
 
 from flask import Response, jsonify
 
@@ -10,8 +10,9 @@ from appliance import audit
 from appliance.api.admin import admin_blueprint, loaded_engines
 from appliance.api.errors import ApiError
 from appliance.auth.keys import tenant_scope
-from appliance.api.fields import Fields, json_body
-from appliance.caching.response_caches import SETTINGS
+from appliance.api.fields import Fields, changed_settings, json_body
+from appliance.caching.response_caches import PolicyError
+from appliance.config import CacheSettings
 
 bp = admin_blueprint("admin_cache")
 
@@ -22,39 +23,35 @@ def _appliance():
     return current_appliance()
 
 
+def _policy(engine) -> CacheSettings:
+    """An engine's [cache] settings: its prefix-cache policy and the response caches' settings."""
+    return _appliance().response_caches.settings.with_prefix_policy(engine.cache_policy)
+
+
 @bp.get("/cache/policy")
 def get_policy() -> Response:
-    response = _appliance().response_caches.policy()
-    return jsonify({name: asdict(engine.cache_policy) | response for name, engine in loaded_engines(None).items()})
+    return jsonify({name: _policy(engine).model_dump() for name, engine in loaded_engines(None).items()})
 
 
 @bp.put("/cache/policy")
 def set_policy() -> Response:
-    from engine.config import CachePolicy
-
     body = json_body()
     model = Fields(body).string("model")
     changes = {k: v for k, v in body.items() if k != "model"}
-    known = {f.name for f in fields(CachePolicy)}
-    unknown = sorted(set(changes) - known - set(SETTINGS))
-    if unknown:
-        raise ApiError(400, f"unknown cache setting(s): {', '.join(unknown)}; "
-                       f"known: {', '.join(sorted(known | set(SETTINGS)))}.",
-                       param=unknown[0], code="invalid_value")
+    caches = _appliance().response_caches
+    response = changed_settings(CacheSettings, caches.settings.model_dump(), changes)
     engines = loaded_engines(model)
-    prefix = {k: v for k, v in changes.items() if k in known}
-    before = {name: asdict(engine.cache_policy) | _appliance().response_caches.policy()
-              for name, engine in engines.items()}
+    before = {name: _policy(engine) for name, engine in engines.items()}
+    after = {name: changed_settings(CacheSettings, policy.model_dump(), changes) for name, policy in before.items()}
     try:
-        policies = {name: replace(engine.cache_policy, **prefix) for name, engine in engines.items()}
-        response = _appliance().response_caches.configure(changes)   # applied only if all are valid
-    except ValueError as exc:   # CachePolicy and the response settings validate themselves
-        raise ApiError(400, str(exc), param=str(exc).split()[0], code="invalid_value") from None
+        caches.configure(response)          # first: the semantic cache may be unavailable
+    except PolicyError as exc:
+        raise ApiError(400, f"{exc}.", param="semantic_cache", code="invalid_value") from None
     for name, engine in engines.items():
-        engine.set_cache_policy(policies[name])
-    after = {name: asdict(engine.cache_policy) | response for name, engine in engines.items()}
-    audit.record("cache.policy", model or "*", before, after)
-    return jsonify(after)
+        engine.set_cache_policy(after[name].prefix_policy())
+    audit.record("cache.policy", model or "*", {name: p.model_dump() for name, p in before.items()},
+                 {name: p.model_dump() for name, p in after.items()})
+    return jsonify({name: _policy(engine).model_dump() for name, engine in engines.items()})
 
 
 @bp.get("/cache/stats")

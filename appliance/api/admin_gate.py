@@ -18,7 +18,7 @@ from appliance.api.admin_throttle import FailureThrottle
 from appliance.api.errors import ApiError
 from appliance.api.guard import require_admin
 from appliance.auth.admin import is_loopback
-from appliance.config import ServerConfig
+from appliance.config import ServerSettings
 
 WILDCARDS = ("0.0.0.0", "::", "")
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -47,7 +47,7 @@ def admin_gate() -> None:
     _check_content_type()
 
 
-def allowed_hosts(server: ServerConfig) -> frozenset[str]:
+def allowed_hosts(server: ServerSettings) -> frozenset[str]:
     extra = {name.strip().lower() for name in server.admin_hosts.split(",") if name.strip()}
     own = {server.host.lower()} if server.host not in WILDCARDS else set()
     return LOOPBACK_NAMES | own | extra
@@ -61,14 +61,14 @@ def host_name(header: str) -> str:
     return header.rpartition(":")[0] if header.count(":") == 1 else header
 
 
-def _check_peer(server: ServerConfig) -> None:
+def _check_peer(server: ServerSettings) -> None:
     if server.host in WILDCARDS and not server.admin_from_network and not is_loopback(request.remote_addr or ""):
         raise ApiError(403, "The admin API answers only on loopback while the API listens on all addresses; "
                             "use 127.0.0.1 on the host, or set server.admin_from_network.",
                        code="admin_loopback_only")
 
 
-def _check_host(server: ServerConfig) -> None:
+def _check_host(server: ServerSettings) -> None:
     name = host_name(request.headers.get("Host", ""))
     if name not in allowed_hosts(server):
         raise ApiError(403, f"Host {name or '(none)'!r} is not a name of this appliance; the admin API answers "
@@ -83,7 +83,7 @@ def _check_content_type() -> None:
                        code="unsupported_media_type")
 
 
-def _throttle(server: ServerConfig) -> FailureThrottle:
+def _throttle(server: ServerSettings) -> FailureThrottle:
     extensions = current_app.extensions
     if "airlock_admin_throttle" not in extensions:
         extensions["airlock_admin_throttle"] = FailureThrottle(max_failures=server.admin_max_failures)

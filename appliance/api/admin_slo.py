@@ -8,7 +8,8 @@ from flask import Response, jsonify, request
 from appliance import audit
 from appliance.api.admin import admin_blueprint, loaded_engines
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, json_body
+from appliance.api.fields import Fields, changed_settings, json_body
+from appliance.config import SchedulerSettings
 
 bp = admin_blueprint("admin_slo")
 BATCHING = ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk")
@@ -56,17 +57,15 @@ def set_slo() -> Response:
 @bp.put("/scheduler")
 def set_scheduler() -> Response:
     body = json_body()
-    fields = Fields(body)
     _refuse_unknown(body, BATCHING)
-    engines = loaded_engines(fields.string("model"))
+    changes = {k: v for k, v in body.items() if k != "model"}
+    engines = loaded_engines(Fields(body).string("model"))
+    current = {model: {name: getattr(engine.config, name) for name in BATCHING} for model, engine in engines.items()}
+    values = {model: changed_settings(SchedulerSettings, now, changes).model_dump(include=set(BATCHING))
+              for model, now in current.items()}
     for model, engine in engines.items():
-        current = {name: getattr(engine.config, name) for name in BATCHING}
-        values = {name: fields.integer(name, current[name]) for name in BATCHING}
-        try:
-            engine.set_batching(**values)
-        except ValueError as exc:
-            raise ApiError(400, str(exc), param=str(exc).split()[0], code="invalid_value") from None
-        audit.record("scheduler.batching", model, current, values)
+        engine.set_batching(**values[model])
+        audit.record("scheduler.batching", model, current[model], values[model])
     return jsonify({name: slo_view(engine) for name, engine in engines.items()})
 
 

@@ -1,14 +1,14 @@
 """/admin/speculation: the speculative-decoding policy of each loaded model and its figures."""
 from __future__ import annotations
 
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict
 
 from flask import Response, jsonify
 
 from appliance import audit
 from appliance.api.admin import admin_blueprint, loaded_engines
-from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, json_body
+from appliance.api.fields import Fields, changed_settings, json_body
+from appliance.config import SpeculationSettings
 
 bp = admin_blueprint("admin_speculation")
 
@@ -35,21 +35,12 @@ def get_policy() -> Response:
 
 @bp.put("/speculation")
 def set_policy() -> Response:
-    from engine.speculation import SpeculationConfig
-
     body = json_body()
     model = Fields(body).string("model")
     changes = {k: v for k, v in body.items() if k != "model"}
-    known = {f.name for f in fields(SpeculationConfig)}
-    unknown = sorted(set(changes) - known)
-    if unknown:
-        raise ApiError(400, f"unknown speculation setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}.",
-                       param=unknown[0], code="invalid_value")
     engines = loaded_engines(model)
-    try:
-        policies = {name: replace(engine.speculation, **changes) for name, engine in engines.items()}
-    except ValueError as exc:   # SpeculationConfig validates itself; the message names the setting
-        raise ApiError(400, str(exc), param=str(exc).split()[1], code="invalid_value") from None
+    policies = {name: changed_settings(SpeculationSettings, asdict(engine.speculation), changes).engine_config()
+                for name, engine in engines.items()}
     for name, engine in engines.items():
         before = asdict(engine.speculation)
         engine.set_speculation(policies[name])

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from flask import request
+from pydantic import BaseModel, ValidationError
 
 from appliance.api.errors import ApiError
 
 _MISSING = object()
+S = TypeVar("S", bound=BaseModel)
 
 
 def json_body() -> dict[str, Any]:
@@ -23,6 +26,18 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object.", code="invalid_json")
     return body
+
+
+def changed_settings(section: type[S], current: Mapping[str, Any], changes: Mapping[str, Any]) -> S:
+    """`current` with `changes`, validated by the config section's own schema (appliance/config.py),
+    strictly: JSON types as given. A 400 names the first bad or unknown setting."""
+    from appliance.config import config_error
+
+    try:
+        return section.model_validate({**current, **changes}, strict=True)
+    except ValidationError as exc:
+        error = config_error(exc)
+        raise ApiError(400, f"{error}.", param=error.setting, code="invalid_value") from None
 
 
 class Fields:

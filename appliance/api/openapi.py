@@ -4,12 +4,22 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 
 from appliance.api.completion_prompts import MAX_PROMPTS
+from appliance.config import CacheSettings, SchedulerSettings, Section, SpeculationSettings
 
 bp = Blueprint("openapi", __name__)
 
 
 def _ref(name: str) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _settings_body(section: type[Section], only: tuple[str, ...] | None = None) -> dict:
+    """A body that changes some settings of a config section, with the section's own schema
+    (a setting left out keeps its current value, so no defaults are given)."""
+    properties = section.model_json_schema()["properties"]
+    chosen = {name: {k: v for k, v in schema.items() if k not in ("default", "title")}
+              for name, schema in properties.items() if only is None or name in only}
+    return {"type": "object", "additionalProperties": False, "properties": {"model": {"type": "string"}, **chosen}}
 
 
 def _json(schema: dict) -> dict:
@@ -115,14 +125,6 @@ SCHEMAS = {
     "RouteTest": {"type": "object", "required": ["model", "prompt"], "properties": {
         "model": {"type": "string"}, "prompt": {"type": "string"}, "max_tokens": {"type": "integer"}}},
     "ImportRequest": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
-    "CachePolicy": {"type": "object", "properties": {
-        "model": {"type": "string"}, "enabled": {"type": "boolean"},
-        "capacity_blocks": {"type": "integer", "minimum": 0},
-        "eviction": {"type": "string", "enum": ["lru", "lfu"]}, "tenant_isolation": {"type": "boolean"},
-        "response_cache": {"type": "boolean"}, "response_cache_ttl_seconds": {"type": "number", "exclusiveMinimum": 0},
-        "response_cache_max_entries": {"type": "integer", "minimum": 1},
-        "response_cache_max_bytes": {"type": "integer", "minimum": 1}, "semantic_cache": {"type": "boolean"},
-        "semantic_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1}}},
     "PinRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
         "model": {"type": "string"}, "prompt": {"type": "string"}, "tenant": {"type": "string"},
         "ttl_seconds": {"type": "number", "exclusiveMinimum": 0}}},
@@ -203,13 +205,9 @@ PATHS |= {   # SLO, batching and speculation at run time (docs/frontier.md, docs
 }
 SCHEMAS["SloTargets"] = {"type": "object", "properties": {
     **_MODEL, "ttft_p95_seconds": _SECONDS, "itl_p95_seconds": _SECONDS}}
-SCHEMAS["Batching"] = {"type": "object", "properties": {
-    **_MODEL, "max_num_seqs": {"type": "integer", "minimum": 1},
-    "max_num_batched_tokens": {"type": "integer", "minimum": 1}, "max_prefill_chunk": {"type": "integer", "minimum": 0}}}
-SCHEMAS["SpeculationPolicy"] = {"type": "object", "properties": {
-    **_MODEL, "method": {"type": "string", "enum": ["none", "ngram"]}, "k": {"type": "integer", "minimum": 1},
-    "ngram_min": {"type": "integer", "minimum": 1}, "ngram_max": {"type": "integer", "minimum": 1},
-    "max_batch": {"type": "integer", "minimum": 0}, "min_acceptance": {"type": "number", "minimum": 0, "maximum": 1}}}
+SCHEMAS["Batching"] = _settings_body(SchedulerSettings, ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk"))
+SCHEMAS["SpeculationPolicy"] = _settings_body(SpeculationSettings)
+SCHEMAS["CachePolicy"] = _settings_body(CacheSettings)
 SCHEMAS["AlertRule"] = {"type": "object", "required": ["kind", "threshold"], "properties": {
     "kind": {"type": "string"}, "threshold": {"type": "number"}, "window_seconds": {"type": "number", "exclusiveMinimum": 0},
     "severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "enabled": {"type": "boolean"}}}

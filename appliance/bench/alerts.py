@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from appliance.alerts.evaluator import AlertEvaluator
 from appliance.alerts.rules import KINDS
 from appliance.auth.keys import KeySpec
-from appliance.config import AlertsConfig, Config
+from appliance.config import AlertsSettings, Config
 from appliance.ledger.record import UsageRecord
 from appliance.services import Appliance
 from engine.sampling_params import SamplingParams
@@ -92,7 +92,7 @@ def _measure(appliance: Appliance, config: AlertBenchConfig) -> dict:
             if not rules_on:
                 off.append(_throughput(stream, config.streams))
                 continue
-            evaluator = AlertEvaluator(appliance, AlertsConfig(rules=EVERY_KIND), interval=config.interval).start()
+            evaluator = AlertEvaluator(appliance, AlertsSettings(rules=EVERY_KIND), interval=config.interval).start()
             on.append(_throughput(stream, config.streams))
             evaluator.close()
             passes, seconds = passes + evaluator.evaluations, seconds + evaluator.seconds_spent

@@ -50,7 +50,7 @@ class ResponseCacheConfig:
 
     @classmethod
     def from_settings(cls, cache: Any, semantic: bool = False) -> ResponseCacheConfig:
-        """From the appliance's [cache] settings (appliance.config.CacheConfig); `semantic`
+        """From the appliance's [cache] settings (appliance.config.CacheSettings); `semantic`
         picks the semantic cache's on/off switch instead of the exact one's."""
         return cls(enabled=bool(cache.semantic_cache if semantic else cache.response_cache),
                    ttl_seconds=float(cache.response_cache_ttl_seconds),

@@ -1,31 +1,29 @@
 """The exact and semantic response caches together, under one runtime policy.
 
-The policy is the response part of the [cache] settings (appliance.config.CacheConfig); the
+The policy is the response part of the [cache] settings (appliance.config.CacheSettings); the
 admin API reads and changes it with no restart. The semantic cache is built on first use,
 because it needs the embedding model.
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from typing import Any, Callable
 
 from appliance.caching.answer import CachedAnswer, ResponseCacheConfig
 from appliance.caching.exact_cache import ExactCache
-from appliance.config import CacheConfig
+from appliance.config import CacheSettings
 
-# setting -> the type a value must have (bool is not accepted where a number is due)
-SETTINGS: dict[str, type] = {"response_cache": bool, "response_cache_ttl_seconds": float,
-                             "response_cache_max_entries": int, "response_cache_max_bytes": int, "semantic_cache": bool,
-                             "semantic_threshold": float, "tenant_isolation": bool}
+# the [cache] settings the response caches follow (the others are each engine's prefix cache)
+RESPONSE_SETTINGS = ("response_cache", "response_cache_ttl_seconds", "response_cache_max_entries",
+                     "response_cache_max_bytes", "semantic_cache", "semantic_threshold", "tenant_isolation")
 
 
 class PolicyError(ValueError):
-    """A response-cache setting is invalid; the message names it."""
+    """The response caches cannot follow a setting (the semantic cache without its model)."""
 
 
 class ResponseCaches:
-    def __init__(self, settings: CacheConfig, embedder: Callable[[], Any]) -> None:
+    def __init__(self, settings: CacheSettings, embedder: Callable[[], Any]) -> None:
         self.settings = settings
         self._embedder = embedder            # () -> EmbeddingModel | None, loads on first call
         self._lock = threading.Lock()
@@ -38,27 +36,18 @@ class ResponseCaches:
     def active(self) -> bool:
         return self.settings.response_cache or self.settings.semantic_cache
 
-    def policy(self) -> dict[str, Any]:
-        return {name: getattr(self.settings, name) for name in SETTINGS if name != "tenant_isolation"}
-
-    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Apply the response settings among `changes` at once; PolicyError names a bad one."""
-        changes = {k: _checked(k, v) for k, v in changes.items() if k in SETTINGS}
+    def configure(self, settings: CacheSettings) -> None:
+        """Follow the response part of `settings` (validated by CacheSettings) from now on."""
+        exact = ResponseCacheConfig.from_settings(settings)
+        semantic = ResponseCacheConfig.from_settings(settings, semantic=True)
         with self._lock:
-            settings = replace(self.settings, **changes)
-            try:
-                exact = ResponseCacheConfig.from_settings(settings)
-                semantic = ResponseCacheConfig.from_settings(settings, semantic=True)
-            except ValueError as exc:
-                raise PolicyError(_renamed(str(exc))) from None
             if semantic.enabled:
                 self._semantic_on(semantic)
             elif self.semantic is not None:
                 self.semantic.configure(semantic)
             self.exact.configure(exact)
-            for name, value in changes.items():
-                setattr(self.settings, name, value)
-        return self.policy()
+            for name in RESPONSE_SETTINGS:
+                setattr(self.settings, name, getattr(settings, name))
 
     def lookup(self, query: Any) -> CachedAnswer | None:
         if self.settings.response_cache:
@@ -99,21 +88,3 @@ class ResponseCaches:
             self.semantic = SemanticCache(embedder, config)
         else:
             self.semantic.configure(config)
-
-
-def _renamed(message: str) -> str:
-    """ResponseCacheConfig's message, with the setting named as the admin API calls it."""
-    first = message.split()[0]
-    names = {"enabled": "response_cache", "ttl_seconds": "response_cache_ttl_seconds",
-             "max_entries": "response_cache_max_entries", "max_bytes": "response_cache_max_bytes"}
-    return names.get(first, first) + message[len(first):]
-
-
-def _checked(name: str, value: Any) -> Any:
-    kind = SETTINGS[name]
-    if kind is bool and not isinstance(value, bool):
-        raise PolicyError(f"{name} must be true or false, got {value!r}")
-    if kind is not bool and (isinstance(value, bool) or not isinstance(value, (int, float))
-                             or (kind is int and not isinstance(value, int))):
-        raise PolicyError(f"{name} must be a{'n integer' if kind is int else ' number'}, got {value!r}")
-    return kind(value)

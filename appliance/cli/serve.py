@@ -17,18 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from appliance.auth.admin import AuthSettingError, admin_token, check_auth_setting
+    from appliance.auth.admin import AuthSettingError, admin_token
     from appliance.auth.token_strength import check_admin_token
     from appliance.config import ConfigError, load_config
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    flags = {"host": args.host or None, "port": args.port}
     try:
-        config = load_config(args.config)
-        if args.host:
-            config.server.host = args.host
-        if args.port is not None:
-            config.server.port = args.port
-        check_auth_setting(config)
+        config = load_config(args.config, flags={"server": {k: v for k, v in flags.items() if v is not None}})
         check_admin_token(admin_token(config))
     except (ConfigError, AuthSettingError, OSError) as exc:
         print(f"airlock serve: {exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from appliance.config import TcoConfig
+from appliance.config import TcoSettings
 from appliance.ledger import database, dead_letter, reports
 from appliance.ledger.energy import PowerSampler, PowerSource, default_power_source
 from appliance.ledger.models import TcoInputsRow, UsageRow
@@ -46,7 +46,7 @@ class Ledger:
         atexit.register(self.close)
 
     @classmethod
-    def open(cls, database_url: str, *, flush_interval: float = 1.0, tco: TcoConfig | TcoInputs,
+    def open(cls, database_url: str, *, flush_interval: float = 1.0, tco: TcoSettings | TcoInputs,
              host_watts: float, power_source: PowerSource | None = None,
              cloud_prices_path: str | Path | None = None, node: str | None = None) -> Ledger:
         """Open (creating or upgrading the schema, a SQLite file with data copied aside first)."""

@@ -1,5 +1,5 @@
 """The local table of cloud API list prices (cloud_prices.csv): read, never fetched.
-An administrator may point the ledger at an edited copy (LedgerConfig.cloud_prices_path)."""
+An administrator may point the ledger at an edited copy (LedgerSettings.cloud_prices_path)."""
 from __future__ import annotations
 
 import csv

@@ -59,6 +59,8 @@ class TcoInputs:
     def from_mapping(cls, data: object) -> TcoInputs:
         if hasattr(data, "__dataclass_fields__"):
             data = {f.name: getattr(data, f.name) for f in fields(data)}
+        if hasattr(data, "model_dump"):          # appliance.config.TcoSettings
+            data = data.model_dump()
         if not isinstance(data, dict):
             raise InvalidTco("TCO inputs must be an object of named figures")
         known = {f.name for f in fields(cls)}

@@ -1,7 +1,7 @@
 """The model manager: several models resident at once, each holding a reservation.
 
 A load is planned first (engine/planner.py): weights at the chosen quantization, the engine's
-KV pool (ModelsConfig.kv_cache_bytes) and the step workspace. The sum is reserved from the
+KV pool (ModelsSettings.kv_cache_bytes) and the step workspace. The sum is reserved from the
 budget (device memory x memory_budget_fraction, or memory_budget_bytes); a load that does not
 fit is refused before any weight moves. Loads and unloads are serialized by one lock, held
 while weights load; requests only take a short lock to look an engine up, so serving goes on
@@ -229,16 +229,14 @@ class ModelManager:
             return resident.info if resident else None
 
     def _engine_config(self) -> Any:
-        from engine.config import CachePolicy, EngineConfig
-        cache = self.config.cache
+        from engine.config import EngineConfig
         scheduler = self.config.scheduler
         return EngineConfig(
             max_num_seqs=scheduler.max_num_seqs, max_num_batched_tokens=scheduler.max_num_batched_tokens,
             max_prefill_chunk=scheduler.max_prefill_chunk, slo_ttft_p95=scheduler.slo_ttft_p95_seconds,
             slo_itl_p95=scheduler.slo_itl_p95_seconds,
             kv_cache_bytes=self.config.models.kv_cache_bytes, max_waiting=self.config.server.max_waiting,
-            cache=CachePolicy(enabled=cache.prefix_caching, capacity_blocks=cache.capacity_blocks,
-                              eviction=cache.eviction, tenant_isolation=cache.tenant_isolation),
+            cache=self.config.cache.prefix_policy(),
             speculation=self.config.speculation.engine_config())
 
     def _record_conversion(self, name: str) -> None:

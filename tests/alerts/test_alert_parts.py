@@ -64,15 +64,16 @@ def test_webhooks_elsewhere_are_refused(url: str, message: str) -> None:
         check_webhook_url(url)
 
 
-def test_doctor_names_bad_alert_settings() -> None:
-    from appliance.config import Config
-    from appliance.doctor.config_check import insane_values
+def test_config_names_bad_alert_and_chargeback_settings(tmp_path) -> None:
+    from appliance.config import ConfigError, load_config
 
-    config = Config()
-    assert insane_values(config) == []
-    config.alerts.rules = [{"name": "x", "kind": "kv_usage", "threshold": 1, "severity": "loud"}]
-    config.alerts.webhook_url = "http://8.8.8.8/hook"
-    config.ledger.chargeback_idle = "nobody"
-    problems = insane_values(config)
-    assert len(problems) == 3 and "alerts.rules: severity must be one of" in problems[0]
-    assert "public address" in problems[1] and "ledger.chargeback_idle" in problems[2]
+    assert load_config(env={}).alerts.rules == []
+    path = tmp_path / "airlock.toml"
+    path.write_text('[ledger]\nchargeback_idle = "nobody"\n[alerts]\nwebhook_url = "http://8.8.8.8/hook"\n'
+                    '[[alerts.rules]]\nname = "x"\nkind = "kv_usage"\nthreshold = 1\nseverity = "loud"\n')
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, env={})
+    problems = str(refused.value).split("; ")
+    assert len(problems) == 3 and problems[0].startswith("ledger.chargeback_idle must be share or central")
+    assert "alerts.webhook_url" in problems[1] and "public address" in problems[1]
+    assert problems[2].startswith("alerts.rules is not valid: severity must be one of")

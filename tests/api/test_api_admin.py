@@ -77,6 +77,20 @@ def test_cache_policy_pins_and_flush(admin) -> None:
     assert admin.get("/admin/cache/stats").json()["prefix"][MODEL]["blocks_total"] > 0
 
 
+def test_cache_settings_have_the_config_files_names(admin) -> None:
+    from appliance.config import CacheSettings
+
+    policy = admin.get("/admin/cache/policy").json()[MODEL]
+    assert set(policy) == set(CacheSettings.model_fields)
+    off = admin.put("/admin/cache/policy", json={"model": MODEL, "prefix_caching": False})
+    assert off.status_code == 200 and off.json()[MODEL]["prefix_caching"] is False
+    admin.put("/admin/cache/policy", json={"model": MODEL, "prefix_caching": policy["prefix_caching"]})
+    old_name = admin.put("/admin/cache/policy", json={"enabled": True}).json()["error"]
+    assert (old_name["param"], old_name["message"]) == ("enabled", "unknown setting enabled.")
+    wrong = admin.put("/admin/cache/policy", json={"capacity_blocks": -1}).json()["error"]
+    assert (wrong["param"], wrong["message"]) == ("capacity_blocks", "capacity_blocks must be at least 0, got -1.")
+
+
 def test_usage_report_and_tco(served, admin) -> None:
     secret = served.key("usage-report", tenant="reporting")
     served.client(secret).completions.create(model=MODEL, prompt="Hello", max_tokens=2, temperature=0)

@@ -142,12 +142,12 @@ def test_many_threads_keep_the_counters_exact() -> None:
 
 
 def test_settings_come_from_the_appliance_cache_section() -> None:
-    from appliance.config import CacheConfig
+    from appliance.config import CacheSettings
 
-    settings = CacheConfig(response_cache=True, response_cache_ttl_seconds=60.0, response_cache_max_entries=5,
+    settings = CacheSettings(response_cache=True, response_cache_ttl_seconds=60.0, response_cache_max_entries=5,
                            tenant_isolation=False, semantic_cache=False, semantic_threshold=0.9)
     exact = ResponseCacheConfig.from_settings(settings)
     assert (exact.enabled, exact.ttl_seconds, exact.max_entries, exact.isolate_tenants) == (True, 60.0, 5, False)
     semantic = ResponseCacheConfig.from_settings(settings, semantic=True)
     assert semantic.enabled is False and semantic.semantic_threshold == 0.9
-    assert ResponseCacheConfig.from_settings(CacheConfig()).enabled is False          # off by default
+    assert ResponseCacheConfig.from_settings(CacheSettings()).enabled is False          # off by default

@@ -31,9 +31,9 @@ def test_the_byte_cap_evicts_the_least_recently_used() -> None:
 
 
 def test_the_byte_cap_comes_from_the_settings_and_is_checked() -> None:
-    from appliance.config import CacheConfig
+    from appliance.config import CacheSettings
 
-    assert ResponseCacheConfig.from_settings(CacheConfig(response_cache_max_bytes=1234)).max_bytes == 1234
-    assert ResponseCacheConfig.from_settings(CacheConfig()).max_bytes == 256 * 1024**2
+    assert ResponseCacheConfig.from_settings(CacheSettings(response_cache_max_bytes=1234)).max_bytes == 1234
+    assert ResponseCacheConfig.from_settings(CacheSettings()).max_bytes == 256 * 1024**2
     with pytest.raises(ValueError, match="max_bytes must be at least 1"):
         ResponseCacheConfig(max_bytes=0)

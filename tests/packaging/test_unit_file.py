@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.config import ServerConfig
+from appliance.config import ServerSettings
 
 PACKAGING = Path(__file__).resolve().parents[2] / "packaging"
 UNIT = PACKAGING / "airlock.service"
@@ -67,7 +67,7 @@ def test_stop_outlasts_the_drain_grace() -> None:
     found = directives(UNIT.read_text())
     stop = float(found["TimeoutStopSec"][0])
     shipped = tomllib.loads((PACKAGING / "airlock.toml").read_text())["server"]["shutdown_grace_seconds"]
-    assert stop > max(shipped, ServerConfig().shutdown_grace_seconds) + 5
+    assert stop > max(shipped, ServerSettings().shutdown_grace_seconds) + 5
     assert found["KillSignal"] == ["SIGTERM"] and found["Restart"] == ["on-failure"]
 
 

@@ -64,11 +64,8 @@ class PolicyForm(Vertical):
             self.show(self.policies[self.model])
 
     def show(self, policy: dict[str, Any]) -> None:
-        """Fill the form from the service's policy (the engine calls prefix caching `enabled`);
-        settings the service does not report are disabled."""
+        """Fill the form from the service's policy; settings the service does not report are disabled."""
         self.known = frozenset(policy)
-        if "enabled" in policy and "prefix_caching" not in policy:
-            policy = dict(policy, prefix_caching=policy["enabled"])
         for name, _ in SWITCHES:
             if name in policy:
                 self.query_one(f"#switch-{name}", Checkbox).value = bool(policy[name])
@@ -81,8 +78,7 @@ class PolicyForm(Vertical):
             widget.disabled = bool(self.known) and name not in self.known
 
     def _widgets(self):
-        yield "prefix_caching" if "prefix_caching" in self.known else "enabled", self.query_one("#switch-prefix_caching")
-        for name, _ in SWITCHES[1:]:
+        for name, _ in SWITCHES:
             yield name, self.query_one(f"#switch-{name}")
         yield "eviction", self.query_one("#eviction")
         for name, _, _ in NUMBERS:
@@ -98,8 +94,6 @@ class PolicyForm(Vertical):
             if value is None:
                 raise FieldError(f"{label}: a value is required")
             values[name] = value
-        if "enabled" in self.known and "prefix_caching" not in self.known:
-            values["enabled"] = values.pop("prefix_caching")
         values = {k: v for k, v in values.items() if k in self.known} if self.known else values
         return values | ({"model": self.model} if self.model else {})
 
