@@ -25,8 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--route", help="instead: a mixed workload through this route (auto) against always the "
                         "largest tier, same run (SmolLM2 int8 and Gemma 3 tiers)")
-    parser.add_argument("--speculation", choices=("ngram",), default=None,
-                        help="instead: the same requests with this speculation off and on (single, c32)")
+    parser.add_argument("--speculation", choices=("ngram", "self", "draft"), default=None,
+                        help="instead: the same requests with this speculation off and on (grounded, chat, c32); "
+                             "self drafts with the model's int8 copy")
+    parser.add_argument("--k", type=int, default=4, help="with --speculation: draft tokens per step")
+    parser.add_argument("--draft-model", default="", help="with --speculation draft: the draft model's file")
     add_quick_and_json(parser, quick_help="a few requests of a few tokens (for tests)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
@@ -64,7 +67,8 @@ def _run_speculation(args: argparse.Namespace) -> int:
 
     try:
         model = load_model(args.model, device=args.device)
-        report = run_speculation_bench(model, args.speculation, quick=args.quick)
+        report = run_speculation_bench(model, args.speculation, k=args.k, quick=args.quick,
+                                       draft_model=args.draft_model)
     except (ValueError, EngineError) as exc:
         print(f"airlock bench: {exc}", file=sys.stderr)
         return 2

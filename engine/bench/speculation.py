@@ -1,9 +1,10 @@
-"""`airlock bench --speculation ngram`: the same requests with speculation off and on, one run.
+"""`airlock bench --speculation ngram|self|draft`: the same requests with speculation off and on, one run.
 
 Scenarios: one request rewriting a ~500-token text given in its prompt (input-grounded, where
-prompt lookup drafts well), and 32 concurrent requests (adaptive: the engine stops drafting
-at that batch size). Also the physics: one forward over k + 1 positions of a sequence (a
-verification pass) against one decode step of it.
+prompt lookup drafts well), one open chat request (nothing to copy: a drafting model's case),
+and 32 concurrent requests (adaptive: the engine stops drafting at that batch size). Also the
+physics: one forward over k + 1 positions of a sequence (a verification pass) against one
+decode step of it, and, where a model drafts, one decode step of the drafting model.
 """
 from __future__ import annotations
 
@@ -65,6 +66,7 @@ class SpecReport:
     rows: list[SpecRow] = field(default_factory=list)
     decode_step_ms: float = 0.0
     verify_pass_ms: float = 0.0
+    draft_step_ms: float | None = None       # one decode step of the drafting model (self, draft)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -81,6 +83,9 @@ class SpecReport:
         lines.append(f"verification pass over {self.k + 1} positions: {self.verify_pass_ms:.1f} ms; "
                      f"one decode step: {self.decode_step_ms:.1f} ms "
                      f"({self.verify_pass_ms / max(self.decode_step_ms, 1e-9):.2f}x)")
+        if self.draft_step_ms is not None:
+            lines.append(f"one decode step of the drafting model: {self.draft_step_ms:.1f} ms "
+                         f"({self.draft_step_ms / max(self.decode_step_ms, 1e-9):.2f}x the served model's)")
         return "\n".join(lines)
 
 
@@ -96,15 +101,27 @@ def grounded_prompt(tokenizer: Any) -> list[int]:
                                          return_dict=True)["input_ids"]
 
 
-def run_speculation_bench(model: Any, method: str = "ngram", k: int = 4, quick: bool = False) -> SpecReport:
+CHAT_QUESTION = "Write a short story about a lighthouse keeper who finds a message in a bottle."
+
+
+def chat_prompt(tokenizer: Any) -> list[int]:
+    return tokenizer.apply_chat_template([{"role": "user", "content": CHAT_QUESTION}], add_generation_prompt=True,
+                                         tokenize=True, return_dict=True)["input_ids"]
+
+
+def run_speculation_bench(model: Any, method: str = "ngram", k: int = 4, quick: bool = False,
+                          draft_model: str = "") -> SpecReport:
     prompt = grounded_prompt(model.tokenizer)
-    spec = SpeculationConfig(method=method, k=k)
+    spec = SpeculationConfig(method=method, k=k, draft_model=draft_model)
     report = SpecReport(model.name, cpu_isa(), method, k)
     single = SamplingParams(max_tokens=16 if quick else 128, temperature=0.0)
     crowd = SamplingParams(max_tokens=8 if quick else 32, temperature=0.0)
-    report.rows.append(_compare(model, spec, "single", [prompt], single))
+    report.rows.append(_compare(model, spec, "grounded", [prompt], single))
+    report.rows.append(_compare(model, spec, "chat", [chat_prompt(model.tokenizer)], single))
     report.rows.append(_compare(model, spec, "c32", [prompt[:-8 - i] + prompt[-8:] for i in range(32)], crowd))
     report.decode_step_ms, report.verify_pass_ms = _verify_cost(model, prompt, k)
+    if spec.uses_model:
+        report.draft_step_ms = _draft_step_cost(model, spec, prompt)
     return report
 
 
@@ -146,6 +163,17 @@ def _verify_cost(model: Any, prompt: list[int], k: int, repeats: int = 15) -> tu
     decode = ForwardBatch([[prompt[-1]]], [n], [table])
     verify = ForwardBatch([[t] for t in prompt[-k - 1:]], list(range(n, n + k + 1)), [table] * (k + 1))
     return _median_ms(runner, decode, repeats), _median_ms(runner, verify, repeats)
+
+
+def _draft_step_cost(model: Any, spec: SpeculationConfig, prompt: list[int], repeats: int = 15) -> float:
+    """Median ms of one decode row of the drafting model, as the engine holds it."""
+    from engine.model_runner import ForwardBatch
+    engine = Engine(model, EngineConfig(kv_cache_bytes=64 * 2**20, speculation=spec))
+    engine.shutdown()
+    runner, seq = engine.speculator.drafter.runner, Sequence("bench-draft", list(prompt))
+    engine.block_manager.ensure(seq, len(prompt) + 1)
+    runner.forward(ForwardBatch([prompt], [0], [seq.block_table]))
+    return _median_ms(runner, ForwardBatch([[prompt[-1]]], [len(prompt)], [seq.block_table]), repeats)
 
 
 def _median_ms(runner: Any, batch: Any, repeats: int) -> float:
