@@ -133,7 +133,9 @@ class CacheSettings(Section):
 
 class SpeculationSettings(Section):
     """[speculation]: speculative decoding of every loaded model (engine.speculation.SpeculationConfig)."""
-    method: Literal["none", "ngram"] = "none"   # ngram: prompt lookup; the output does not change
+    # ngram: prompt lookup; self: the model's own int8 copy drafts; draft: draft_model drafts.
+    # The output does not change (docs/speculation.md).
+    method: Literal["none", "ngram", "self", "draft"] = "none"
     k: int = Field(4, ge=1, le=16)       # most draft tokens verified per step and sequence
     ngram_min: int = Field(1, ge=1)
     ngram_max: int = Field(3, ge=1, validate_default=True)
@@ -141,6 +143,8 @@ class SpeculationSettings(Section):
     min_acceptance: float = Field(0.2, ge=0, le=1)   # a request below this rolling acceptance pauses drafting
     window: int = Field(8, ge=1)         # verifications the rolling acceptance is taken over
     cooldown_tokens: int = Field(32, ge=0)   # generated tokens a paused request waits before drafting again
+    draft_model: str = Field("", validate_default=True)   # method draft: a model of the store sharing the tokenizer
+    draft_precision: Literal["int8", "nf4", "bf16", "fp16", "fp32"] = "int8"   # of the drafting model
 
     @field_validator("ngram_max")
     @classmethod
@@ -150,10 +154,18 @@ class SpeculationSettings(Section):
             raise ValueError(f"must be at least ngram_min ({ngram_min}), got {ngram_max}")
         return ngram_max
 
-    def engine_config(self) -> Any:
+    @field_validator("draft_model")
+    @classmethod
+    def _draft_named(cls, draft_model: str, info: ValidationInfo) -> str:
+        if info.data.get("method") == "draft" and not draft_model:
+            raise ValueError("must name the draft model when method is draft")
+        return draft_model
+
+    def engine_config(self, draft_path: str = "") -> Any:
+        """The engine's policy; draft_path: the file of draft_model's weights (the manager resolves it)."""
         from engine.speculation import SpeculationConfig
 
-        return SpeculationConfig(**self.model_dump())
+        return SpeculationConfig(**{**self.model_dump(), "draft_model": draft_path or self.draft_model})
 
 
 class TcoSettings(Section):

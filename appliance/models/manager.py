@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.config import Config
+from appliance.config import Config, SpeculationSettings
+from appliance.models.drafting import draft_bytes, draft_path, draft_request
 from appliance.models.errors import InsufficientMemory, ModelNotLoaded, StoreError
 from appliance.models.memory import resolve_device, total_memory
 from appliance.models.plan_report import PlanReport
@@ -50,6 +51,8 @@ class LoadedInfo:
 class _Resident:
     engine: Any
     info: LoadedInfo
+    shape: planner.ModelShape
+    speculation: SpeculationSettings
 
 
 class ModelManager:
@@ -101,12 +104,43 @@ class ModelManager:
         return quantization
 
     def reservation(self, name: str, quantization: str) -> int:
-        """Bytes a load of `name` at `quantization` takes from the budget."""
+        """Bytes a load of `name` at `quantization` takes from the budget (with its drafting model)."""
         shape = planner.ModelShape.from_config(self.store.get(name).config)
         engine_config = self._engine_config()
         return (planner.weight_bytes(shape, quantization, self.device) + engine_config.kv_cache_bytes
                 + planner.overhead_bytes(shape, self.device, engine_config.max_num_seqs,
-                                         engine_config.max_num_batched_tokens))
+                                         engine_config.max_num_batched_tokens)
+                + self._draft_bytes(shape, self.kv_dtype(quantization), self.config.speculation))
+
+    # -- speculation ----------------------------------------------------------------------
+
+    def speculation(self, name: str) -> SpeculationSettings:
+        with self._state_lock:
+            return self._resident_or_raise(name).speculation
+
+    def set_speculation(self, name: str, settings: SpeculationSettings) -> None:
+        """Apply settings to a loaded model. A new drafting model loads now (the engine serves on
+        meanwhile) and its memory is reserved; refused if it does not fit."""
+        with self._load_lock:
+            with self._state_lock:
+                resident = self._resident_or_raise(name)
+            info = resident.info
+            extra = (self._draft_bytes(resident.shape, info.kv_dtype, settings)
+                     - self._draft_bytes(resident.shape, info.kv_dtype, resident.speculation))
+            if extra > self.free_bytes:
+                raise InsufficientMemory(f"{name}'s drafting model", extra, self.free_bytes, self.budget_bytes)
+            resident.engine.set_speculation(settings.engine_config(draft_path(self.store, settings)))
+            resident.speculation = settings
+            info.reservation += extra
+
+    def _draft_bytes(self, shape: planner.ModelShape, kv_dtype: str, settings: SpeculationSettings) -> int:
+        return draft_bytes(self.store, settings, self.device, shape, kv_dtype, self.config.models.kv_cache_bytes)
+
+    def _resident_or_raise(self, name: str) -> _Resident:
+        resident = self._resident.get(name)
+        if resident is None:
+            raise ModelNotLoaded(name, sorted(self._resident))
+        return resident
 
     def load(self, name: str, quantization: str = "auto", kv_dtype: str = "auto", alias: str = "") -> LoadedInfo:
         """Load `name` from the store and start its engine; refused if it does not fit. With an
@@ -125,7 +159,8 @@ class ModelManager:
             needed = self.reservation(name, quantization)
             if needed > self.free_bytes:
                 raise InsufficientMemory(name, needed, self.free_bytes, self.budget_bytes)
-            resident = self._start(served, entry.model_path, quantization, kv_dtype, needed)
+            shape = planner.ModelShape.from_config(entry.config)
+            resident = self._start(served, entry.model_path, quantization, kv_dtype, needed, shape)
             self._record_conversion(name)
             with self._state_lock:
                 self._resident[served] = resident
@@ -198,7 +233,8 @@ class ModelManager:
             quantization=quantization, kv_dtype=kv_dtype or self.kv_dtype(quantization),
             context_length=shape.max_context if context_length is None else context_length,
             concurrency=concurrency, budget_bytes=self.budget_bytes, device=self.device, block_size=engine_config.block_size,
-            step_tokens=engine_config.max_num_batched_tokens)
+            step_tokens=engine_config.max_num_batched_tokens,
+            draft=draft_request(self.store, self.config.speculation, self.device))
         return PlanReport.build(shape, request, model=model, device_memory=self.device_memory,
                                 free_bytes=self.free_bytes)
 
@@ -237,7 +273,7 @@ class ModelManager:
             slo_itl_p95=scheduler.slo_itl_p95_seconds,
             kv_cache_bytes=self.config.models.kv_cache_bytes, max_waiting=self.config.server.max_waiting,
             cache=self.config.cache.prefix_policy(),
-            speculation=self.config.speculation.engine_config())
+            speculation=self.config.speculation.engine_config(draft_path(self.store, self.config.speculation)))
 
     def _record_conversion(self, name: str) -> None:
         try:
@@ -245,7 +281,8 @@ class ModelManager:
         except OSError as exc:   # a read-only store: the next load re-converts, nothing is refused
             log.warning("model %r: its conversion cache is not listed in the manifest: %s", name, exc)
 
-    def _start(self, name: str, path: Path, quantization: str, kv_dtype: str, reservation: int) -> _Resident:
+    def _start(self, name: str, path: Path, quantization: str, kv_dtype: str, reservation: int,
+               shape: planner.ModelShape) -> _Resident:
         from engine.llm_engine import Engine
         from engine.loader import load_model
         started = time.perf_counter()
@@ -254,7 +291,7 @@ class ModelManager:
         info = LoadedInfo(name=name, quantization=quantization, device=self.device, kv_dtype=kv_dtype,
                           weight_bytes=int(model.weight_bytes()), kv_bytes=_kv_pool_bytes(engine),
                           reservation=reservation, load_seconds=time.perf_counter() - started)
-        return _Resident(engine=engine, info=info)
+        return _Resident(engine=engine, info=info, shape=shape, speculation=self.config.speculation)
 
 
 def _served_name(name: str, alias: str, store: ModelStore) -> str:

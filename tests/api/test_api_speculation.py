@@ -55,6 +55,25 @@ def test_policy_at_run_time_same_text_and_figures_everywhere(served, admin) -> N
     assert row is not None and tuple(row) == (figures["draft_tokens"], figures["accepted_tokens"])
 
 
+def test_self_draft_at_run_time_reserves_its_memory_and_keeps_the_text(served, admin) -> None:
+    """The int8 copy drafts, fp32 verifies: same text; the copy's weights and K/V are reserved
+    while it drafts and freed after. A draft model that is not in the store is refused by name."""
+    free = lambda: admin.get("/admin/models").json()["free_bytes"]   # noqa: E731
+    off, free_before = _ask(served), free()
+    changed = admin.put("/admin/speculation", json={"model": MODEL, "method": "self", "k": 4})
+    assert changed.status_code == 200 and changed.json()[MODEL]["draft_precision"] == "int8"
+    assert free() < free_before - 100 * 2**20                                # int8 SmolLM2 is ~136 MB
+    on = _ask(served)
+    assert on.choices[0].message.content == off.choices[0].message.content
+    assert on.usage.model_extra["speculation"]["accepted_tokens"] > 0
+    missing = admin.put("/admin/speculation", json={"model": MODEL, "method": "draft", "draft_model": "no-such"})
+    assert missing.status_code == 400 and missing.json()["error"]["param"] == "draft_model"
+    assert "no-such" in missing.json()["error"]["message"]
+    assert admin.get("/admin/speculation").json()[MODEL]["method"] == "self"   # the refused change did nothing
+    assert admin.put("/admin/speculation", json={"model": MODEL, "method": "none"}).status_code == 200
+    assert free() == free_before
+
+
 @pytest.mark.parametrize("body, param", [({"method": "magic"}, "method"), ({"k": 0}, "k"),
                                          ({"speed": 3}, "speed")])
 def test_bad_speculation_settings_are_400(admin, body, param) -> None:
