@@ -25,6 +25,7 @@ from engine.request_stream import RequestState, RequestStream
 from engine.sampler import SampledToken, Sampler
 from engine.sampling_params import SamplingParams
 from engine.scheduler import ScheduledBatch, Scheduler
+from engine.short_thread import in_short_thread
 from engine.sequence import Sequence
 from engine.slo import Slo, SloGovernor
 from engine.speculation import SpeculationConfig
@@ -46,8 +47,9 @@ class Engine:
         if num_blocks < 1:
             raise InvalidParameter("kv_cache_bytes", f"kv_cache_bytes={self.config.kv_cache_bytes} "
                                    f"holds no KV block of {bs} tokens for {model.name}")
-        self.runner = ModelRunner(model, num_blocks, bs, kv_dtype, cuda_graphs=self.config.cuda_graphs,
-                                  max_batch=self.config.max_num_seqs)
+        self.runner = in_short_thread(lambda: ModelRunner(model, num_blocks, bs, kv_dtype,
+                                                          cuda_graphs=self.config.cuda_graphs,
+                                                          max_batch=self.config.max_num_seqs))
         self.sampler = Sampler()
         self.block_manager = BlockManager(num_blocks, bs, self.config.cache, model_name=model.name)
         self.scheduler = Scheduler(self.config, self.block_manager)
@@ -174,7 +176,8 @@ class Engine:
         if draft is None:
             return None
         kv_dtype = TORCH_DTYPES[default_kv_dtype(draft.precision, str(draft.device))]
-        return ModelDrafter(draft, self.block_manager.num_blocks, self.config.block_size, kv_dtype, self.vocab_size)
+        return in_short_thread(lambda: ModelDrafter(draft, self.block_manager.num_blocks, self.config.block_size,
+                                                    kv_dtype, self.vocab_size))
 
     def pin_prefix(self, token_ids: list[int], tenant: str | None = None, ttl_seconds: float | None = None) -> Pin:
         """Keep this prefix's full blocks cached; computes them now if they are not cached yet."""

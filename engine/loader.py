@@ -20,6 +20,7 @@ from engine.errors import InvalidParameter, ModelLoadError
 from engine.models import MODEL_TYPES, SUPPORTED, build_model
 from engine.precision import compute_and_weights, default_precision
 from engine.quantization import BACKENDS, CALIBRATION_TEXT, quantize, weight_bytes
+from engine.short_thread import short_lived
 
 _QUANT_SUFFIX = re.compile(r"[.-](i?q\d[\w]*|f16|f32|bf16|fp16|fp32)$", re.IGNORECASE)
 log = logging.getLogger(__name__)
@@ -45,12 +46,15 @@ class LoadedModel:
         return weight_bytes(self.module)
 
 
+@short_lived
 def load_model(path: str | Path, *, device: str = "cpu", precision: str | None = None,
                name: str | None = None, backend: str = "auto") -> LoadedModel:
     """Load a GGUF file or a Hugging Face directory at `precision` (fp32|fp16|bf16|int8|nf4;
     None: engine.precision.default_precision); raises ModelLoadError naming the path.
 
-    backend "bitsandbytes" runs int8/nf4 through bitsandbytes on CPU too (the CUDA code path)."""
+    backend "bitsandbytes" runs int8/nf4 through bitsandbytes on CPU too (the CUDA code path).
+    Like every loader function it runs in a short-lived thread (engine/short_thread.py: the
+    engine's loop keeps the CPU's only OpenMP team)."""
     target = torch.device(device)
     precision = precision or default_precision(target)
     dtype, _ = compute_and_weights(precision, target)
@@ -69,6 +73,7 @@ def check_backend(precision: str, device: torch.device, backend: str = "auto") -
         raise InvalidParameter("precision", "nf4 needs an NVIDIA GPU (bitsandbytes); use int8 on CPU")
 
 
+@short_lived
 def load_hf(path: str | Path, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, PreTrainedTokenizerBase]:
     """The transformers model (on CPU, in `dtype`) and tokenizer of a GGUF file or HF directory.
 
@@ -101,6 +106,7 @@ def _read_hf(path: Path, directory: Path, kwargs: dict,
     return hf_model.eval(), tokenizer
 
 
+@short_lived
 def wrap(hf_model: nn.Module, tokenizer: PreTrainedTokenizerBase, path: str | Path, *,
          device: torch.device, precision: str = "fp32", name: str | None = None,
          backend: str = "auto", compute_dtype: torch.dtype | None = None) -> LoadedModel:

@@ -1,5 +1,8 @@
 """Sentence embeddings with all-MiniLM-L6-v2, the sentence-transformers recipe: the
-transformer's token states, mean-pooled over the attention mask, then L2-normalised."""
+transformer's token states, mean-pooled over the attention mask, then L2-normalised.
+
+Loading and encoding run in short-lived threads (engine/short_thread.py), so a request thread
+that embeds leaves no OpenMP team behind to slow the engines' loops."""
 from __future__ import annotations
 
 import json
@@ -7,6 +10,8 @@ from pathlib import Path
 
 import torch
 from transformers import AutoModel, AutoTokenizer
+
+from engine.short_thread import in_short_thread
 
 _BATCH = 32
 
@@ -19,7 +24,7 @@ class EmbeddingModel:
         self.path = path
         self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).to(self.device).eval()
+        self.model = in_short_thread(lambda: AutoModel.from_pretrained(path).to(self.device).eval())
         self.max_length = _max_seq_length(path, self.tokenizer.model_max_length)
         self.dimensions = int(self.model.config.hidden_size)
 
@@ -29,7 +34,8 @@ class EmbeddingModel:
 
     def encode(self, texts: list[str]) -> torch.Tensor:
         _check(texts)
-        return torch.cat([self._encode_batch(texts[i:i + _BATCH]) for i in range(0, len(texts), _BATCH)])
+        return in_short_thread(lambda: torch.cat([self._encode_batch(texts[i:i + _BATCH])
+                                                  for i in range(0, len(texts), _BATCH)]), name="airlock-embed")
 
     def covers(self, text: str) -> bool:
         """Whether the whole of `text` fits the window, so its vector describes all of it."""

@@ -12,6 +12,7 @@ import torch
 
 from engine.bench.airlock import kv_dtype_for, run_airlock
 from engine.bench.baselines import BASELINES
+from engine.short_thread import in_short_thread
 from engine.bench.report import BenchReport, SystemResult
 from engine.bench.workload import SCENARIOS, Scenario, build_prompts
 from engine.cpu_isa import cpu_isa
@@ -62,7 +63,7 @@ def run_bench(options: BenchOptions, progress: Progress = lambda _: None) -> Ben
     dtype, base = options.compute_dtype, default_precision(device)
     progress(f"loading {options.model.name}")
     hf_model, tokenizer = load_hf(options.model, dtype)
-    hf_model.to(device)
+    in_short_thread(lambda: hf_model.to(device))
     prompts = build_prompts(tokenizer, scenario)
     engines = [options.precision] + ([base] if options.precision != base else [])
     results = []
@@ -78,7 +79,7 @@ def run_bench(options: BenchOptions, progress: Progress = lambda _: None) -> Ben
         count = _requests_for(scenario, name)
         if count:
             progress(f"baseline {name}: {count} requests")
-            result = BASELINES[name](hf_model, prompts[:count], scenario.max_tokens, pad)
+            result = in_short_thread(lambda: BASELINES[name](hf_model, prompts[:count], scenario.max_tokens, pad))
             if count < len(prompts):
                 result.note = f"{count} of {len(prompts)} requests (it is slow), each of the same shape"
             baselines.append(result)
