@@ -33,6 +33,7 @@ def _refuse(value: Any) -> Any:
 
 
 def _unsupported(value: Any) -> Any:
+    """echo and suffix of /v1/completions: only their empty value is served."""
     if value:
         raise PydanticCustomError("unsupported_parameter", "is not supported")
     return value
