@@ -8,7 +8,7 @@ from appliance import audit
 from appliance.alerts.rules import KINDS, InvalidRule
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
-from appliance.api.fields import json_body
+from appliance.api.validation import json_body
 
 bp = admin_blueprint("admin_alerts")
 

@@ -8,7 +8,7 @@ from flask import Response, jsonify
 from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
-from appliance.api.fields import json_body
+from appliance.api.validation import json_body
 from appliance.auth.keys import KeySettingError, KeySpec
 
 bp = admin_blueprint("admin_keys")

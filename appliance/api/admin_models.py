@@ -7,8 +7,9 @@ from flask import Response, jsonify
 
 from appliance import audit
 from appliance.api.admin import admin_blueprint
+from appliance.api.bodies import ImportRequest, ModelRef
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, json_body
+from appliance.api.validation import parse
 
 bp = admin_blueprint("admin_models")
 
@@ -45,9 +46,9 @@ def list_models() -> Response:
 
 @bp.post("/models/import")
 def import_model() -> Response:
-    body = Fields(json_body())
-    entry = _call(_manager().store.import_path, body.string("path", required=True), body.string("name"))
-    audit.record("model.import", entry.name, None, {"path": body.string("path"), "size": entry.size})
+    body = parse(ImportRequest)
+    entry = _call(_manager().store.import_path, body.path, body.name)
+    audit.record("model.import", entry.name, None, {"path": body.path, "size": entry.size})
     response = jsonify(entry.to_json())
     response.status_code = 201
     return response
@@ -55,16 +56,15 @@ def import_model() -> Response:
 
 @bp.post("/models/load")
 def load_model() -> Response:
-    body = Fields(json_body())
-    info = _call(_manager().load, body.string("model", required=True), body.string("quantization", "auto"),
-                 body.string("kv_dtype", "auto"), body.string("alias", ""))
+    body = parse(ModelRef)
+    info = _call(_manager().load, body.model, body.quantization, body.kv_dtype, body.alias)
     audit.record("model.load", info.name, None, asdict(info))
     return jsonify(asdict(info))
 
 
 @bp.post("/models/unload")
 def unload_model() -> Response:
-    body = Fields(json_body())
-    info = asdict(_call(_manager().unload, body.string("model", required=True)))
-    audit.record("model.unload", body.string("model"), info, None)
+    body = parse(ModelRef)
+    info = asdict(_call(_manager().unload, body.model))
+    audit.record("model.unload", body.model, info, None)
     return jsonify(info)

@@ -5,8 +5,9 @@ from flask import Response, jsonify, request
 
 from appliance.api.admin import admin_blueprint
 from appliance.api.admin_models import _call, _manager
+from appliance.api.bodies import PlanRequest
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, json_body
+from appliance.api.validation import parse
 
 bp = admin_blueprint("admin_plan")
 
@@ -37,14 +38,11 @@ def plan() -> Response:
 
 @bp.post("/plan")
 def what_if() -> Response:
-    body = Fields(json_body())
-    config = body.obj("config").data or None
-    model = body.string("model")
-    if (config is None) == (model is None):
+    body = parse(PlanRequest)
+    config = body.config or None
+    if (config is None) == (body.model is None):
         raise ApiError(400, "give either 'model' (a stored model) or 'config' (a config.json object).",
                        param="config", code="invalid_value")
-    report = _call(lambda: _manager().plan(model, config=config,
-                                           quantization=body.string("quantization", "auto"),
-                                           context_length=body.integer("context"),
-                                           concurrency=body.integer("concurrency", 1)))
+    report = _call(lambda: _manager().plan(body.model, config=config, quantization=body.quantization,
+                                           context_length=body.context, concurrency=body.concurrency))
     return jsonify(report.to_json())

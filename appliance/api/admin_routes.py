@@ -6,8 +6,9 @@ from flask import Response, jsonify
 
 from appliance import audit
 from appliance.api.admin import admin_blueprint
+from appliance.api.bodies import RouteTest
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, json_body
+from appliance.api.validation import json_body, parse
 from appliance.routing.route import RouteError
 from appliance.routing.rules import RouteInput
 
@@ -80,8 +81,8 @@ def test_route() -> Response:
     from appliance.api.routed import busy_check, loaded_tiers, token_count
 
     appliance = _appliance()
-    body = Fields(json_body())
-    name, prompt = body.string("model", required=True), body.string("prompt", required=True)
+    body = parse(RouteTest)
+    name, prompt = body.model, body.prompt
     route = appliance.router.get(name)
     if route is None:
         raise ApiError(404, f"No route named '{name}'; routes: {', '.join(appliance.router.routes) or 'none'}.",
@@ -89,7 +90,7 @@ def test_route() -> Response:
     engines = loaded_tiers(appliance, route)
     probe = next(iter(engines.values()), None)
     tokens = token_count(probe, prompt) if probe is not None else len(prompt.split())
-    request = RouteInput(prompt, tokens, body.integer("max_tokens"), appliance.router.classifier().score)
+    request = RouteInput(prompt, tokens, body.max_tokens, appliance.router.classifier().score)
     request.score()   # shown even when no rule of this route reads it
     decision = appliance.router.decide(route, request, route.resolved, busy_check(route, appliance.router, engines))
     return jsonify({**decision.to_dict(), "prompt_tokens": tokens,

@@ -6,7 +6,7 @@ from flask import Response, jsonify, request
 from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
-from appliance.api.fields import json_body
+from appliance.api.validation import json_body
 
 bp = admin_blueprint("admin_usage")
 CHOICES = {"period": ("day", "week", "month"), "group": ("key", "tenant", "model", "route"), "format": ("json", "csv")}

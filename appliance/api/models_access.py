@@ -1,26 +1,28 @@
 """Reading the model a request names, and finding its engine after checking the key may use it."""
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, json_body
+from appliance.api.validation import parse
 from appliance.auth.keys import ApiKey
 
+B = TypeVar("B")
 
-class ModelRequest(NamedTuple):
+
+class ModelRequest(NamedTuple, Generic[B]):
     appliance: Any
-    body: Fields
+    body: B
     model: str
 
 
-def model_request() -> ModelRequest:
-    """How chat, completions and embeddings start: the appliance, the JSON body, its required 'model'."""
+def model_request(body_model: type[B]) -> ModelRequest[B]:
+    """How chat, completions and embeddings start: the appliance, the body read into its model
+    (a 400 naming the first bad field), and the model the body names."""
     from appliance.services import current_appliance
 
-    appliance = current_appliance()
-    body = Fields(json_body())
-    return ModelRequest(appliance, body, body.string("model", required=True))
+    body = parse(body_model)
+    return ModelRequest(current_appliance(), body, body.model)
 
 
 def engine_for(appliance: Any, model: str, key: ApiKey | None) -> Any:

@@ -5,10 +5,9 @@ from collections.abc import Callable, Iterator
 
 from flask import Blueprint, Response
 
-from appliance.api.chat_prompt import chat_prompt_ids, parse_messages
+from appliance.api.bodies import ChatRequest
+from appliance.api.chat_prompt import chat_prompt_ids
 from appliance.api.deferred import deferred_json
-from appliance.api.errors import ApiError
-from appliance.api.fields import Fields
 from appliance.api.guard import current_key, require_api_key
 from appliance.api.jobs import Job
 from appliance.api.logprobs import chat_logprobs
@@ -16,7 +15,7 @@ from appliance.api.models_access import max_model_len, model_request
 from appliance.api.cached_jobs import chat_query, start_job
 from appliance.api.route_inputs import chat_route_input
 from appliance.api.routed import serve_model
-from appliance.api.sampling import max_tokens, sampling_params, stream_flags
+from appliance.api.sampling import sampling_params
 from appliance.api.sse import disconnect_check, sse_response
 
 bp = Blueprint("openai_chat", __name__)
@@ -25,30 +24,20 @@ bp.before_request(require_api_key)
 
 @bp.post("/v1/chat/completions")
 def chat_completions() -> Response:
-    appliance, body, model = model_request()
-    messages = parse_messages(body.data.get("messages"))
-    stream, include_usage = stream_flags(body)
-    top = _top_logprobs(body)
+    appliance, body, model = model_request(ChatRequest)
+    messages = [m.for_template() for m in body.messages]
+    top = body.top
 
     def start(engine, tier: str) -> Job:   # on the model named, or the tier its route picked
         prompt = chat_prompt_ids(engine.tokenizer, messages)
-        limit = max_tokens(body, ("max_completion_tokens", "max_tokens"), len(prompt), max_model_len(engine), None)
+        limit = body.asked_max_tokens or max(1, max_model_len(engine) - len(prompt))   # default: the rest
         params = sampling_params(body, max_tokens=limit, logprobs=top)
         return start_job(appliance, engine, chat_query(tier, current_key(), messages, prompt, params), current_key())
 
-    job = serve_model(appliance, model, current_key(), lambda engine: chat_route_input(engine, messages, body), start)
-    if stream:
-        return sse_response(job, _chunks(job, include_usage, top is not None, disconnect_check()))
+    job = serve_model(appliance, model, current_key(), lambda engine: chat_route_input(engine, body), start)
+    if body.stream:
+        return sse_response(job, _chunks(job, body.include_usage, top is not None, disconnect_check()))
     return deferred_json(job, lambda: _completion(job, top is not None))
-
-
-def _top_logprobs(body: Fields) -> int | None:
-    wanted = body.boolean("logprobs")
-    top = body.integer("top_logprobs")
-    if top is not None and not wanted:
-        raise ApiError(400, "top_logprobs requires logprobs to be true.", param="top_logprobs",
-                       code="invalid_value")
-    return (top or 0) if wanted else None
 
 
 def _completion(job: Job, with_logprobs: bool) -> dict:

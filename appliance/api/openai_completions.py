@@ -11,10 +11,9 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from appliance.api.bodies import CompletionRequest
 from appliance.api.completion_prompts import check_context, prompt_batch
 from appliance.api.deferred import deferred_json
-from appliance.api.errors import ApiError
-from appliance.api.fields import Fields
 from appliance.api.guard import current_key, require_api_key
 from appliance.api.job_group import JobGroup, start_batch
 from appliance.api.logprobs import completion_logprobs
@@ -22,7 +21,7 @@ from appliance.api.models_access import max_model_len, model_request
 from appliance.api.cached_jobs import completion_query, start_job
 from appliance.api.route_inputs import completion_route_input
 from appliance.api.routed import serve_model
-from appliance.api.sampling import max_tokens, sampling_params, stream_flags
+from appliance.api.sampling import sampling_params
 from appliance.api.sse import disconnect_check, sse_response
 from engine.sampling_params import SamplingParams
 
@@ -32,24 +31,17 @@ bp.before_request(require_api_key)
 
 @bp.post("/v1/completions")
 def completions() -> Response:
-    appliance, body, model = model_request()
-    stream, include_usage = stream_flags(body)
-    _reject_unsupported(body)
-    logprobs = body.integer("logprobs")
-    if logprobs is not None and not 0 <= logprobs <= 5:
-        raise ApiError(400, f"logprobs must be between 0 and 5, got {logprobs}.", param="logprobs",
-                       code="invalid_value")
+    appliance, body, model = model_request(CompletionRequest)
+    logprobs = body.logprobs
 
     def start(engine, tier: str) -> JobGroup:   # on the model named, or the tier its route picked
-        prompts = prompt_batch(engine.tokenizer, _vocab_size(engine), body.data.get("prompt"))
-        longest = max(len(p) for p in prompts)
-        limit = max_tokens(body, ("max_tokens",), longest, max_model_len(engine), 16)
-        params = sampling_params(body, max_tokens=limit, logprobs=logprobs)
+        prompts = prompt_batch(engine.tokenizer, _vocab_size(engine), body.prompts)
+        params = sampling_params(body, max_tokens=body.max_tokens, logprobs=logprobs)
         return _serve(appliance, engine, tier, prompts, params)
 
     group = serve_model(appliance, model, current_key(), lambda engine: completion_route_input(engine, body), start)
-    if stream:
-        return sse_response(group, _chunks(group, include_usage, logprobs is not None, disconnect_check()))
+    if body.stream:
+        return sse_response(group, _chunks(group, body.include_usage, logprobs is not None, disconnect_check()))
     return deferred_json(group, lambda: _completion(group, logprobs is not None))
 
 
@@ -68,21 +60,6 @@ def _vocab_size(engine: Any) -> int:
     """The token ids both the tokenizer and the engine accept."""
     size = len(engine.tokenizer)
     return min(size, getattr(engine, "vocab_size", None) or size)
-
-
-def _reject_unsupported(body: Fields) -> None:
-    if body.boolean("echo"):
-        raise ApiError(400, "echo is not supported.", param="echo", code="unsupported_parameter")
-    if body.string("suffix"):
-        raise ApiError(400, "suffix is not supported.", param="suffix", code="unsupported_parameter")
-    best_of = body.integer("best_of")
-    if best_of is not None and best_of != _n(body):
-        raise ApiError(400, "best_of other than n is not supported.", param="best_of",
-                       code="unsupported_parameter")
-
-
-def _n(body: Fields) -> int:
-    return body.integer("n") or 1
 
 
 def _completion(group: JobGroup, with_logprobs: bool) -> dict:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, jsonify
 
+from appliance.api.bodies import EmbeddingRequest
 from appliance.api.errors import ApiError, model_not_found
 from appliance.api.guard import current_key, require_api_key
 from appliance.api.jobs import reserve
@@ -22,17 +23,11 @@ from appliance.ledger.record import UsageRecord
 
 bp = Blueprint("openai_embeddings", __name__)
 bp.before_request(require_api_key)
-MAX_INPUTS = 2048
 
 
 @bp.post("/v1/embeddings")
 def embeddings() -> Response:
-    appliance, body, model = model_request()
-    texts = _inputs(body.data.get("input"))
-    encoding = body.string("encoding_format", "float")
-    if encoding not in ("float", "base64"):
-        raise ApiError(400, f"encoding_format must be 'float' or 'base64', got {encoding!r}.",
-                       param="encoding_format", code="invalid_value")
+    appliance, body, model = model_request(EmbeddingRequest)
     key = current_key()
     if key is not None and not key.allows(model):
         raise ApiError(403, f"API key '{key.spec.name}' may not use model '{model}'.", param="model",
@@ -40,8 +35,8 @@ def embeddings() -> Response:
     embedder = appliance.embedder()
     if embedder is None or model != appliance.config.models.embedding_model:
         raise model_not_found(model, [appliance.config.models.embedding_model] if embedder else [])
-    vectors, tokens = _run(appliance, key, model, texts)
-    data = [{"object": "embedding", "index": i, "embedding": _encode(v, encoding)} for i, v in enumerate(vectors)]
+    vectors, tokens = _run(appliance, key, model, body.texts)
+    data = [{"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)} for i, v in enumerate(vectors)]
     return jsonify({"object": "list", "data": data, "model": model,
                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
@@ -65,18 +60,6 @@ def _run(appliance, key: ApiKey | None, model: str, texts: list[str]) -> tuple[l
         endpoint="embeddings", prompt_tokens=tokens, cached_tokens=0, completion_tokens=0, finish_reason="stop",
         queue_seconds=0.0, ttft_seconds=None, duration_seconds=seconds, compute_seconds=seconds))
     return vectors, tokens
-
-
-def _inputs(raw: object) -> list[str]:
-    if isinstance(raw, str):
-        raw = [raw]
-    if not isinstance(raw, list) or not raw or not all(isinstance(t, str) and t for t in raw):
-        raise ApiError(400, "'input' must be a non-empty string or a non-empty array of non-empty strings.",
-                       param="input", code="invalid_value")
-    if len(raw) > MAX_INPUTS:
-        raise ApiError(400, f"'input' may hold at most {MAX_INPUTS} strings, got {len(raw)}.", param="input",
-                       code="invalid_value")
-    return raw
 
 
 def _encode(vector: list[float], encoding: str) -> list[float] | str:

@@ -1,16 +1,21 @@
-"""GET /openapi.json: the whole HTTP surface, written as data."""
+"""GET /openapi.json: the whole HTTP surface. The request bodies that have a model in
+bodies.py take their schema from it, so each bound is stated once; the rest is written as data."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from appliance.api.completion_prompts import MAX_PROMPTS
+from appliance.api import bodies
 from appliance.config import CacheSettings, SchedulerSettings, Section, SpeculationSettings
 
 bp = Blueprint("openapi", __name__)
+REF = "#/components/schemas/{model}"
+MODELS = (bodies.ChatRequest, bodies.CompletionRequest, bodies.EmbeddingRequest, bodies.ModelRef,
+          bodies.ImportRequest, bodies.PlanRequest, bodies.RouteTest)
 
 
 def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF.format(model=name)}
 
 
 def _settings_body(section: type[Section], only: tuple[str, ...] | None = None) -> dict:
@@ -55,47 +60,24 @@ def _path(name: str) -> dict:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-SAMPLING = {
-    "model": {"type": "string"},
-    "max_tokens": {"type": "integer", "minimum": 1},
-    "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-    "top_p": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
-    "top_k": {"type": "integer", "minimum": 0},
-    "n": {"type": "integer", "minimum": 1, "maximum": 16},
-    "seed": {"type": "integer"},
-    "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "maxItems": 4}]},
-    "presence_penalty": {"type": "number", "minimum": -2, "maximum": 2},
-    "frequency_penalty": {"type": "number", "minimum": -2, "maximum": 2},
-    "stream": {"type": "boolean"},
-    "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-    "user": {"type": "string"},
-}
+class _Untitled(GenerateJsonSchema):
+    """Pydantic's schemas without a title per property (the property's name says it)."""
 
-SCHEMAS = {
+    def field_title_should_be_set(self, schema) -> bool:
+        return False
+
+
+def model_schemas() -> dict:
+    """The JSON schemas of MODELS and of the models inside them, each under its class name."""
+    _, top = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF, schema_generator=_Untitled)
+    return top["$defs"]
+
+
+RESPONSES = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["message", "type"],
         "properties": {"message": {"type": "string"}, "type": {"type": "string"},
                        "param": {"type": ["string", "null"]}, "code": {"type": ["string", "null"]}}}}},
-    "Message": {"type": "object", "required": ["role", "content"], "properties": {
-        "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
-        "content": {"type": "string"}}},
-    "ChatRequest": {"type": "object", "required": ["model", "messages"], "properties": {
-        **SAMPLING, "messages": {"type": "array", "minItems": 1, "items": _ref("Message")},
-        "max_completion_tokens": {"type": "integer", "minimum": 1},
-        "logprobs": {"type": "boolean"}, "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20}}},
-    "CompletionRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
-        **SAMPLING, "prompt": {"oneOf": [
-            {"type": "string", "minLength": 1},
-            {"type": "array", "items": {"type": "integer"}, "minItems": 1},
-            {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1, "maxItems": MAX_PROMPTS},
-            {"type": "array", "items": {"type": "array", "items": {"type": "integer"}, "minItems": 1},
-             "minItems": 1, "maxItems": MAX_PROMPTS}],
-            "description": f"One prompt, or a batch of up to {MAX_PROMPTS}: prompt i's choice j is choice i * n + j."},
-        "logprobs": {"type": "integer", "minimum": 0, "maximum": 5}}},
-    "EmbeddingRequest": {"type": "object", "required": ["model", "input"], "properties": {
-        "model": {"type": "string"},
-        "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-        "encoding_format": {"type": "string", "enum": ["float", "base64"]}}},
     "Usage": {"type": "object", "properties": {
         "prompt_tokens": {"type": "integer"}, "completion_tokens": {"type": "integer"},
         "total_tokens": {"type": "integer"},
@@ -107,33 +89,32 @@ SCHEMAS = {
         "id": {"type": "string"}, "object": {"const": "text_completion"}, "created": {"type": "integer"},
         "model": {"type": "string"}, "choices": {"type": "array"}, "usage": _ref("Usage")}},
     "ModelList": {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array"}}},
+}
+_MODEL = {"model": {"type": "string"}}
+_SECONDS = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]}
+# admin bodies checked by what they configure (keys, routes, caches, TCO, SLO, batching, speculation, alerts)
+ADMIN = {
     "KeySettings": {"type": "object", "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 200}, "tenant": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
         "allowed_models": {"type": "array", "items": {"type": "string"}},
         "requests_per_minute": {"type": "integer", "minimum": 0},
         "tokens_per_minute": {"type": "integer", "minimum": 0},
         "token_budget": {"type": "integer", "minimum": 0}}},
-    "ModelRef": {"type": "object", "required": ["model"], "properties": {
-        "model": {"type": "string"}, "quantization": {"type": "string"},
-        "alias": {"type": "string", "description": "serve the stored model under this name (a second tier)"}}},
     "Route": {"type": "object", "required": ["tiers"], "properties": {
         "tiers": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "default": {"type": "string"},
         "max_queue": {"type": "integer", "minimum": 0}, "slo_ttft_seconds": {"type": "number", "minimum": 0},
         "description": {"type": "string"}, "rules": {"type": "array", "items": {"type": "object"}}}},
     "RouteSet": {"type": "object", "required": ["routes"], "properties": {
         "routes": {"type": "array", "items": {"type": "object"}}}},
-    "RouteTest": {"type": "object", "required": ["model", "prompt"], "properties": {
-        "model": {"type": "string"}, "prompt": {"type": "string"}, "max_tokens": {"type": "integer"}}},
-    "ImportRequest": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}},
     "PinRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
         "model": {"type": "string"}, "prompt": {"type": "string"}, "tenant": {"type": "string"},
         "ttl_seconds": {"type": "number", "exclusiveMinimum": 0}}},
     "FlushRequest": {"type": "object", "properties": {"model": {"type": "string"}}},
-    "PlanRequest": {"type": "object", "properties": {"config": {"type": "object"}}},
     "TcoInputs": {"type": "object", "properties": {k: {"type": "number", "minimum": 0} for k in (
         "hardware_price", "amortization_years", "residual_value", "power_watts", "price_per_kwh", "pue",
         "operations_per_month")}},
 }
+_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000})
 
 PATHS = {
     "/health": {"get": _op("The process answers", public=True)},
@@ -178,10 +159,7 @@ PATHS = {
     "/admin/routes/{name}": {"put": _op("Create or replace one route", body="Route", params=[_path("name")]),
                              "delete": _op("Delete one route", params=[_path("name")])},
     "/admin/routes/test": {"post": _op("Which tier a prompt would take now, and why", body="RouteTest")},
-}
-
-_LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000})
-PATHS |= {   # alerts and the audit log (docs/alerts.md)
+    # alerts and the audit log (docs/alerts.md)
     "/admin/alerts": {"get": _op("Firing alerts, the history of state changes and the rules", params=[_LIMIT])},
     "/admin/alerts/events/{event_id}/ack": {"post": _op("Acknowledge an alert event", params=[_path("event_id")])},
     "/admin/alerts/rules": {"get": _op("Alert rules and the kinds of rule")},
@@ -191,10 +169,7 @@ PATHS |= {   # alerts and the audit log (docs/alerts.md)
     "/admin/audit": {"get": _op("The audit log of administrative changes", params=[
         _LIMIT, _query("action", {"type": "string"})])},
     "/admin/audit/verify": {"get": _op("Verify the audit log's hash chain")},
-}
-_MODEL = {"model": {"type": "string"}}
-_SECONDS = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]}
-PATHS |= {   # SLO, batching and speculation at run time (docs/frontier.md, docs/speculation.md)
+    # SLO, batching and speculation at run time (docs/frontier.md, docs/speculation.md)
     "/admin/slo": {"get": _op("SLO targets and live attainment per model"),
                    "put": _op("Set the SLO targets", body="SloTargets")},
     "/admin/scheduler": {"put": _op("Set the batching limits", body="Batching")},
@@ -203,12 +178,12 @@ PATHS |= {   # SLO, batching and speculation at run time (docs/frontier.md, docs
     "/admin/speculation": {"get": _op("Speculative decoding policy and figures per model"),
                            "put": _op("Change the speculative decoding policy", body="SpeculationPolicy")},
 }
-SCHEMAS["SloTargets"] = {"type": "object", "properties": {
+ADMIN["SloTargets"] = {"type": "object", "properties": {
     **_MODEL, "ttft_p95_seconds": _SECONDS, "itl_p95_seconds": _SECONDS}}
-SCHEMAS["Batching"] = _settings_body(SchedulerSettings, ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk"))
-SCHEMAS["SpeculationPolicy"] = _settings_body(SpeculationSettings)
-SCHEMAS["CachePolicy"] = _settings_body(CacheSettings)
-SCHEMAS["AlertRule"] = {"type": "object", "required": ["kind", "threshold"], "properties": {
+ADMIN["Batching"] = _settings_body(SchedulerSettings, ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk"))
+ADMIN["SpeculationPolicy"] = _settings_body(SpeculationSettings)
+ADMIN["CachePolicy"] = _settings_body(CacheSettings)
+ADMIN["AlertRule"] = {"type": "object", "required": ["kind", "threshold"], "properties": {
     "kind": {"type": "string"}, "threshold": {"type": "number"}, "window_seconds": {"type": "number", "exclusiveMinimum": 0},
     "severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "enabled": {"type": "boolean"}}}
 
@@ -217,7 +192,8 @@ DOCUMENT = {
     "info": {"title": "Airlock", "version": "1.0",
              "description": "OpenAI-compatible inference API and admin API of the Airlock appliance."},
     "paths": PATHS,
-    "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "components": {"schemas": model_schemas() | RESPONSES | ADMIN,
+                   "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     "security": [{"bearer": []}],
 }
 

@@ -49,7 +49,7 @@ def test_wrong_type_names_the_parameter(client, field, value, param) -> None:
 @pytest.mark.parametrize("kwargs, param", [
     ({"temperature": -1}, "temperature"), ({"top_p": 7}, "top_p"), ({"n": 0}, "n"),
     ({"max_tokens": 0}, "max_tokens"), ({"presence_penalty": 3}, "presence_penalty"),
-    ({"logprobs": True, "top_logprobs": 50}, "logprobs"), ({"stop": ["a", "b", "c", "d", "e"]}, "stop")])
+    ({"logprobs": True, "top_logprobs": 50}, "top_logprobs"), ({"stop": ["a", "b", "c", "d", "e"]}, "stop")])
 def test_out_of_range_names_the_parameter(client, kwargs, param) -> None:
     with pytest.raises(openai.BadRequestError) as info:
         client.chat.completions.create(model=MODEL, messages=HI, **kwargs)
@@ -62,6 +62,45 @@ def test_unknown_role_and_missing_messages(client) -> None:
     assert info.value.param == "messages[0].role"
     with pytest.raises(openai.BadRequestError, match="'messages' must be a non-empty array"):
         client.chat.completions.create(model=MODEL, messages=[])
+
+
+WIZARD = [{"role": "wizard", "content": "hi"}]
+IMAGE = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}]
+
+
+@pytest.mark.parametrize("change, param, words, code", [
+    ({"temperature": 3}, "temperature", "must be at most 2, got 3", "invalid_value"),
+    ({"n": 0}, "n", "must be at least 1, got 0", "invalid_value"),
+    ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "may hold at most 4 items, got 5", "invalid_value"),
+    ({"messages": None}, "messages", "is required", "missing_required_parameter"),
+    ({"messages": WIZARD}, "messages[0].role", "must be 'system', 'developer', 'user', 'assistant' or 'tool'",
+     "invalid_value"),
+    ({"max_tokens": "ten"}, "max_tokens", 'must be an integer, got string "ten"', "invalid_type"),
+    ({"messages": IMAGE}, "messages[0].content[0].type", "must be 'text'", "invalid_value"),
+    ({"stream_options": {"include_usage": True}}, "stream_options", "is only allowed when stream is true",
+     "invalid_value")])
+def test_bad_chat_body_names_the_field(http, change, param, words, code) -> None:
+    body = {k: v for k, v in ({"model": MODEL, "messages": HI} | change).items() if v is not None}
+    error = _error(http.post("/v1/chat/completions", json=body), 400)
+    assert error["param"] == param and error["code"] == code and error["type"] == "invalid_request_error"
+    assert error["message"].startswith(f"'{param}' {words}") and "\n" not in error["message"]
+
+
+@pytest.mark.parametrize("path, body, param", [
+    ("/v1/completions", {"model": MODEL, "prompt": ["Hi", 7]}, "prompt[1]"),
+    ("/v1/completions", {"model": MODEL, "prompt": "Hi", "echo": True}, "echo"),
+    ("/v1/completions", {"model": MODEL, "prompt": "Hi", "logprobs": 6}, "logprobs"),
+    ("/v1/embeddings", {"model": MODEL, "input": ["a", ""]}, "input[1]"),
+    ("/v1/embeddings", {"model": MODEL, "input": "a", "encoding_format": "hex"}, "encoding_format")])
+def test_bad_completion_and_embedding_bodies_name_the_field(http, path, body, param) -> None:
+    error = _error(http.post(path, json=body), 400)
+    assert error["param"] == param and error["message"].startswith(f"'{param}' ")
+
+
+def test_null_is_absent_and_unknown_fields_are_ignored(client) -> None:
+    reply = client.chat.completions.create(model=MODEL, messages=HI, max_tokens=2, temperature=0,
+                                           extra_body={"top_p": None, "stop": None, "metadata": {"a": "b"}})
+    assert reply.choices[0].finish_reason in ("stop", "length")
 
 
 def test_context_exceeded_names_both_numbers(client, served) -> None:

@@ -182,7 +182,7 @@ def test_budget_set_later_counts_earlier_usage(served) -> None:
 
 @pytest.mark.parametrize("extra, param", [({"logit_bias": {"50": 10}}, "logit_bias"),
                                           ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
-                                          ({"stop": ["x" * 201]}, "stop")])
+                                          ({"stop": ["x" * 201]}, "stop[0]")])
 def test_fields_that_would_be_ignored_are_refused(served, extra, param) -> None:
     client = served.client()
     with pytest.raises(openai.BadRequestError) as info:

@@ -1,6 +1,7 @@
 """Health, readiness, Prometheus metrics, the OpenAPI document and embeddings."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -34,6 +35,17 @@ def test_openapi_describes_every_route(served) -> None:
     routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in served.server.app.url_map.iter_rules()
               if rule.endpoint != "static"}
     assert routes == set(document["paths"])
+
+
+def test_openapi_request_bodies_come_from_the_models(served) -> None:
+    schemas = served.http().get("/openapi.json").json()["components"]["schemas"]
+    chat = schemas["ChatRequest"]
+    assert chat["required"] == ["model", "messages"]
+    n, temperature = chat["properties"]["n"], chat["properties"]["temperature"]
+    assert (n["type"], n["minimum"], n["maximum"]) == ("integer", 1, 16) and temperature["maximum"] == 2
+    refs = re.findall(r'"\$ref": "#/components/schemas/(\w+)"', json.dumps(schemas))
+    assert refs and set(refs) <= set(schemas)
+    assert "logit_bias" not in chat["properties"]   # refused, so not offered
 
 
 @pytest.fixture(scope="module")
