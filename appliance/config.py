@@ -53,7 +53,7 @@ class Section(BaseModel):
 
 class ServerSettings(Section):
     host: str = "127.0.0.1"
-    port: int = Field(8420, ge=1, le=65535)
+    port: int = Field(8420, ge=0, le=65535)   # 0: any free port (the address is printed)
     threads: int = Field(32, ge=1)
     auth: bool = True                    # False is allowed only on a loopback host
     admin_token: str = ""                # the admin credential; empty -> generated into data_dir

@@ -32,7 +32,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text, message", [
     ("[server]\nport = 70000\n", "server.port must be at most 65535, got 70000"),
-    ("[server]\nport = 0\n", "server.port must be at least 1, got 0"),
+    ("[server]\nport = -1\n", "server.port must be at least 0, got -1"),
     ("[server]\nshutdown_grace_seconds = 0\n", "server.shutdown_grace_seconds must be positive, got 0"),
     ('[server]\nhost = "0.0.0.0"\nauth = false\n', "server.auth = false is allowed only on a loopback host"),
     ("[models]\nmemory_budget_fraction = 1.5\n", "models.memory_budget_fraction must be at most 1"),
