@@ -143,7 +143,9 @@ def plan_table(report: Any) -> str:
             f"budget {_gib(report.budget_bytes)}, "
             f"free {_gib(report.free_bytes)}\n"
             f"target: {p.concurrency} x {p.context_length:,} tokens, KV {p.kv_dtype} "
-            f"({p.kv_bytes_per_token:,} bytes/token)\n")
+            f"({p.kv_bytes_per_token:,} bytes/token)\n"
+            + (f"drafting model (speculation): {_gib(p.draft_weight_bytes)} of weights, "
+               f"{p.draft_kv_bytes_per_token:,} KV bytes/token, both counted below\n" if p.draft_weight_bytes else ""))
     rows = [f"  {'quant':<6} {'weights':>10} {'KV':>10} {'workspace':>10} {'total':>10} {'fits':>5} "
             f"{'max seqs':>9} {'max ctx':>9}"]
     for w in report.what_if:
