@@ -57,4 +57,4 @@ async def test_import_unload_and_load(console, service, gemma3_path) -> None:
         await until(pilot, lambda: DEFAULT in _loaded(service), timeout=300, what="the load")
         assert _loaded(service)[DEFAULT]["quantization"] == "int8"
         await until(pilot, lambda: DEFAULT in loaded.rows_data, what="the loaded table")
-        assert loaded.rows_data[DEFAULT]["quantization"] == "int8"
+        assert loaded.rows_data[DEFAULT].quantization == "int8"
