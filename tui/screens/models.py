@@ -60,10 +60,10 @@ class ModelsScreen(ConsoleScreen):
         self.speculation = speculation.data if speculation.ok else {}
         self.show_speculation()
 
-    def show_speculation(self, fill: bool = False) -> None:
+    def show_speculation(self) -> None:
         row = self.query_one(LoadedTable).selected
         model = row.name if row is not None else None
-        self.query_one(SpeculationForm).show(model, self.speculation.get(model or ""), fill)
+        self.query_one(SpeculationForm).show(model, self.speculation.get(model or ""))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         if event.data_table.id == "loaded":

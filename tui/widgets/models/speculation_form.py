@@ -58,9 +58,9 @@ class SpeculationForm(Vertical):
     def on_mount(self) -> None:
         self._enable(False)
 
-    def show(self, model: str | None, view: Speculation | None, fill: bool = False) -> None:
-        """Show `model`'s policy and figures. The inputs are filled when the model changes or
-        `fill` is set (after an apply), so a poll does not overwrite what is being typed."""
+    def show(self, model: str | None, view: Speculation | None) -> None:
+        """Show `model`'s policy and figures. The inputs are filled only when the model shown
+        changes, so a poll does not overwrite what is being typed."""
         if model is None or view is None:
             self.model = None
             self.query_one("#spec-model", Label).update("no model is loaded" if model is None
@@ -68,8 +68,9 @@ class SpeculationForm(Vertical):
             self.query_one("#spec-figures", Label).update("")
             self._enable(False)
             return
-        if fill or model != self.model:
-            self.query_one("#spec-method", Select).value = view.method
+        if model != self.model:
+            if view.method in (value for _, value in METHODS):
+                self.query_one("#spec-method", Select).value = view.method
             self.query_one("#field-k", Field).set(view.k)
             self.query_one("#field-draft-model", Field).set(view.draft_model)
         self.model = model
