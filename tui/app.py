@@ -74,8 +74,8 @@ class AirlockConsole(App):
     async def poll_alerts(self) -> None:
         """What fires now, for the banner on every screen."""
         reply = await self.client.alerts(limit=1)
-        if reply.ok and isinstance(reply.data, dict):
-            self.firing_alerts = reply.data.get("firing", [])
+        if reply.ok:
+            self.firing_alerts = reply.data.firing
 
     def _connection_changed(self, connected: bool) -> None:
         was, self.connected = self.connected, connected

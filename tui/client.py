@@ -2,23 +2,28 @@
 
 Every call returns a `Reply` instead of raising, so a screen can show the service's error
 (or "disconnected") and carry on. httpx reconnects on the next call by itself; the client
-only remembers whether the last call reached the service.
+only remembers whether the last call reached the service. A reply the console reads is parsed
+once, here, into its payload (tui.payloads); a reply of another shape is an error reply.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Generic, TypeVar
 
 import httpx
+from pydantic import ValidationError
+
+from tui import payloads as p
 
 DISCONNECTED = "disconnected - retrying"
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
-class Reply:
+class Reply(Generic[T]):
     """The outcome of one admin call: `data` when ok, else `error` (status 0: unreachable)."""
     status: int
-    data: Any = None
+    data: T = None  # type: ignore[assignment]
     error: str | None = None
 
     @property
@@ -101,21 +106,31 @@ class AdminClient:
             data = response.text
         return Reply(response.status_code, data=data)
 
+    async def read(self, shape: Any, method: str, path: str, **kwargs: Any) -> Reply:
+        """`request`, with the reply's data parsed into `shape` (a payload of tui.payloads)."""
+        reply = await self.request(method, path, **kwargs)
+        if not reply.ok:
+            return reply
+        try:
+            return Reply(reply.status, p.parse(shape, reply.data))
+        except ValidationError as exc:
+            return Reply(reply.status, error=f"unexpected reply to {method} {path}: {p.problem(exc)}")
+
     # The admin API, one method per endpoint (docs/architecture.md, "Admin API").
 
-    async def stats(self) -> Reply:
-        return await self.request("GET", "/admin/stats")
+    async def stats(self) -> Reply[p.Stats]:
+        return await self.read(p.Stats, "GET", "/admin/stats")
 
-    async def fleet(self) -> Reply:
+    async def fleet(self) -> Reply[p.Fleet]:
         """Every node on the service's database, as each last reported itself."""
-        return await self.request("GET", "/admin/fleet")
+        return await self.read(p.Fleet, "GET", "/admin/fleet")
 
-    async def metrics(self) -> Reply:
+    async def metrics(self) -> Reply[str]:
         """The Prometheus text of GET /metrics (latency histograms)."""
         return await self.request("GET", "/metrics")
 
-    async def models(self) -> Reply:
-        return await self.request("GET", "/admin/models")
+    async def models(self) -> Reply[p.ModelList]:
+        return await self.read(p.ModelList, "GET", "/admin/models")
 
     async def import_model(self, path: str, name: str | None = None) -> Reply:
         body = {"path": path} | ({"name": name} if name else {})
@@ -125,33 +140,48 @@ class AdminClient:
         body = {"model": model, "quantization": quantization}
         return await self.request("POST", "/admin/models/load", json=body, timeout=600)
 
-    async def routes(self) -> Reply:
-        return await self.request("GET", "/admin/routes")
+    async def routes(self) -> Reply[p.RouteList]:
+        return await self.read(p.RouteList, "GET", "/admin/routes")
 
     async def unload_model(self, model: str) -> Reply:
         return await self.request("POST", "/admin/models/unload", json={"model": model}, timeout=120)
 
-    async def plan(self, model: str, quantization: str, context: int, concurrency: int) -> Reply:
+    async def speculation(self) -> Reply[dict[str, p.Speculation]]:
+        """Each loaded model's speculative-decoding policy and figures."""
+        return await self.read(dict[str, p.Speculation], "GET", "/admin/speculation")
+
+    async def set_speculation(self, model: str, settings: dict) -> Reply[dict[str, p.Speculation]]:
+        """Change some of a loaded model's speculation settings; answers its new policy."""
+        return await self.read(dict[str, p.Speculation], "PUT", "/admin/speculation",
+                               json={"model": model} | settings, timeout=600)
+
+    async def plan(self, model: str, quantization: str, context: int, concurrency: int) -> Reply[p.PlanReport]:
         params = {"model": model, "quantization": quantization,
                   "context": context, "concurrency": concurrency}
-        return await self.request("GET", "/admin/plan", params=params)
+        return await self.read(p.PlanReport, "GET", "/admin/plan", params=params)
 
-    async def plan_config(self, config: dict, quantization: str, context: int, concurrency: int) -> Reply:
+    async def plan_config(self, config: dict, quantization: str, context: int,
+                          concurrency: int) -> Reply[p.PlanReport]:
         body = {"config": config, "quantization": quantization,
                 "context": context, "concurrency": concurrency}
-        return await self.request("POST", "/admin/plan", json=body)
+        return await self.read(p.PlanReport, "POST", "/admin/plan", json=body)
 
-    async def cache_policy(self) -> Reply:
-        return await self.request("GET", "/admin/cache/policy")
+    async def cache_policy(self) -> Reply[p.CachePolicies]:
+        return await self.read(p.CachePolicies, "GET", "/admin/cache/policy")
 
-    async def set_cache_policy(self, policy: dict) -> Reply:
-        return await self.request("PUT", "/admin/cache/policy", json=policy)
+    async def set_cache_policy(self, policy: dict) -> Reply[p.CachePolicies]:
+        return await self.read(p.CachePolicies, "PUT", "/admin/cache/policy", json=policy)
 
-    async def cache_stats(self) -> Reply:
-        return await self.request("GET", "/admin/cache/stats")
+    async def cache_stats(self) -> Reply[p.CacheStats]:
+        return await self.read(p.CacheStats, "GET", "/admin/cache/stats")
 
-    async def pins(self) -> Reply:
-        return await self.request("GET", "/admin/cache/pins")
+    async def pins(self) -> Reply[list[p.Pin]]:
+        """Every pinned prefix, each naming the model it is pinned in."""
+        reply = await self.read(p.Pins, "GET", "/admin/cache/pins")
+        if reply.ok:
+            reply.data = [pin.model_copy(update={"model": model}) for model, pins in reply.data.items()
+                          for pin in pins]
+        return reply
 
     async def add_pin(self, prompt: str, model: str, tenant: str | None = None) -> Reply:
         body = {"model": model, "prompt": prompt} | ({"tenant": tenant} if tenant else {})
@@ -163,33 +193,33 @@ class AdminClient:
     async def flush_cache(self, model: str | None = None) -> Reply:
         return await self.request("POST", "/admin/cache/flush", json={"model": model} if model else {})
 
-    async def keys(self) -> Reply:
-        return await self.request("GET", "/admin/keys")
+    async def keys(self) -> Reply[p.KeyList]:
+        return await self.read(p.KeyList, "GET", "/admin/keys")
 
-    async def create_key(self, fields: dict) -> Reply:
-        return await self.request("POST", "/admin/keys", json=fields)
+    async def create_key(self, fields: dict) -> Reply[p.CreatedKey]:
+        return await self.read(p.CreatedKey, "POST", "/admin/keys", json=fields)
 
-    async def update_key(self, key_id: str, fields: dict) -> Reply:
-        return await self.request("PATCH", f"/admin/keys/{key_id}", json=fields)
+    async def update_key(self, key_id: str, fields: dict) -> Reply[p.ApiKey]:
+        return await self.read(p.ApiKey, "PATCH", f"/admin/keys/{key_id}", json=fields)
 
-    async def revoke_key(self, key_id: str) -> Reply:
-        return await self.request("DELETE", f"/admin/keys/{key_id}")
+    async def revoke_key(self, key_id: str) -> Reply[p.ApiKey]:
+        return await self.read(p.ApiKey, "DELETE", f"/admin/keys/{key_id}")
 
-    async def usage(self, period: str = "day", group: str = "key") -> Reply:
+    async def usage(self, period: str = "day", group: str = "key") -> Reply[p.UsageReport]:
         params = {"period": period, "group": group, "format": "json"}
-        return await self.request("GET", "/admin/usage", params=params)
+        return await self.read(p.UsageReport, "GET", "/admin/usage", params=params)
 
-    async def tco(self) -> Reply:
-        return await self.request("GET", "/admin/tco")
+    async def tco(self) -> Reply[p.TcoReport]:
+        return await self.read(p.TcoReport, "GET", "/admin/tco")
 
-    async def set_tco(self, inputs: dict) -> Reply:
-        return await self.request("PUT", "/admin/tco", json=inputs)
+    async def set_tco(self, inputs: dict) -> Reply[p.TcoReport]:
+        return await self.read(p.TcoReport, "PUT", "/admin/tco", json=inputs)
 
-    async def frontier(self, model: str | None = None) -> Reply:
-        return await self.request("GET", "/admin/frontier", params={"model": model} if model else None)
+    async def frontier(self, model: str | None = None) -> Reply[p.Frontier]:
+        return await self.read(p.Frontier, "GET", "/admin/frontier", params={"model": model} if model else None)
 
-    async def alerts(self, limit: int = 200) -> Reply:
-        return await self.request("GET", "/admin/alerts", params={"limit": limit})
+    async def alerts(self, limit: int = 200) -> Reply[p.Alerts]:
+        return await self.read(p.Alerts, "GET", "/admin/alerts", params={"limit": limit})
 
-    async def acknowledge_alert(self, event_id: int) -> Reply:
-        return await self.request("POST", f"/admin/alerts/events/{event_id}/ack", json={})
+    async def acknowledge_alert(self, event_id: int) -> Reply[p.AlertEvent]:
+        return await self.read(p.AlertEvent, "POST", f"/admin/alerts/events/{event_id}/ack", json={})

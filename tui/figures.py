@@ -1,42 +1,10 @@
-"""Reading the admin API's JSON into the figures the screens show, and formatting them.
-
-Readers are lenient: a missing field shows as "-" rather than failing, so the console
-keeps working against an older or newer service.
-"""
+"""Formatting the figures the screens show. A figure the service did not report (None)
+shows as "-" rather than failing (the replies themselves are read in tui.payloads)."""
 from __future__ import annotations
 
 from typing import Any
 
 MISSING = "-"
-
-
-def dig(data: Any, *path: str, default: Any = None) -> Any:
-    """data[path[0]][path[1]]..., or `default` where any step is missing."""
-    for key in path:
-        if not isinstance(data, dict) or key not in data:
-            return default
-        data = data[key]
-    return data
-
-
-def first(data: Any, *names: str, default: Any = None) -> Any:
-    """The first of several alternative field names present in `data`."""
-    for name in names:
-        value = dig(data, *name.split("."))
-        if value is not None:
-            return value
-    return default
-
-
-def as_list(data: Any, *names: str) -> list:
-    """A list field (or `data` itself when it is a list)."""
-    if isinstance(data, list):
-        return data
-    value = first(data, *names, default=[])
-    if isinstance(value, dict):
-        return [dict(v, name=k) if isinstance(v, dict) else {"name": k, "value": v}
-                for k, v in value.items()]
-    return value if isinstance(value, list) else []
 
 
 def number(value: Any) -> float | None:

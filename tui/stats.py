@@ -2,28 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from tui.figures import as_list, first, number
-
-
-@dataclass(slots=True)
-class Gpu:
-    name: str
-    utilization: float | None
-    memory_used: float | None
-    memory_total: float | None
-    power_watts: float | None
-    temperature_c: float | None
+from tui.payloads import Gpu, Stats
 
 
 @dataclass(slots=True)
 class LiveStats:
-    tokens_per_second: float | None = None
+    tokens_per_second: float | None = None     # from the growth of generation_tokens_total
     generation_tokens_total: float | None = None
     running: int = 0
     waiting: int = 0
-    ttft_p50: float | None = None
+    ttft_p50: float | None = None              # latency percentiles: from /metrics (the dashboard)
     ttft_p95: float | None = None
     itl_p50: float | None = None
     itl_p95: float | None = None
@@ -43,59 +32,38 @@ class LiveStats:
         return self.spec_accepted_tokens / self.spec_draft_tokens if self.spec_draft_tokens else None
 
 
-def _sum(models: list[dict], *names: str) -> float | None:
-    values = [number(first(m, *names)) for m in models]
-    values = [v for v in values if v is not None]
-    return sum(values) if values else None
+def _sum(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) if present else None
 
 
-def _max(models: list[dict], *names: str) -> float | None:
-    values = [number(first(m, *names)) for m in models]
-    values = [v for v in values if v is not None]
-    return max(values) if values else None
+def _max(values: list[float | None]) -> float | None:
+    return max((v for v in values if v is not None), default=None)
 
 
-def _gpu(raw: dict) -> Gpu:
-    return Gpu(
-        name=str(first(raw, "name", default="GPU")),
-        utilization=number(first(raw, "utilization", "util", "utilization_percent")),
-        memory_used=number(first(raw, "memory_used_bytes", "memory_used")),
-        memory_total=number(first(raw, "memory_total_bytes", "memory_total")),
-        power_watts=number(first(raw, "power_watts", "power")),
-        temperature_c=number(first(raw, "temperature_c", "temperature")),
-    )
-
-
-def read_stats(data: Any) -> LiveStats:
-    """Engine figures summed (counts) or maxed (fractions) over the loaded models. Latency
-    percentiles come from /metrics (see the dashboard), unless the service adds them here."""
-    models = as_list(data, "models", "engines")
-    machine = first(data, "machine", default={}) or {}
-    latency = first(data, "latency", default={}) or {}
+def read_stats(stats: Stats) -> LiveStats:
+    """Engine figures summed (counts) or maxed (fractions) over the loaded models."""
+    models = list(stats.models.values())
+    machine = stats.machine
     return LiveStats(
-        tokens_per_second=number(first(data, "tokens_per_second")),
-        generation_tokens_total=_sum(models, "generation_tokens_total"),
-        running=int(number(first(data, "queue.running")) or _sum(models, "running") or 0),
-        waiting=int(number(first(data, "queue.waiting")) or _sum(models, "waiting") or 0),
-        ttft_p50=number(first(latency, "ttft_p50")),
-        ttft_p95=number(first(latency, "ttft_p95")),
-        itl_p50=number(first(latency, "itl_p50")),
-        itl_p95=number(first(latency, "itl_p95")),
-        kv_usage=_max(models, "kv_usage"),
-        prefix_hit_rate=_max(models, "cache.window_hit_rate", "prefix_cache_hit_rate"),
-        response_hit_rate=number(first(data, "response_cache.hit_rate", "response_cache_hit_rate")),
-        cpu_percent=number(first(machine, "cpu_percent")),
-        ram_used=number(first(machine, "ram_used_bytes")),
-        ram_total=number(first(machine, "ram_total_bytes")),
-        gpus=[_gpu(g) for g in as_list(machine, "gpus") if isinstance(g, dict)],
-        models=[str(first(m, "model", "name", default="?")) for m in models],
-        spec_draft_tokens=int(_sum(models, "spec_num_draft_tokens") or 0),
-        spec_accepted_tokens=int(_sum(models, "spec_num_accepted_tokens") or 0),
+        generation_tokens_total=_sum([m.generation_tokens_total for m in models]),
+        running=stats.queue.running,
+        waiting=stats.queue.waiting,
+        kv_usage=_max([m.kv_usage for m in models]),
+        prefix_hit_rate=_max([m.cache.window_hit_rate for m in models]),
+        response_hit_rate=stats.response_cache.lookup_hit_rate if stats.response_cache else None,
+        cpu_percent=machine.cpu_percent,
+        ram_used=machine.ram_used_bytes,
+        ram_total=machine.ram_total_bytes,
+        gpus=list(machine.gpus),
+        models=[m.model for m in models],
+        spec_draft_tokens=sum(m.spec_num_draft_tokens for m in models),
+        spec_accepted_tokens=sum(m.spec_num_accepted_tokens for m in models),
     )
 
 
 def with_rate(now: LiveStats, before: LiveStats | None, seconds: float) -> LiveStats:
-    """Fill tokens/s from the growth of the generated-token total when the service gives none."""
+    """Fill tokens/s from the growth of the generated-token total between two polls."""
     if now.tokens_per_second is None and before and seconds > 0:
         if now.generation_tokens_total is not None and before.generation_tokens_total is not None:
             now.tokens_per_second = max(now.generation_tokens_total - before.generation_tokens_total, 0) / seconds

@@ -256,7 +256,7 @@ def test_the_console_attached_to_one_node_shows_every_node(fleet: Fleet) -> None
     from tui.client import AdminClient
     from tui.screens.fleet import FleetScreen, FleetTable
 
-    async def shown() -> dict[str, dict]:
+    async def shown() -> dict:
         console = create_app(AdminClient(fleet.nodes["n1"].url, ADMIN), poll_seconds=None)
         async with console.run_test(size=(120, 40)) as pilot:
             await pilot.press("f9")
@@ -266,7 +266,7 @@ def test_the_console_attached_to_one_node_shows_every_node(fleet: Fleet) -> None
                     return console.screen.query_one(FleetTable).rows_data
         raise AssertionError("the fleet screen showed no nodes")
     rows = asyncio.run(shown())
-    assert {n: (r["state"], r["models"]) for n, r in rows.items()} == {"n1": ("up", [MODEL]), "n2": ("up", [MODEL])}
+    assert {n: (r.state, r.models) for n, r in rows.items()} == {"n1": ("up", [MODEL]), "n2": ("up", [MODEL])}
 
 
 def test_a_draining_node_hands_its_tenants_over_and_comes_back(fleet: Fleet) -> None:

@@ -48,13 +48,13 @@ async def test_banner_alerts_screen_and_acknowledge(appliance) -> None:
         await pilot.press("f8")
         await until(pilot, lambda: isinstance(console.screen, AlertsScreen), what="alerts screen")
         history = console.screen.query_one(HistoryTable)
-        await until(pilot, lambda: any(r["rule"] == "ledger-disk" for r in history.rows_data.values()),
+        await until(pilot, lambda: any(r.rule == "ledger-disk" for r in history.rows_data.values()),
                     what="the firing event in the history")
         history.focus()
         history.move_cursor(row=0)
-        event_id = history.selected["id"]
+        event_id = history.selected.id
         await pilot.press("a")
-        await until(pilot, lambda: (history.selected or {}).get("acknowledged_by"), what="the acknowledgement")
+        await until(pilot, lambda: history.selected is not None and history.selected.acknowledged_by, what="the acknowledgement")
         stored = next(e for e in service.alerts.store.events() if e["id"] == event_id)
         assert stored["acknowledged_by"].startswith("admin:") and " as console:" in stored["acknowledged_by"]
         assert stored["acknowledged_at"]
@@ -64,5 +64,5 @@ async def test_banner_alerts_screen_and_acknowledge(appliance) -> None:
             http.put("/admin/alerts/rules/ledger-disk", json=RULE | {"threshold": 0})
         banner = console.screen.query_one("#alert-banner")
         await until(pilot, lambda: not banner.display, what="the banner to clear once resolved")
-        await until(pilot, lambda: any(r["state"] == "resolved" for r in history.rows_data.values()),
+        await until(pilot, lambda: any(r.state == "resolved" for r in history.rows_data.values()),
                     what="the resolution in the history")

@@ -8,7 +8,6 @@ from textual.widgets import Checkbox, Select, TextArea
 from tui_helpers import require, text_of, until
 from tui.screens.caches import CachesScreen, PinsTable
 from tui.widgets.caches.pin_dialog import PinDialog
-from tui.widgets.caches.policies import read_policies
 from tui.widgets.caches.policy_form import PolicyForm
 from tui.widgets.common.confirm import ConfirmScreen
 
@@ -16,11 +15,9 @@ pytestmark = pytest.mark.anyio
 
 
 def _policy(service) -> dict:
-    """The default model's prefix-cache policy, as the service reports it."""
+    """The default model's cache policy, as the service reports it."""
     with service.http() as http:
-        data = http.get("/admin/cache/policy").json()
-    policies = read_policies(data)
-    return policies.get("smollm2-135m-instruct") or next(iter(policies.values()))
+        return http.get("/admin/cache/policy").json()["smollm2-135m-instruct"]
 
 
 async def test_policy_change_reaches_the_service(console, service) -> None:

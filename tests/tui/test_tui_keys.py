@@ -33,15 +33,15 @@ async def test_create_and_revoke_key(console, service) -> None:
 
         screen = console.screen
         table = screen.query_one(KeysTable)
-        await until(pilot, lambda: any(r.get("name") == "pilot-app" for r in table.rows_data.values()),
+        await until(pilot, lambda: any(r.name == "pilot-app" for r in table.rows_data.values()),
                     what="the new key in the table")
-        key_id = next(k for k, r in table.rows_data.items() if r.get("name") == "pilot-app")
-        assert table.rows_data[key_id]["token_budget"] == 5000
+        key_id = next(k for k, r in table.rows_data.items() if r.name == "pilot-app")
+        assert table.rows_data[key_id].token_budget == 5000
         table.move_cursor(row=table.get_row_index(key_id))
         await pilot.press("delete")
         await until(pilot, lambda: isinstance(console.screen, ConfirmScreen), what="the confirmation")
         await pilot.press("y")
-        await until(pilot, lambda: table.rows_data.get(key_id, {}).get("status") == "revoked", what="revoked")
+        await until(pilot, lambda: table.rows_data[key_id].status == "revoked", what="revoked")
         assert _status(service, secret) == 401
         with service.http() as http:
             keys = {k["id"]: k for k in http.get("/admin/keys").json()["data"]}

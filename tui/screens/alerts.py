@@ -6,7 +6,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Label
 
-from tui.figures import as_list, fmt_any
+from tui.figures import fmt_any
 from tui.screens.base import ConsoleScreen
 from tui.widgets.common.table import RowsTable
 
@@ -20,6 +20,8 @@ def _value(value: object) -> str:
 
 
 class FiringTable(RowsTable):
+    """Rows: tui.payloads.AlertEvent"""
+
     def __init__(self, **kwargs) -> None:
         super().__init__([("since", "at", _time), ("severity", "severity", fmt_any), ("rule", "rule", fmt_any),
                           ("subject", "subject", fmt_any), ("value", "value", _value),
@@ -28,6 +30,8 @@ class FiringTable(RowsTable):
 
 
 class HistoryTable(RowsTable):
+    """Rows: tui.payloads.AlertEvent"""
+
     def __init__(self, **kwargs) -> None:
         super().__init__([("time", "at", _time), ("state", "state", fmt_any), ("severity", "severity", fmt_any),
                           ("rule", "rule", fmt_any), ("subject", "subject", fmt_any), ("value", "value", _value),
@@ -50,10 +54,10 @@ class AlertsScreen(ConsoleScreen):
         reply = await self.client.alerts()
         if not self.check(reply):
             return
-        events = as_list(reply.data, "events")
-        acknowledged = {e["id"]: e.get("acknowledged_by") for e in events}
-        firing = [dict(e, acknowledged_by=acknowledged.get(e.get("id"), e.get("acknowledged_by")))
-                  for e in as_list(reply.data, "firing")]
+        events = reply.data.events
+        acknowledged = {e.id: e.acknowledged_by for e in events}     # the history has the latest
+        firing = [e.model_copy(update={"acknowledged_by": acknowledged.get(e.id, e.acknowledged_by)})
+                  for e in reply.data.firing]
         self.query_one(FiringTable).show(firing)
         self.query_one(HistoryTable).show(events)
         self.app.firing_alerts = firing   # type: ignore[attr-defined]
@@ -67,6 +71,6 @@ class AlertsScreen(ConsoleScreen):
         if event is None:
             self.notify("no alert selected", severity="warning")
             return
-        if self.check(await self.client.acknowledge_alert(int(event["id"]))):
-            self.notify(f"acknowledged {event.get('rule')}")
+        if self.check(await self.client.acknowledge_alert(event.id)):
+            self.notify(f"acknowledged {event.rule}")
         self.refresh_data()

@@ -7,11 +7,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label
 
-from tui.figures import as_list, first, fmt_any, fmt_seconds
+from tui.figures import fmt_any, fmt_seconds
 from tui.screens.base import ConsoleScreen
 from tui.widgets.caches.cache_figures import CacheFigures
 from tui.widgets.caches.pin_dialog import PinDialog
-from tui.widgets.caches.policies import read_policies
 from tui.widgets.caches.policy_form import PolicyForm
 from tui.widgets.common.confirm import ConfirmScreen
 from tui.widgets.common.nav_bar import NavBar
@@ -20,18 +19,11 @@ from tui.widgets.common.table import RowsTable
 
 class PinsTable(RowsTable):
     def __init__(self, **kwargs) -> None:
-        super().__init__([("id", "pin_id|id", fmt_any), ("model", "model", fmt_any), ("tenant", "tenant", fmt_any),
-                          ("tokens", "num_tokens|tokens", fmt_any), ("blocks", "blocks", fmt_any),
+        super().__init__([("id", "pin_id", fmt_any), ("model", "model", fmt_any), ("tenant", "tenant", fmt_any),
+                          ("tokens", "num_tokens", fmt_any), ("blocks", "blocks", fmt_any),
                           ("cached", "cached_blocks", fmt_any),
                           ("expires in", "expires_in", lambda v: fmt_seconds(v) if v is not None else "never")],
-                         key="pin_id|id", **kwargs)
-
-
-def _pins(data: object) -> list[dict]:
-    """GET /admin/cache/pins answers {model: [pins]}; one row per pin, naming its model."""
-    if isinstance(data, dict) and all(isinstance(v, list) for v in data.values()):
-        return [dict(pin, model=model) for model, pins in data.items() for pin in pins]
-    return as_list(data, "data", "pins")
+                         key="pin_id", **kwargs)
 
 
 class CachesScreen(ConsoleScreen):
@@ -52,7 +44,7 @@ class CachesScreen(ConsoleScreen):
     async def load(self) -> None:
         reply = await self.client.cache_policy()
         if self.check(reply):
-            self.query_one(PolicyForm).show_policies(read_policies(reply.data))
+            self.query_one(PolicyForm).show_policies(reply.data)
         await self.poll()
 
     async def poll(self) -> None:
@@ -61,7 +53,7 @@ class CachesScreen(ConsoleScreen):
             self.query_one(CacheFigures).show(reply.data)
         reply = await self.client.pins()
         if reply.ok:
-            self.query_one(PinsTable).show(_pins(reply.data))
+            self.query_one(PinsTable).show(reply.data)
 
     def action_apply(self) -> None:
         self.query_one(PolicyForm).apply()
@@ -85,7 +77,7 @@ class CachesScreen(ConsoleScreen):
         if row is None:
             self.notify("no pinned prefix selected", severity="warning")
             return
-        pin_id = str(first(row, "pin_id", "id"))
+        pin_id = row.pin_id
         if await self.app.push_screen_wait(ConfirmScreen(f"Remove pin {pin_id}?", "Remove")):
             if self.check(await self.client.remove_pin(pin_id)):
                 self.notify(f"pin {pin_id} removed")

@@ -6,7 +6,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Label
 
-from tui.figures import as_list, first, fmt_any, fmt_money
+from tui.figures import fmt_any, fmt_money
+from tui.payloads import TcoReport, UsageRow
 from tui.screens.base import ConsoleScreen
 from tui.widgets.common.nav_bar import NavBar
 from tui.widgets.common.table import RowsTable
@@ -15,14 +16,18 @@ from tui.widgets.cost.tco_figures import TcoFigures
 from tui.widgets.cost.tco_form import TcoForm
 
 
+def _key(row: UsageRow) -> str | None:
+    """A key row by its name; a key's name may be unknown to the ledger, then its id."""
+    return row.key_name or row.key_id
+
+
 def usage_table(group: str, **kwargs) -> RowsTable:
-    return RowsTable([(group, f"{group}|key_name|name|key_id", fmt_any),
+    """Rows: tui.payloads.UsageRow of the report grouped by `group` (key or model)."""
+    name = _key if group == "key" else group
+    return RowsTable([(group, name, fmt_any),
                       ("requests", "requests", fmt_any), ("prompt", "prompt_tokens", fmt_any),
                       ("completion", "completion_tokens", fmt_any), ("cached", "cached_tokens", fmt_any),
-                      ("cost", "cost", fmt_money)], key=f"{group}|key_id|key_name", **kwargs)
-
-
-USAGE_ROWS = ("rows", "data", "groups", "usage")
+                      ("cost", "cost", fmt_money)], key="key_id" if group == "key" else group, **kwargs)
 
 
 class CostScreen(ConsoleScreen):
@@ -52,7 +57,7 @@ class CostScreen(ConsoleScreen):
     async def load(self) -> None:
         reply = await self.client.tco()
         if self.check(reply):
-            self.query_one(TcoForm).show(first(reply.data, "inputs", default=reply.data) or {})
+            self.query_one(TcoForm).show(reply.data.inputs)
             self.show_figures(reply.data)
         await self.poll()
 
@@ -60,16 +65,15 @@ class CostScreen(ConsoleScreen):
         for group in ("key", "model"):
             reply = await self.client.usage("month", group)
             if self.check(reply):
-                self.query_one(f"#per-{group}", RowsTable).show(as_list(reply.data, *USAGE_ROWS))
+                self.query_one(f"#per-{group}", RowsTable).show(reply.data.rows)
         reply = await self.client.usage("day", "model")
         if reply.ok:
-            self.query_one(CostChart).show(as_list(reply.data, *USAGE_ROWS), self.currency)
+            self.query_one(CostChart).show(reply.data.rows, self.currency)
 
-    def show_figures(self, data: dict) -> None:
-        self.currency = str(first(data, "inputs.currency", "currency", default=""))
-        figures = first(data, "figures", "report", default=data)
-        self.query_one(TcoFigures).show(figures, self.currency)
-        self.query_one("#cloud", RowsTable).show(as_list(figures, "cloud", "cloud_comparison"))
+    def show_figures(self, report: TcoReport) -> None:
+        self.currency = report.inputs.currency
+        self.query_one(TcoFigures).show(report, self.currency)
+        self.query_one("#cloud", RowsTable).show(report.cloud)
 
     def action_apply(self) -> None:
         self.query_one(TcoForm).apply()
@@ -78,7 +82,4 @@ class CostScreen(ConsoleScreen):
         reply = await self.client.set_tco(message.inputs)
         if self.check(reply):
             self.notify("TCO inputs saved")
-            if isinstance(reply.data, dict) and first(reply.data, "cloud", "figures", "report") is not None:
-                self.show_figures(reply.data)
-            else:
-                await self.load()
+            self.show_figures(reply.data)

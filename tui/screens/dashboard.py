@@ -10,7 +10,6 @@ from textual.containers import Horizontal, VerticalScroll
 from tui.prometheus import histogram, quantile, since
 from tui.screens.base import ConsoleScreen
 from tui.stats import LiveStats, read_stats, with_rate
-from tui.widgets.caches.cache_figures import response_hit_rate
 from tui.widgets.common.nav_bar import NavBar
 from tui.widgets.dashboard.history_panel import HistoryPanel
 from tui.widgets.dashboard.live_tiles import LiveTiles
@@ -46,9 +45,6 @@ class DashboardScreen(ConsoleScreen):
             with_rate(stats, self.previous[1], now - self.previous[0])
         self.previous = (now, stats)
         await self._latency(stats)
-        cache = await self.client.cache_stats()
-        if cache.ok and stats.response_hit_rate is None:
-            stats.response_hit_rate = response_hit_rate(cache.data)
         self.query_one(LiveTiles).show(stats)
         self.query_one(MachinePanel).show(stats)
         self.query_one(HistoryPanel).add(stats)

@@ -7,16 +7,14 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Label
 
-from tui.figures import as_list, fmt_any
+from tui.figures import fmt_any
 from tui.screens.base import ConsoleScreen
 from tui.widgets.common.table import RowsTable
 
 
-def _state(node: dict) -> str:
-    return "down" if not node.get("up") else "draining" if node.get("draining") else "up"
-
-
 class FleetTable(RowsTable):
+    """Rows: tui.payloads.FleetNode"""
+
     def __init__(self, **kwargs) -> None:
         super().__init__([("node", "node", fmt_any), ("state", "state", fmt_any), ("address", "address", fmt_any),
                           ("running", "running", fmt_any), ("waiting", "waiting", fmt_any),
@@ -38,7 +36,7 @@ class FleetScreen(ConsoleScreen):
         reply = await self.client.fleet()
         if not self.check(reply):
             return
-        self.query_one(FleetTable).show([dict(n, state=_state(n)) for n in as_list(reply.data, "nodes")])
+        self.query_one(FleetTable).show(reply.data.nodes)
 
     def action_refresh(self) -> None:
         self.refresh_data()

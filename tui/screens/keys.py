@@ -6,7 +6,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 
-from tui.figures import as_list, first, fmt_any
+from tui.figures import fmt_any
+from tui.payloads import ApiKey
 from tui.screens.base import ConsoleScreen
 from tui.widgets.common.confirm import ConfirmScreen
 from tui.widgets.common.nav_bar import NavBar
@@ -20,14 +21,21 @@ def _limit(value: object) -> str:
 
 
 class KeysTable(RowsTable):
+    """Rows: tui.payloads.ApiKey; `used` holds the tokens each key used this month, by key id."""
+
     def __init__(self, **kwargs) -> None:
         super().__init__([
             ("name", "name", fmt_any), ("status", "status", fmt_any), ("tenant", "tenant", fmt_any),
-            ("used/month", "tokens_used", fmt_any), ("budget", "token_budget|budget_tokens", _limit),
-            ("req/min", "requests_per_minute|rpm", _limit), ("tok/min", "tokens_per_minute|tpm", _limit),
-            ("models", "allowed_models|models", lambda v: fmt_any(v) if v else "all"),
-            ("id", "id|key_id", fmt_any),
+            ("used/month", lambda key: self.used.get(key.id), fmt_any), ("budget", "token_budget", _limit),
+            ("req/min", "requests_per_minute", _limit), ("tok/min", "tokens_per_minute", _limit),
+            ("models", "allowed_models", lambda v: fmt_any(v) if v else "all"),
+            ("id", "id", fmt_any),
         ], key="id", **kwargs)
+        self.used: dict[str, int] = {}
+
+    def show_keys(self, keys: list[ApiKey], used: dict[str, int]) -> None:
+        self.used = used
+        self.show(keys)
 
 
 class KeysScreen(ConsoleScreen):
@@ -44,24 +52,14 @@ class KeysScreen(ConsoleScreen):
         reply = await self.client.keys()
         if not self.check(reply):
             return
-        used = await self._tokens_used()
-        keys = [dict(k, status="revoked" if first(k, "revoked", "revoked_at") else "active",
-                     tokens_used=used.get(self.key_id(k), used.get(str(first(k, "name")))))
-                for k in as_list(reply.data, "keys", "data")]
-        self.query_one(KeysTable).show(keys)
+        self.query_one(KeysTable).show_keys(reply.data.data, await self._tokens_used())
 
-    async def _tokens_used(self) -> dict[str, float]:
-        """Tokens used this month per key id (and name), from the usage report."""
+    async def _tokens_used(self) -> dict[str, int]:
+        """Tokens used this month per key id, from the usage report grouped by key."""
         reply = await self.client.usage("month", "key")
-        used: dict[str, float] = {}
-        for row in as_list(reply.data, "rows", "data", "groups", "usage") if reply.ok else []:
-            tokens = first(row, "total_tokens", "tokens")
-            if tokens is None:
-                tokens = (first(row, "prompt_tokens", default=0) or 0) + (first(row, "completion_tokens", default=0) or 0)
-            for name in ("key_id", "key", "id", "name", "key_name"):
-                if first(row, name) is not None:
-                    used[str(first(row, name))] = tokens
-        return used
+        if not reply.ok:
+            return {}
+        return {row.key_id: row.total_tokens for row in reply.data.rows if row.key_id is not None}
 
     def action_refresh(self) -> None:
         self.refresh_data()
@@ -73,8 +71,7 @@ class KeysScreen(ConsoleScreen):
             return
         reply = await self.client.create_key(fields)
         if self.check(reply):
-            secret = first(reply.data, "secret", "key", "api_key", "token", default="")
-            await self.app.push_screen_wait(SecretDialog(fields["name"], str(secret)))
+            await self.app.push_screen_wait(SecretDialog(reply.data.name, reply.data.secret))
         self.refresh_data()
 
     @work(group="action", exit_on_error=False)
@@ -83,7 +80,7 @@ class KeysScreen(ConsoleScreen):
         if key is None:
             return
         fields = await self.app.push_screen_wait(KeyDialog(key))
-        if fields is not None and self.check(await self.client.update_key(self.key_id(key), fields)):
+        if fields is not None and self.check(await self.client.update_key(key.id, fields)):
             self.notify("limits saved")
         self.refresh_data()
 
@@ -92,18 +89,14 @@ class KeysScreen(ConsoleScreen):
         key = self._selected()
         if key is None:
             return
-        name = first(key, "name", default=self.key_id(key))
-        if await self.app.push_screen_wait(ConfirmScreen(f"Revoke key {name}? Applications using it stop working.", "Revoke")):
-            if self.check(await self.client.revoke_key(self.key_id(key))):
-                self.notify(f"key {name} revoked")
+        if await self.app.push_screen_wait(ConfirmScreen(f"Revoke key {key.name}? Applications using it stop working.",
+                                                         "Revoke")):
+            if self.check(await self.client.revoke_key(key.id)):
+                self.notify(f"key {key.name} revoked")
             self.refresh_data()
 
-    def _selected(self) -> dict | None:
+    def _selected(self) -> ApiKey | None:
         key = self.query_one(KeysTable).selected
         if key is None:
             self.notify("no key selected", severity="warning")
         return key
-
-    @staticmethod
-    def key_id(key: dict) -> str:
-        return str(first(key, "id", "key_id"))

@@ -7,7 +7,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 
-from tui.figures import as_list, first
 from tui.screens.base import ConsoleScreen
 from tui.widgets.common.nav_bar import NavBar
 from tui.widgets.memory.plan_form import PlanForm, PlanQuery
@@ -28,8 +27,7 @@ class MemoryScreen(ConsoleScreen):
     async def load(self) -> None:
         reply = await self.client.models()
         if self.check(reply):
-            entries = as_list(reply.data, "store", "models") + as_list(reply.data, "loaded")
-            names = [str(first(m, "name", "model")) for m in entries]
+            names = [m.name for m in reply.data.store] + [m.name for m in reply.data.loaded]
             self.query_one(PlanForm).set_models(list(dict.fromkeys(names)))
             self.models_known = True
 

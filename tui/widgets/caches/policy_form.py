@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Checkbox, Label, Select
 
+from tui.payloads import CachePolicy
 from tui.widgets.common.field import Field, FieldError
 
 SWITCHES = [("prefix_caching", "Prefix caching"), ("tenant_isolation", "Tenant isolation"),
@@ -38,10 +39,10 @@ class PolicyForm(Vertical):
             yield Field(label, name, kind)
         yield Button("Apply (ctrl+s)", variant="primary", id="apply", compact=True)
 
-    known: frozenset[str] = frozenset()     # the field names the service uses
-    policies: dict[str, dict] = {}
+    known: frozenset[str] = frozenset()     # the settings the service reported
+    policies: dict[str, CachePolicy] = {}
 
-    def show_policies(self, policies: dict[str, dict]) -> None:
+    def show_policies(self, policies: dict[str, CachePolicy]) -> None:
         """One policy per model: the model selector picks which one the form shows."""
         self.policies = policies
         select = self.query_one("#policy-model", Select)
@@ -52,7 +53,7 @@ class PolicyForm(Vertical):
             select.value = current
         elif names:
             select.value = names[0]
-        self.show(policies.get(self.model or "", next(iter(policies.values()), {})))
+        self.show(policies.get(self.model or "", next(iter(policies.values()), CachePolicy())))
 
     @property
     def model(self) -> str | None:
@@ -63,8 +64,9 @@ class PolicyForm(Vertical):
         if event.select.id == "policy-model" and self.model in self.policies:
             self.show(self.policies[self.model])
 
-    def show(self, policy: dict[str, Any]) -> None:
+    def show(self, reply: CachePolicy) -> None:
         """Fill the form from the service's policy; settings the service does not report are disabled."""
+        policy = reply.reported
         self.known = frozenset(policy)
         for name, _ in SWITCHES:
             if name in policy:

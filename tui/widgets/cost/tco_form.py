@@ -8,6 +8,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Button, Label
 
+from tui.payloads import TcoInputs
 from tui.widgets.common.field import Field, FieldError
 
 INPUTS = [("hardware_price", "Hardware price", float), ("amortization_years", "Amortization (y)", float),
@@ -28,10 +29,10 @@ class TcoForm(Vertical):
             yield Field(label, name, kind)
         yield Button("Apply (ctrl+s)", variant="primary", id="apply", compact=True)
 
-    def show(self, inputs: dict[str, Any]) -> None:
+    def show(self, inputs: TcoInputs) -> None:
         for name, _, _ in INPUTS:
-            if name in inputs:
-                self.query_one(f"#field-{name.replace('_', '-')}", Field).set(inputs[name])
+            if getattr(inputs, name) is not None:
+                self.query_one(f"#field-{name.replace('_', '-')}", Field).set(getattr(inputs, name))
 
     def inputs(self) -> dict[str, Any]:
         values = {}

@@ -26,8 +26,8 @@ class MachinePanel(Vertical):
         self.query_one("#cpu", Bar).set(s.cpu_percent, 100)
         self.query_one("#ram", Bar).set(s.ram_used, s.ram_total)
         lines = [
-            f"{g.name}: util {_percent(g.utilization)}  mem {fmt_bytes(g.memory_used)}/"
-            f"{fmt_bytes(g.memory_total)}  {fmt_num(g.power_watts, 0)} W  {fmt_num(g.temperature_c, 0)} °C"
+            f"{g.name}: util {_percent(g.utilization_percent)}  mem {fmt_bytes(g.memory_used_bytes)}/"
+            f"{fmt_bytes(g.memory_total_bytes)}  {fmt_num(g.power_watts, 0)} W  {fmt_num(g.temperature_c, 0)} °C"
             for g in s.gpus
         ]
         self.query_one("#gpus", Label).update("\n".join(lines) or "no GPU")

@@ -9,14 +9,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
-from tui.figures import first
+from tui.payloads import ApiKey
 from tui.widgets.common.field import Field, FieldError
 
-FIELDS = [("name", "Name", str, "name"), ("tenant", "Tenant", str, "tenant"),
-          ("allowed_models", "Models (comma list)", str, "allowed_models|models"),
-          ("requests_per_minute", "Requests / minute", int, "requests_per_minute|rpm"),
-          ("tokens_per_minute", "Tokens / minute", int, "tokens_per_minute|tpm"),
-          ("token_budget", "Token budget", int, "token_budget|budget_tokens")]
+FIELDS = [("name", "Name", str), ("tenant", "Tenant", str), ("allowed_models", "Models (comma list)", str),
+          ("requests_per_minute", "Requests / minute", int), ("tokens_per_minute", "Tokens / minute", int),
+          ("token_budget", "Token budget", int)]
 
 
 class KeyDialog(ModalScreen[dict | None]):
@@ -24,18 +22,18 @@ class KeyDialog(ModalScreen[dict | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, key: dict | None = None) -> None:
+    def __init__(self, key: ApiKey | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.key = key
 
     def compose(self) -> ComposeResult:
-        title = f"Limits of key {first(self.key, 'name', 'id')}" if self.key else "Create an API key"
+        title = f"Limits of key {self.key.name}" if self.key else "Create an API key"
         with VerticalScroll(classes="dialog"):
             yield Label(title, classes="dialog-title")
-            for name, label, kind, path in FIELDS:
+            for name, label, kind in FIELDS:
                 if self.key and name == "name":
                     continue
-                value = first(self.key or {}, *path.split("|"), default="")
+                value = getattr(self.key, name) if self.key else ""
                 if isinstance(value, list):
                     value = ",".join(map(str, value))
                 yield Field(label, name, kind, "" if value is None else value)
