@@ -30,7 +30,7 @@ class ContextResult:
     suffix_ttft_ms: float                # 22 new tokens after 1,296 cached ones
 
     @property
-    def flatness(self) -> float:
+    def flatness(self) -> float | None:
         """ITL at the longest context over ITL at the shortest."""
         return ratio(self.itl_ms[max(self.itl_ms)], self.itl_ms[min(self.itl_ms)])
 

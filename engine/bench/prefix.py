@@ -30,11 +30,11 @@ class PrefixBenchResult(Report):
     machine: Machine = field(default_factory=Machine.now)
 
     @property
-    def ttft_speedup(self) -> float:
+    def ttft_speedup(self) -> float | None:
         return ratio(self.ttft_uncached_s, self.ttft_cached_s)
 
     @property
-    def chat_speedup(self) -> float:
+    def chat_speedup(self) -> float | None:
         return ratio(self.chat_tokens_per_s_on, self.chat_tokens_per_s_off)
 
     def table_title(self) -> list[str]:
