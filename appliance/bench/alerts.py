@@ -11,9 +11,6 @@ Assumptions:
 """
 from __future__ import annotations
 
-import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -27,6 +24,7 @@ from appliance.auth.keys import KeySpec
 from appliance.config import AlertsSettings, Config
 from appliance.ledger.record import UsageRecord
 from appliance.services import Appliance
+from engine.bench.common import Machine, Report, at_least, positive, ratio
 from engine.sampling_params import SamplingParams
 
 PROMPT = "Write a short story about a lighthouse keeper."
@@ -45,14 +43,38 @@ class AlertBenchConfig:
     quantization: str = "auto"
 
     def __post_init__(self) -> None:
-        for name in ("streams", "max_tokens", "rounds"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.interval <= 0:
-            raise ValueError(f"interval must be positive, got {self.interval}")
+        at_least(self, 1, "streams", "max_tokens", "rounds")
+        positive("interval", self.interval)
 
 
-def run(config: AlertBenchConfig) -> dict:
+@dataclass(slots=True)
+class AlertReport(Report):
+    result: dict                 # the figures, as _measure returns them
+
+    def as_dict(self) -> dict:
+        return self.result
+
+    def table_title(self) -> list[str]:
+        result, c = self.result, self.result["config"]
+        return [f"Alert evaluation at c{c['streams']} x {c['max_tokens']} tokens, {result['rules']} rules every "
+                f"{c['interval']} s, {c['rounds']} rounds each side; {Machine(**result['machine']).line()}"]
+
+    def table_rows(self) -> list[str]:
+        result = self.result
+        return [f"{'rules':8}{'tokens/s (median)':>20}   rounds",
+                f"{'off':8}{result['tokens_per_s_off']:>20.1f}   " + " ".join(f"{v:.1f}" for v in result["rounds_off"]),
+                f"{'on':8}{result['tokens_per_s_on']:>20.1f}   " + " ".join(f"{v:.1f}" for v in result["rounds_on"])]
+
+    def table_notes(self) -> list[str]:
+        result, c = self.result, self.result["config"]
+        return [f"ratio on/off: {result['ratio_on_off']:.4f}",
+                f"evaluator: {result['evaluations']} passes, {result['ms_per_evaluation']:.2f} ms CPU each "
+                f"({result['wall_ms_per_evaluation']:.1f} ms wall): "
+                f"{result['core_share_at_interval']:.3%} of a core at {c['interval']} s, "
+                f"{result['core_share_at_5s']:.3%} at the default 5 s"]
+
+
+def run(config: AlertBenchConfig) -> AlertReport:
     with tempfile.TemporaryDirectory(prefix="airlock-bench-alerts-") as data_dir:
         settings = Config(data_dir=data_dir)
         settings.alerts.enabled = False          # the benchmark starts and stops its own evaluator
@@ -62,7 +84,7 @@ def run(config: AlertBenchConfig) -> dict:
         appliance = Appliance.from_config(settings)
         try:
             _seed(appliance, config)
-            return _measure(appliance, config)
+            return AlertReport(_measure(appliance, config))
         finally:
             appliance.close()
 
@@ -98,9 +120,10 @@ def _measure(appliance: Appliance, config: AlertBenchConfig) -> dict:
             passes, seconds = passes + evaluator.evaluations, seconds + evaluator.seconds_spent
             cpu += evaluator.cpu_seconds_spent
     per_pass = cpu / passes if passes else 0.0
-    return {"date": datetime.now(UTC).date().isoformat(), "machine": machine(), "config": asdict(config),
+    machine = Machine.now()
+    return {"date": machine.date, "machine": asdict(machine), "config": asdict(config),
             "rules": len(EVERY_KIND), "tokens_per_s_off": statistics.median(off),
-            "tokens_per_s_on": statistics.median(on), "ratio_on_off": statistics.median(on) / statistics.median(off),
+            "tokens_per_s_on": statistics.median(on), "ratio_on_off": ratio(statistics.median(on), statistics.median(off)),
             "rounds_off": off, "rounds_on": on, "evaluations": passes, "ms_per_evaluation": per_pass * 1000,
             "wall_ms_per_evaluation": seconds / passes * 1000 if passes else 0.0,
             "core_share_at_interval": per_pass / config.interval, "core_share_at_5s": per_pass / 5.0}
@@ -111,28 +134,3 @@ def _throughput(stream, streams: int) -> float:
     with ThreadPoolExecutor(streams) as pool:
         tokens = sum(pool.map(lambda _: stream(), range(streams)))
     return tokens / (time.perf_counter() - started)
-
-
-def machine() -> str:
-    try:
-        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
-    except (OSError, StopIteration):
-        flags = []
-    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_tile", "amx_bf16") if f in flags]
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, ISA {'+'.join(isa) or 'baseline'}"
-
-
-def table(result: dict) -> str:
-    c = result["config"]
-    lines = [f"Alert evaluation at c{c['streams']} x {c['max_tokens']} tokens, {result['rules']} rules every "
-             f"{c['interval']} s, {c['rounds']} rounds each side; {result['machine']}",
-             f"{'rules':8}{'tokens/s (median)':>20}   rounds",
-             f"{'off':8}{result['tokens_per_s_off']:>20.1f}   " + " ".join(f"{v:.1f}" for v in result["rounds_off"]),
-             f"{'on':8}{result['tokens_per_s_on']:>20.1f}   " + " ".join(f"{v:.1f}" for v in result["rounds_on"]),
-             f"ratio on/off: {result['ratio_on_off']:.4f}",
-             f"evaluator: {result['evaluations']} passes, {result['ms_per_evaluation']:.2f} ms CPU each "
-             f"({result['wall_ms_per_evaluation']:.1f} ms wall): "
-             f"{result['core_share_at_interval']:.3%} of a core at {c['interval']} s, "
-             f"{result['core_share_at_5s']:.3%} at the default 5 s",
-             json.dumps(result)]
-    return "\n".join(lines)

@@ -12,11 +12,12 @@ import json
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import httpx
 
 from appliance.bench.served import served_appliance
+from engine.bench.common import Machine, Report, at_least, ratio
 from engine.sampling_params import SamplingParams
 
 PROMPT = "Write a short story about a lighthouse keeper."
@@ -32,11 +33,8 @@ class BenchConfig:
     more_streams: int = 0            # 0: skip; else also drive the API at this concurrency
 
     def __post_init__(self) -> None:
-        if self.more_streams < 0:
-            raise ValueError(f"more_streams must be 0 or more, got {self.more_streams}")
-        for name in ("streams", "max_tokens", "pairs"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        at_least(self, 0, "more_streams")
+        at_least(self, 1, "streams", "max_tokens", "pairs")
 
 
 @dataclass(slots=True)
@@ -53,7 +51,40 @@ class BenchResult:
     more_over_base_ratio: float = 0.0         # API tokens/s at more_streams / at streams
 
 
-def run(config: BenchConfig) -> BenchResult:
+@dataclass(slots=True)
+class HttpReport(Report):
+    config: BenchConfig
+    result: BenchResult
+    machine: Machine = field(default_factory=Machine.now)
+
+    def as_dict(self) -> dict:
+        return {"config": asdict(self.config), "result": asdict(self.result), "isa": self.machine.cpu_isa,
+                "machine": asdict(self.machine)}
+
+    def table_title(self) -> list[str]:
+        c = self.config
+        return [self.machine.line(),
+                f"{c.streams} concurrent streams x {c.max_tokens} tokens; {c.pairs} paired 1-token requests"]
+
+    def table_rows(self) -> list[str]:
+        r = self.result
+        rows = [("in-process engine", f"{r.engine_tokens_per_s:8.1f}", f"{r.engine_latency_p50_ms:8.2f}"),
+                ("HTTP API (SSE)", f"{r.http_tokens_per_s:8.1f}", f"{r.http_latency_p50_ms:8.2f}")]
+        return [f"{'path':20} {'tokens/s':>8} {'p50 ms':>8}", *(f"{name:20} {tps} {lat}" for name, tps, lat in rows)]
+
+    def table_notes(self) -> list[str]:
+        config, result = self.config, self.result
+        lines = [f"throughput ratio (HTTP / engine): {result.throughput_ratio:.3f}; "
+                 f"HTTP TTFT p50 {result.http_ttft_p50_s:.2f} s"]
+        if config.more_streams:
+            lines.append(f"HTTP API at {config.more_streams} streams: {result.more_http_tokens_per_s:.1f} tokens/s, "
+                         f"TTFT p50 {result.more_http_ttft_p50_s:.2f} s; ratio to {config.streams} streams "
+                         f"(same run): {result.more_over_base_ratio:.3f}")
+        lines.append(f"HTTP overhead per request, p50: {result.http_overhead_p50_ms:.2f} ms")
+        return lines
+
+
+def run(config: BenchConfig) -> HttpReport:
     with served_appliance("airlock-bench-", config.quantization, config.model_file) as (appliance, server):
         model = appliance.model_names()[0]
         engine = appliance.models.get(model)
@@ -66,8 +97,9 @@ def run(config: BenchConfig) -> BenchResult:
             more_tps, more_ttft = (_http_throughput(server.url, model, config.max_tokens, config.more_streams)
                                    if config.more_streams else (0.0, 0.0))
             engine_lat, http_lat, overhead = _overhead(engine, prompt, http, model, config.pairs)
-    return BenchResult(engine_tps, http_tps, http_tps / engine_tps, engine_lat, http_lat, overhead, ttft,
-                       more_tps, more_ttft, more_tps / http_tps if more_tps else 0.0)
+    return HttpReport(config, BenchResult(engine_tps, http_tps, ratio(http_tps, engine_tps), engine_lat, http_lat,
+                                          overhead, ttft, more_tps, more_ttft,
+                                          ratio(more_tps, http_tps) if more_tps else 0.0))
 
 
 def _engine_stream(engine, prompt: list[int], max_tokens: int) -> int:
@@ -128,32 +160,3 @@ def _overhead(engine, prompt: list[int], http: httpx.Client, model: str, pairs: 
         http_ms.append((time.perf_counter() - started) * 1000)
     gaps = [h - e for h, e in zip(http_ms, engine_ms)]
     return statistics.median(engine_ms), statistics.median(http_ms), statistics.median(gaps)
-
-
-def report(config: BenchConfig, result: BenchResult) -> str:
-    rows = [("in-process engine", f"{result.engine_tokens_per_s:8.1f}", f"{result.engine_latency_p50_ms:8.2f}"),
-            ("HTTP API (SSE)", f"{result.http_tokens_per_s:8.1f}", f"{result.http_latency_p50_ms:8.2f}")]
-    lines = [f"CPU ISA: {cpu_isa()}",
-             f"{config.streams} concurrent streams x {config.max_tokens} tokens; {config.pairs} paired 1-token requests",
-             f"{'path':20} {'tokens/s':>8} {'p50 ms':>8}"]
-    lines += [f"{name:20} {tps} {lat}" for name, tps, lat in rows]
-    lines.append(f"throughput ratio (HTTP / engine): {result.throughput_ratio:.3f}; "
-                 f"HTTP TTFT p50 {result.http_ttft_p50_s:.2f} s")
-    if config.more_streams:
-        lines.append(f"HTTP API at {config.more_streams} streams: {result.more_http_tokens_per_s:.1f} tokens/s, "
-                     f"TTFT p50 {result.more_http_ttft_p50_s:.2f} s; ratio to {config.streams} streams "
-                     f"(same run): {result.more_over_base_ratio:.3f}")
-    lines.append(f"HTTP overhead per request, p50: {result.http_overhead_p50_ms:.2f} ms")
-    lines.append(json.dumps({"config": asdict(config), "result": asdict(result), "isa": cpu_isa()}))
-    return "\n".join(lines)
-
-
-def cpu_isa() -> str:
-    """The vector extensions this CPU reports (Linux), for reading the numbers against."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
-            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), [])
-    except OSError:
-        return "unknown"
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16", "amx_int8")
-    return " ".join(flag for flag in wanted if flag in flags) or "baseline x86-64"

@@ -2,12 +2,10 @@
 and engine step times with the ledger recording every finished request versus not (same run)."""
 from __future__ import annotations
 
-import json
-import platform
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from appliance.ledger.energy import ConstantPower
 from appliance.ledger.ledger import Ledger
 from appliance.ledger.record import UsageRecord
 from appliance.ledger.tco import TcoInputs
+from engine.bench.common import Machine, Report, at_least, ratio
 
 TCO = TcoInputs(hardware_price=30000, amortization_years=3, residual_value=3000, power_watts=700,
                 price_per_kwh=0.15, pue=1.4, operations_per_month=200)
@@ -33,9 +32,36 @@ class BenchSettings:
     rounds: int = 2                  # off/on pairs, interleaved
 
     def __post_init__(self) -> None:
-        for name in ("rows", "producers", "baseline_rows", "requests", "concurrency", "max_tokens", "rounds"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        at_least(self, 1, "rows", "producers", "baseline_rows", "requests", "concurrency", "max_tokens", "rounds")
+
+
+@dataclass(slots=True)
+class LedgerReport(Report):
+    result: dict                 # the figures, as run() gathers them
+
+    def as_dict(self) -> dict:
+        return self.result
+
+    def table_title(self) -> list[str]:
+        return [f"Ledger benchmark; {Machine(**self.result['machine']).line()}"]
+
+    def table_rows(self) -> list[str]:
+        w = self.result["write"]
+        lines = [f"{'write path':<28}{'rows':>9}{'seconds':>10}{'rows/s':>11}",
+                 f"{'batched writer (record())':<28}{w['batched']['rows']:>9}{w['batched']['seconds']:>10.2f}"
+                 f"{w['batched']['rows_per_s']:>11.0f}",
+                 f"{'one commit per row':<28}{w['row_per_commit']['rows']:>9}{w['row_per_commit']['seconds']:>10.2f}"
+                 f"{w['row_per_commit']['rows_per_s']:>11.0f}",
+                 f"ratio batched / per-row: {w['ratio']:.1f}x;  record() p50 {w['batched']['record_p50_us']:.1f} us, "
+                 f"p99 {w['batched']['record_p99_us']:.1f} us"]
+        if "engine" in self.result:
+            e = self.result["engine"]
+            lines += ["", f"engine step time ({e['workload']})",
+                      f"{'ledger':<8}{'steps':>7}{'p50 ms':>9}{'p90 ms':>9}{'rows':>7}",
+                      *(f"{mode:<8}{e[mode]['steps']:>7}{e[mode]['p50_ms']:>9.2f}{e[mode]['p90_ms']:>9.2f}"
+                        f"{e[mode]['rows']:>7}" for mode in ("off", "on")),
+                      f"ratio on / off (p50): {e['ratio_p50']:.3f}"]
+        return lines
 
 
 def sample_record(i: int) -> UsageRecord:
@@ -96,43 +122,14 @@ def bench_row_per_commit(directory: Path, settings: BenchSettings) -> dict:
     return {"rows": settings.baseline_rows, "seconds": elapsed, "rows_per_s": settings.baseline_rows / elapsed}
 
 
-def run(settings: BenchSettings) -> dict:
+def run(settings: BenchSettings) -> LedgerReport:
     with tempfile.TemporaryDirectory(prefix="airlock-bench-ledger-") as tmp:
         batched = bench_batched(Path(tmp), settings)
         baseline = bench_row_per_commit(Path(tmp), settings)
-        result = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(),
-                  "write": {"batched": batched, "row_per_commit": baseline,
-                            "ratio": batched["rows_per_s"] / baseline["rows_per_s"]}}
+        result = {"write": {"batched": batched, "row_per_commit": baseline,
+                            "ratio": ratio(batched["rows_per_s"], baseline["rows_per_s"])}}
         if settings.model_path:
             from appliance.bench.ledger_engine import bench_engine   # torch only when asked for
             result["engine"] = bench_engine(Path(tmp), settings)
-    return result
-
-
-def machine() -> str:
-    import os
-    return f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
-
-
-def table(result: dict) -> str:
-    w = result["write"]
-    lines = [f"Ledger benchmark, {result['date']}, {result['machine']}",
-             f"{'write path':<28}{'rows':>9}{'seconds':>10}{'rows/s':>11}",
-             f"{'batched writer (record())':<28}{w['batched']['rows']:>9}{w['batched']['seconds']:>10.2f}"
-             f"{w['batched']['rows_per_s']:>11.0f}",
-             f"{'one commit per row':<28}{w['row_per_commit']['rows']:>9}{w['row_per_commit']['seconds']:>10.2f}"
-             f"{w['row_per_commit']['rows_per_s']:>11.0f}",
-             f"ratio batched / per-row: {w['ratio']:.1f}x;  record() p50 {w['batched']['record_p50_us']:.1f} us, "
-             f"p99 {w['batched']['record_p99_us']:.1f} us"]
-    if "engine" in result:
-        e = result["engine"]
-        lines += ["", f"engine step time ({e['workload']})",
-                  f"{'ledger':<8}{'steps':>7}{'p50 ms':>9}{'p90 ms':>9}{'rows':>7}",
-                  *(f"{mode:<8}{e[mode]['steps']:>7}{e[mode]['p50_ms']:>9.2f}{e[mode]['p90_ms']:>9.2f}"
-                    f"{e[mode]['rows']:>7}" for mode in ("off", "on")),
-                  f"ratio on / off (p50): {e['ratio_p50']:.3f}"]
-    return "\n".join(lines) + "\n"
-
-
-def summary(result: dict) -> str:
-    return table(result) + json.dumps(result, indent=1) + "\n"
+    machine = Machine.now(with_torch=bool(settings.model_path))
+    return LedgerReport({"date": machine.date, "machine": asdict(machine), **result})

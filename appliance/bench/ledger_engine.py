@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from engine.bench.airlock import engine_config
+from engine.bench.common import ratio
 from engine.bench.workload import chat_prompt
 from engine.llm_engine import Engine
 from engine.loader import load_model
@@ -51,7 +52,7 @@ def bench_engine(directory: Path, settings: BenchSettings) -> dict:
                       "rows": rows if mode == "on" else 0} for mode, t in times.items()}
     return {"workload": f"SmolLM2 {settings.quantization}, {settings.requests} requests x {settings.max_tokens} "
                         f"tokens, {settings.concurrency} at a time, {settings.rounds} rounds",
-            **figures, "ratio_p50": figures["on"]["p50_ms"] / figures["off"]["p50_ms"]}
+            **figures, "ratio_p50": ratio(figures["on"]["p50_ms"], figures["off"]["p50_ms"])}
 
 
 def run_workload(engine: Engine, prompts: list[list[int]], settings: BenchSettings, ledger: Ledger | None) -> None:

@@ -13,15 +13,13 @@ Assumptions:
 """
 from __future__ import annotations
 
-import json
-import platform
-import re
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+
+from engine.bench.common import Machine, Report, at_least, ratio
 
 SHORT = ["What is the capital of France?", "How many days are in a week?", "What is 7 times 6?",
          "Who wrote Hamlet?", "What is the boiling point of water in Celsius?", "What colour is the sky?"]
@@ -46,9 +44,7 @@ class RouteBenchConfig:
     gemma3_file: str = "var/models/gemma-3-270m-q4_k_m.gguf"
 
     def __post_init__(self) -> None:
-        for name in ("requests", "concurrency", "short_tokens", "long_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        at_least(self, 1, "requests", "concurrency", "short_tokens", "long_tokens")
 
 
 @dataclass(slots=True)
@@ -63,26 +59,29 @@ class ArmResult:
 
 
 @dataclass(slots=True)
-class RouteBenchReport:
-    cpu: str
-    isa: list[str]
+class RouteBenchReport(Report):
+    machine: Machine
     arms: list[ArmResult]
     cost_ratio: float             # routed / always-large
     ttft_p95_ratio: float
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=1)
+    def as_dict(self) -> dict:
+        return {**Report.as_dict(self), "cpu": self.machine.arch, "isa": self.machine.cpu_isa}
 
-    def to_table(self) -> str:
-        lines = [f"CPU: {self.cpu}  ISA: {' '.join(self.isa) or 'n/a'}",
-                 f"{'route':10} {'requests':>8} {'cost/query':>12} {'TTFT p50 s':>11} {'TTFT p95 s':>11} {'wall s':>8}  tiers"]
+    def table_title(self) -> list[str]:
+        return [self.machine.line()]
+
+    def table_rows(self) -> list[str]:
+        lines = [f"{'route':10} {'requests':>8} {'cost/query':>12} {'TTFT p50 s':>11} {'TTFT p95 s':>11} {'wall s':>8}  tiers"]
         for a in self.arms:
             tiers = ", ".join(f"{t} {n}" for t, n in sorted(a.tiers.items()))
             lines.append(f"{a.route:10} {a.requests:>8} {a.cost_per_query:>12.3e} {a.ttft_p50_s:>11.3f} "
                          f"{a.ttft_p95_s:>11.3f} {a.wall_s:>8.1f}  {tiers}")
-        lines.append(f"{self.arms[0].route} / always-large: cost per query {self.cost_ratio:.2f}x, "
-                     f"TTFT p95 {self.ttft_p95_ratio:.2f}x")
-        return "\n".join(lines)
+        return lines
+
+    def table_notes(self) -> list[str]:
+        return [f"{self.arms[0].route} / always-large: cost per query {self.cost_ratio:.2f}x, "
+                f"TTFT p95 {self.ttft_p95_ratio:.2f}x"]
 
 
 def run_route_bench(config: RouteBenchConfig, progress=lambda line: None) -> RouteBenchReport:
@@ -95,9 +94,9 @@ def run_route_bench(config: RouteBenchConfig, progress=lambda line: None) -> Rou
         for route in (config.route, "large"):
             progress(f"{route}: {config.requests} requests, {config.concurrency} at a time")
             arms.append(_arm(appliance, server.url, route, config, since))
-        return RouteBenchReport(cpu=platform.processor() or platform.machine(), isa=_isa(), arms=arms,
-                                cost_ratio=arms[0].cost_per_query / arms[1].cost_per_query,
-                                ttft_p95_ratio=arms[0].ttft_p95_s / arms[1].ttft_p95_s)
+        return RouteBenchReport(machine=Machine.now(), arms=arms,
+                                cost_ratio=ratio(arms[0].cost_per_query, arms[1].cost_per_query),
+                                ttft_p95_ratio=ratio(arms[0].ttft_p95_s, arms[1].ttft_p95_s))
     finally:
         server.stop()
         thread.join(timeout=30)
@@ -162,12 +161,3 @@ def _rows(appliance, route: str, since: datetime) -> list[dict]:
     """This run's ledger rows of the route (the data directory keeps earlier runs' rows)."""
     appliance.ledger.flush(timeout=30)
     return [r for r in appliance.ledger.export_json(since) if r["route"] == route]
-
-
-def _isa() -> list[str]:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    found = set(re.findall(r"\b(avx2|avx512f|avx512_vnni|amx_tile|amx_bf16|amx_int8)\b", flags))
-    return sorted(found)

@@ -8,17 +8,16 @@ contributes no latency; the others count as admitted.
 """
 from __future__ import annotations
 
-import json
 import multiprocessing
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import httpx
 
 from appliance.bench.served import served_appliance
-from engine.bench.report import percentile
+from engine.bench.common import Machine, Report, at_least, percentile, positive, ratio
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."
 
@@ -34,10 +33,10 @@ class SloBenchConfig:
     kv_cache_mib: int = 256
 
     def __post_init__(self) -> None:
-        if self.streams < 1 or self.max_tokens < 2:
-            raise ValueError(f"streams must be >= 1 and max_tokens >= 2, got {self.streams}, {self.max_tokens}")
-        if self.itl_target <= 0 or (self.ttft_target is not None and self.ttft_target <= 0):
-            raise ValueError("SLO targets must be positive")
+        at_least(self, 1, "streams")
+        at_least(self, 2, "max_tokens")
+        positive("itl_target", self.itl_target)
+        positive("ttft_target", self.ttft_target)
 
 
 @dataclass(slots=True)
@@ -53,7 +52,37 @@ class Phase:
     within_itl_target: float | None        # share of admitted streams whose own p95 ITL met the target
 
 
-def run(config: SloBenchConfig) -> list[Phase]:
+@dataclass(slots=True)
+class SloReport(Report):
+    config: SloBenchConfig
+    phases: list[Phase]                    # without the SLO, then with it
+    machine: Machine = field(default_factory=Machine.now)
+
+    def table_title(self) -> list[str]:
+        c = self.config
+        return [f"airlock bench-slo: {c.streams} concurrent streams x {c.max_tokens} tokens, "
+                f"ITL target {c.itl_target * 1000:.0f} ms; {self.machine.line()}", ""]
+
+    def table_rows(self) -> list[str]:
+        head = f"{'phase':<18}{'admitted':>9}{'rejected':>9}{'out tok/s':>10}{'TTFT p50':>10}{'TTFT p95':>10}" \
+               f"{'ITL p50':>9}{'ITL p95':>9}{'streams in SLO':>15}"
+        return [head, *(f"{p.name:<18}{p.admitted:>9}{p.rejected:>9}{p.output_tokens_per_s:>10.1f}"
+                        f"{_ms(p.ttft_p50_s):>10}{_ms(p.ttft_p95_s):>10}{_ms(p.itl_p50_s):>9}{_ms(p.itl_p95_s):>9}"
+                        f"{'-' if p.within_itl_target is None else f'{p.within_itl_target:.0%}':>15}"
+                        for p in self.phases)]
+
+    def table_notes(self) -> list[str]:
+        base, slo = self.phases
+        itl = ratio(base.itl_p95_s, slo.itl_p95_s)
+        return ["", f"p95 ITL without / with the SLO: {itl:.2f}x" if itl else "",
+                f"throughput with / without: {ratio(slo.output_tokens_per_s, base.output_tokens_per_s):.2f}x"]
+
+    def as_dict(self) -> dict:
+        return {"config": asdict(self.config), "phases": [asdict(p) for p in self.phases],
+                "machine": asdict(self.machine)}
+
+
+def run(config: SloBenchConfig) -> SloReport:
     from engine.slo import Slo
 
     def tune(settings) -> None:
@@ -68,7 +97,7 @@ def run(config: SloBenchConfig) -> list[Phase]:
         phases = [_phase("no SLO", server.url, model, config)]
         engine.set_slo(Slo(ttft_p95=config.ttft_target, itl_p95=config.itl_target))
         phases.append(_phase(f"ITL SLO {config.itl_target * 1000:.0f} ms", server.url, model, config))
-    return phases
+    return SloReport(config, phases)
 
 
 def _phase(name: str, url: str, model: str, config: SloBenchConfig) -> Phase:
@@ -112,25 +141,6 @@ def _stream(http: httpx.Client, model: str, max_tokens: int, i: int) -> dict:
                 times.append(time.perf_counter())
     gaps = [b - a for a, b in zip(times, times[1:])]
     return {"status": 200, "ttft": times[0] - started if times else None, "gaps": gaps, "tokens": len(times)}
-
-
-def report(config: SloBenchConfig, phases: list[Phase], isa: list[str]) -> str:
-    head = f"{'phase':<18}{'admitted':>9}{'rejected':>9}{'out tok/s':>10}{'TTFT p50':>10}{'TTFT p95':>10}" \
-           f"{'ITL p50':>9}{'ITL p95':>9}{'streams in SLO':>15}"
-    rows = [f"{p.name:<18}{p.admitted:>9}{p.rejected:>9}{p.output_tokens_per_s:>10.1f}{_ms(p.ttft_p50_s):>10}"
-            f"{_ms(p.ttft_p95_s):>10}{_ms(p.itl_p50_s):>9}{_ms(p.itl_p95_s):>9}"
-            f"{'-' if p.within_itl_target is None else f'{p.within_itl_target:.0%}':>15}" for p in phases]
-    base, slo = phases
-    ratio = (base.itl_p95_s / slo.itl_p95_s) if base.itl_p95_s and slo.itl_p95_s else None
-    return "\n".join([f"airlock bench-slo: {config.streams} concurrent streams x {config.max_tokens} tokens, "
-                      f"ITL target {config.itl_target * 1000:.0f} ms, CPU ISA {', '.join(isa) or 'unknown'}",
-                      "", head, *rows, "",
-                      f"p95 ITL without / with the SLO: {ratio:.2f}x" if ratio else "",
-                      f"throughput with / without: {slo.output_tokens_per_s / base.output_tokens_per_s:.2f}x"])
-
-
-def to_json(config: SloBenchConfig, phases: list[Phase]) -> str:
-    return json.dumps({"config": asdict(config), "phases": [asdict(p) for p in phases]}, indent=2)
 
 
 def _ms(value: float | None) -> str:

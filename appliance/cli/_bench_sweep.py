@@ -4,12 +4,10 @@ the result: in the ledger database (bench_runs), as JSON and as a PNG beside it.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import sys
+from dataclasses import asdict
 from pathlib import Path
 
-from appliance.cli._bench import add_model_argument, prepare_to_load
+from appliance.cli._bench import add_model_argument, add_quick_and_json, fail, prepare_to_load, quiet_transformers
 from appliance.config import ConfigError, load_config
 
 
@@ -19,7 +17,6 @@ def register_under(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="model name to record (default: the config's default model)")
     parser.add_argument("--quantization", choices=("fp32", "bf16", "int8"), default="fp32",
                         help="the engine's precision")
-    parser.add_argument("--quick", action="store_true", help="3 concurrency levels x 2 settings, short outputs")
     parser.add_argument("--concurrency", help="comma-separated levels, e.g. 1,4,16,64")
     parser.add_argument("--settings", help="comma-separated max_num_seqs:token_budget:chunk, e.g. 8:256:0,32:512:128")
     parser.add_argument("--rounds", type=int, help="requests per client")
@@ -27,7 +24,7 @@ def register_under(actions: argparse._SubParsersAction) -> None:
     parser.add_argument("--system-prompt", action="store_true", help="one shared system prompt before every chat")
     parser.add_argument("--out", type=Path, help="folder for the JSON and PNG (default <data_dir>/bench)")
     parser.add_argument("--no-db", action="store_true", help="do not record the sweep in the ledger database")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of the table and chart")
+    add_quick_and_json(parser, quick_help="3 concurrency levels x 2 settings, short outputs")
     parser.add_argument("--config", help="TOML config file (default: $AIRLOCK_CONFIG)")
     parser.set_defaults(func=run)
 
@@ -37,13 +34,10 @@ def run(args: argparse.Namespace) -> int:
         config = load_config(args.config)
         plan = _plan(args)
     except (ConfigError, ValueError) as exc:
-        print(f"airlock bench sweep: {exc}", file=sys.stderr)
-        return 2
+        return fail("bench sweep", exc)
     if not prepare_to_load("bench sweep", args.model):
         return 2
-    from appliance.cli.bench import _quiet_transformers
-
-    _quiet_transformers()
+    quiet_transformers()
     record = _sweep(args, config, plan)
     out = args.out or Path(config.data_dir) / "bench"
     png, json_path = _write_files(record, out)
@@ -125,12 +119,11 @@ def _tco_inputs(config):
 
 
 def _setup(args: argparse.Namespace) -> dict:
-    import torch
+    """The machine (engine/bench/common.py), under the names earlier sweeps were recorded with too."""
+    from engine.bench.common import Machine
 
-    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    isa = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_tile") if f" {f}" in flags]
-    return {"device": "cpu", "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-            "machine": platform.machine(), "isa": isa, "quick": args.quick, "torch": torch.__version__}
+    machine = Machine.now()
+    return {**asdict(machine), "machine": machine.arch, "isa": machine.cpu_isa, "quick": args.quick}
 
 
 def _write_files(record, out: Path) -> tuple[Path, Path]:

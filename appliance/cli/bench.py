@@ -3,10 +3,10 @@ the same run, through transformers baselines; prints a table (or JSON with --jso
 from __future__ import annotations
 
 import argparse
-import sys
 
 from appliance.cli import _bench_soak, _bench_sweep, add_config_argument
-from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load
+from appliance.cli._bench import (add_model_argument, add_quick_and_json, fail, prepare_to_load, print_report,
+                                  progress, quiet_transformers)
 
 SCENARIO_NAMES = ("single", "c32", "c128", "prefill")
 BASELINE_NAMES = ("sequential", "static", "continuous")
@@ -39,66 +39,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.route:
-        return _route_bench(args)
+    if args.route and args.route != "auto":
+        return fail("bench", "--route takes auto (the route the benchmark defines)")
     if not prepare_to_load("bench", args.model):
         return 2
-    _quiet_transformers()
-    if args.speculation:
-        return _run_speculation(args)
+    quiet_transformers()
+    measure = _route_bench if args.route else _speculation_bench if args.speculation else _engine_bench
+    return print_report("bench", lambda: measure(args), args.json)
+
+
+def _engine_bench(args: argparse.Namespace):
     from engine.bench import BenchOptions, run_bench
-    from engine.errors import EngineError
 
-    try:
-        baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
-        options = BenchOptions(args.model, args.scenario, args.quantization, args.quick, args.device, baselines)
-        report = run_bench(options, progress=lambda line: print(f"airlock bench: {line}", file=sys.stderr))
-    except (ValueError, EngineError) as exc:
-        print(f"airlock bench: {exc}", file=sys.stderr)
-        return 2
-    print(report.to_json() if args.json else report.to_table())
-    return 0
+    baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
+    options = BenchOptions(args.model, args.scenario, args.quantization, args.quick, args.device, baselines)
+    return run_bench(options, progress=progress("bench"))
 
 
-def _run_speculation(args: argparse.Namespace) -> int:
+def _speculation_bench(args: argparse.Namespace):
     from engine.bench.speculation import run_speculation_bench
-    from engine.errors import EngineError
     from engine.loader import load_model
 
-    try:
-        model = load_model(args.model, device=args.device)
-        report = run_speculation_bench(model, args.speculation, k=args.k, quick=args.quick,
-                                       draft_model=args.draft_model)
-    except (ValueError, EngineError) as exc:
-        print(f"airlock bench: {exc}", file=sys.stderr)
-        return 2
-    print(report.to_json() if args.json else report.to_table())
-    return 0
+    model = load_model(args.model, device=args.device)
+    return run_speculation_bench(model, args.speculation, k=args.k, quick=args.quick, draft_model=args.draft_model)
 
 
-def _quiet_transformers() -> None:
-    from transformers.utils import logging
-
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
-
-
-def _route_bench(args: argparse.Namespace) -> int:
-    if args.route != "auto":
-        print("airlock bench: --route takes auto (the route the benchmark defines)", file=sys.stderr)
-        return 2
-    if not prepare_to_load("bench", args.model):
-        return 2
-    _quiet_transformers()
+def _route_bench(args: argparse.Namespace):
     from appliance.bench.routing import RouteBenchConfig, run_route_bench
 
     models = args.model.parent
     config = RouteBenchConfig(smollm2_file=str(args.model), gemma3_file=str(models / "gemma-3-270m-q4_k_m.gguf"),
                               **({"requests": 4, "short_tokens": 2, "long_tokens": 4} if args.quick else {}))
-    try:
-        report = run_route_bench(config, progress=lambda line: print(f"airlock bench: {line}", file=sys.stderr))
-    except (ValueError, OSError) as exc:
-        print(f"airlock bench: {exc}", file=sys.stderr)
-        return 2
-    print(report.to_json() if args.json else report.to_table())
-    return 0
+    return run_route_bench(config, progress=progress("bench"))

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from pathlib import Path
 
-from appliance.cli._bench import DEFAULT_MODEL, prepare_to_load
+from appliance.cli._bench import DEFAULT_MODEL, add_quick_and_json, prepare_to_load, print_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -16,22 +16,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rows", type=int, default=20000, help="usage rows seeded into the ledger")
     parser.add_argument("--model-file", default=str(DEFAULT_MODEL))
     parser.add_argument("--quantization", default="auto")
+    add_quick_and_json(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    if not prepare_to_load("bench-alerts", Path(args.model_file)):
+        return 2
+    return print_report("bench-alerts", lambda: _measure(args), args.json)
 
-    from appliance.bench.alerts import AlertBenchConfig, table
+
+def _measure(args: argparse.Namespace):
+    from appliance.bench.alerts import AlertBenchConfig
     from appliance.bench.alerts import run as bench
 
-    try:
-        config = AlertBenchConfig(args.streams, args.max_tokens, args.rounds, args.interval, rows=args.rows,
-                                  model_file=args.model_file, quantization=args.quantization)
-    except ValueError as exc:
-        print(f"airlock bench-alerts: {exc}", file=sys.stderr)
-        return 2
-    if not prepare_to_load("bench-alerts", Path(config.model_file)):
-        return 2
-    print(table(bench(config)))
-    return 0
+    config = AlertBenchConfig(args.streams, args.max_tokens, args.rounds, args.interval, rows=args.rows,
+                              model_file=args.model_file, quantization=args.quantization)
+    return bench(config)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from appliance.cli import add_config_argument
-from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load
+from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load, print_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,14 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if not prepare_to_load("bench-cache", args.model):
         return 2
+    return print_report("bench-cache", lambda: _measure(args), args.json)
+
+
+def _measure(args: argparse.Namespace):
     from engine.bench.prefix import run_prefix_bench
     from engine.loader import load_model
 
     model = load_model(args.model)
     if args.quick:
-        result = run_prefix_bench(model, prefix_tokens=200, chat_requests=4, system_tokens=100,
-                                  max_tokens=4, repeats=1)
-    else:
-        result = run_prefix_bench(model, args.prefix_tokens, args.requests, args.system_tokens)
-    print(result.to_json() if args.json else result.to_table())
-    return 0
+        return run_prefix_bench(model, prefix_tokens=200, chat_requests=4, system_tokens=100, max_tokens=4, repeats=1)
+    return run_prefix_bench(model, args.prefix_tokens, args.requests, args.system_tokens)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from appliance.cli._bench import add_model_argument, add_quick_and_json, prepare_to_load
+from appliance.cli._bench import (add_model_argument, add_quick_and_json, fail, prepare_to_load, print_report,
+                                  progress)
 
 PRECISIONS = ("fp32", "bf16", "int8")
 
@@ -21,22 +21,24 @@ def run(args: argparse.Namespace) -> int:
     precisions = [p.strip() for p in args.precisions.split(",") if p.strip()]
     unknown = [p for p in precisions if p not in PRECISIONS]
     if unknown or not precisions:
-        print(f"airlock bench-context: precisions must be among {', '.join(PRECISIONS)}", file=sys.stderr)
-        return 2
+        return fail("bench-context", f"precisions must be among {', '.join(PRECISIONS)}")
     if not prepare_to_load("bench-context", args.model):
         return 2
+    return print_report("bench-context", lambda: _measure(args, precisions), args.json)
+
+
+def _measure(args: argparse.Namespace, precisions: list[str]):
     import torch
 
     from engine.bench.context import report, run_context_bench
     from engine.loader import load_hf, wrap
 
     hf_model, tokenizer = load_hf(args.model, torch.float32)
-    result = report(args.model.name)
+    result, say = report(args.model.name), progress("bench-context")
     for precision in precisions:
-        print(f"airlock bench-context: {precision}", file=sys.stderr)
+        say(precision)
         model = wrap(hf_model, tokenizer, args.model, device=torch.device("cpu"), precision=precision)
         contexts = (40, 200) if args.quick else (40, 400, 800, 1600)
         result.results.append(run_context_bench(model, precision, contexts, 6 if args.quick else 24))
         del model
-    print(result.to_json() if args.json else result.to_table())
-    return 0
+    return result

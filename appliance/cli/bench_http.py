@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from appliance.cli import add_config_argument
-from appliance.cli._bench import DEFAULT_MODEL
+from appliance.cli._bench import DEFAULT_MODEL, add_quick_and_json, print_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,18 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--quantization", default="auto")
     parser.add_argument("--more-streams", type=int, default=0,
                         help="also drive the API at this concurrency in the same run (e.g. 128)")
+    add_quick_and_json(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from appliance.bench.http import BenchConfig, report
+    from appliance.bench.http import BenchConfig
     from appliance.bench.http import run as bench
 
-    try:
-        config = BenchConfig(args.streams, args.max_tokens, args.pairs, args.model_file, args.quantization,
-                             args.more_streams)
-    except ValueError as exc:
-        print(f"airlock bench-http: {exc}", file=sys.stderr)
-        return 2
-    print(report(config, bench(config)))
-    return 0
+    return print_report("bench-http", lambda: bench(BenchConfig(args.streams, args.max_tokens, args.pairs,
+                                                                args.model_file, args.quantization,
+                                                                args.more_streams)), args.json)

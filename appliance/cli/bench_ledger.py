@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from appliance.cli._bench import DEFAULT_MODEL
-from appliance.bench.ledger import BenchSettings, run, summary
+from appliance.cli._bench import DEFAULT_MODEL, fail, print_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,19 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from appliance.bench.ledger import BenchSettings, run
+
     model = None if args.model == "none" else args.model
     if model and not Path(model).exists():
-        print(f"airlock bench-ledger: model file {model} not found (use --model PATH or --model none)")
-        return 2
-    try:
-        settings = BenchSettings(rows=args.rows, producers=args.producers, baseline_rows=args.baseline_rows,
-                                 model_path=model,
-                                 requests=args.requests, max_tokens=args.max_tokens, rounds=args.rounds)
-    except ValueError as exc:
-        print(f"airlock bench-ledger: {exc}")
-        return 2
-    result = run(settings)
-    print(summary(result), end="")
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    return 0
+        return fail("bench-ledger", f"model file {model} not found (use --model PATH or --model none)")
+    return print_report("bench-ledger", lambda: run(BenchSettings(
+        rows=args.rows, producers=args.producers, baseline_rows=args.baseline_rows, model_path=model,
+        requests=args.requests, max_tokens=args.max_tokens, rounds=args.rounds)), save_json=args.json)

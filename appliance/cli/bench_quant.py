@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 from appliance.cli import add_config_argument
-from appliance.cli._bench import add_model_argument
+from appliance.cli._bench import add_model_argument, add_quick_and_json, print_report, progress, quiet_transformers
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,27 +16,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="comma-separated, baseline first (default: fp32,int8 on CPU; fp16,int8,nf4 on CUDA)")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--json", action="store_true", help="print only the JSON")
+    add_quick_and_json(parser)
     add_config_argument(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers.utils import logging
+    quiet_transformers()
+    return print_report("bench-quant", lambda: _measure(args), args.json)
 
+
+def _measure(args: argparse.Namespace):
     from engine.bench.quant import QuantBenchOptions, run_quant_bench
-    from engine.errors import EngineError
 
-    logging.set_verbosity_error()
-    logging.disable_progress_bar()
     default = "fp16,int8,nf4" if args.device.startswith("cuda") else "fp32,int8"
-    try:
-        options = QuantBenchOptions(args.model, args.device, tuple((args.precisions or default).split(",")),
-                                    args.max_tokens, args.concurrency)
-        report = run_quant_bench(options, progress=lambda line: print(f"airlock bench-quant: {line}", file=sys.stderr))
-    except (ValueError, EngineError) as exc:
-        print(f"airlock bench-quant: {exc}", file=sys.stderr)
-        return 2
-    print(report.to_json() if args.json else f"{report.to_table()}\n{report.to_json()}")
-    return 0
+    options = QuantBenchOptions(args.model, args.device, tuple((args.precisions or default).split(",")),
+                                args.max_tokens, args.concurrency)
+    return run_quant_bench(options, progress=progress("bench-quant"))

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from appliance.cli import add_config_argument
+from appliance.cli._bench import add_quick_and_json, print_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench-budget", help="what one budget hold + settle costs on the database")
     add_config_argument(bench)
     bench.add_argument("--pairs", type=int, default=500)
+    add_quick_and_json(bench)
     parser.set_defaults(func=run)
 
 
@@ -33,20 +35,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def bench_budget(args: argparse.Namespace) -> int:
-    from appliance.config import ConfigError, load_config
+    from appliance.config import ConfigError
+
+    return print_report("fleet bench-budget", lambda: _hold_cost(args), args.json, errors=(ConfigError,))
+
+
+def _hold_cost(args: argparse.Namespace):
     from appliance.bench.fleet_budget import hold_cost
+    from appliance.config import load_config
     from appliance.ledger.database import make_engine, upgrade
 
-    try:
-        db = make_engine(load_config(args.config).database_url)
-        upgrade(db)
-        cost = hold_cost(db, args.pairs)
-    except (ConfigError, ValueError) as exc:
-        print(f"airlock fleet: {exc}", file=sys.stderr)
-        return 2
-    print(f"{cost.database}: {cost.pairs} hold+settle pairs, p50 {cost.p50_ms:.2f} ms, p95 {cost.p95_ms:.2f} ms, "
-          f"{cost.per_second:.0f} pairs/s (one thread)")
-    return 0
+    db = make_engine(load_config(args.config).database_url)
+    upgrade(db)
+    return hold_cost(db, args.pairs)
 
 
 def haproxy_config(args: argparse.Namespace) -> int:

@@ -4,14 +4,13 @@ first token of a short suffix after a long cached prefix (a follow-up turn) agai
 step. The CPU's instruction-set level is printed with every result."""
 from __future__ import annotations
 
-import json
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from engine.bench.airlock import kv_dtype_for
+from engine.bench.common import Machine, Report, ratio
 from engine.config import CachePolicy, EngineConfig
-from engine.cpu_isa import cpu_isa
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel
 from engine.precision import TORCH_DTYPES
@@ -31,31 +30,34 @@ class ContextResult:
     suffix_ttft_ms: float                # 22 new tokens after 1,296 cached ones
 
     @property
-    def flatness(self) -> float:
+    def flatness(self) -> float | None:
         """ITL at the longest context over ITL at the shortest."""
-        return self.itl_ms[max(self.itl_ms)] / self.itl_ms[min(self.itl_ms)]
+        return ratio(self.itl_ms[max(self.itl_ms)], self.itl_ms[min(self.itl_ms)])
 
 
 @dataclass(slots=True)
-class ContextReport:
+class ContextReport(Report):
     model: str
-    cpu_isa: str
-    threads: int
+    machine: Machine
     results: list[ContextResult] = field(default_factory=list)
 
-    def to_table(self) -> str:
+    def table_title(self) -> list[str]:
+        return [f"{self.model}, one stream, greedy; {self.machine.line()}"]
+
+    def table_rows(self) -> list[str]:
         contexts = sorted(self.results[0].itl_ms) if self.results else list(CONTEXTS)
         head = f"{'precision':<10}{'KV':>6}" + "".join(f"{f'ITL@{c}':>11}" for c in contexts)
         head += f"{'x@' + str(contexts[-1]):>9}{'suffix TTFT':>13}{'x ITL@' + str(contexts[0]):>10}"
-        lines = [f"{self.model}, one stream, greedy; CPU ISA {self.cpu_isa}, {self.threads} threads", head]
+        lines = [head]
         for r in self.results:
             lines.append(f"{r.precision:<10}{r.kv_dtype:>6}" + "".join(f"{r.itl_ms[c]:>9.1f}ms" for c in contexts)
                          + f"{r.flatness:>9.2f}{r.suffix_ttft_ms:>11.1f}ms"
-                         + f"{r.suffix_ttft_ms / r.itl_ms[contexts[0]]:>10.1f}")
-        return "\n".join(lines)
+                         + f"{ratio(r.suffix_ttft_ms, r.itl_ms[contexts[0]]):>10.1f}")
+        return lines
 
-    def to_json(self) -> str:
-        return json.dumps({**asdict(self), "flatness": {r.precision: r.flatness for r in self.results}}, indent=1)
+    def as_dict(self) -> dict:
+        return {**Report.as_dict(self), "cpu_isa": self.machine.cpu_isa, "threads": self.machine.threads,
+                "flatness": {r.precision: r.flatness for r in self.results}}
 
 
 def run_context_bench(model: LoadedModel, precision: str, contexts: tuple[int, ...] = CONTEXTS,
@@ -106,5 +108,4 @@ def _config(model: LoadedModel, tokens: int, kv_dtype: str) -> EngineConfig:
 
 
 def report(model: str) -> ContextReport:
-    import torch
-    return ContextReport(model, cpu_isa().describe(), torch.get_num_threads())
+    return ContextReport(model, Machine.now())

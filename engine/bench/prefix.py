@@ -2,11 +2,11 @@
 and the throughput of a chat workload sharing one system prompt."""
 from __future__ import annotations
 
-import json
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
+from engine.bench.common import Machine, Report, ratio
 from engine.config import CachePolicy, EngineConfig
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel
@@ -17,7 +17,7 @@ _DOCUMENT = ("Section {n}. The plant's maintenance log records each inspection o
 
 
 @dataclass(slots=True)
-class PrefixBenchResult:
+class PrefixBenchResult(Report):
     prefix_tokens: int
     ttft_cached_s: float           # median, caching on, prefix computed by an earlier request
     ttft_uncached_s: float         # median, caching off
@@ -27,28 +27,34 @@ class PrefixBenchResult:
     chat_tokens_per_s_off: float
     chat_hit_rate_on: float        # prompt tokens served from cache / prompt tokens looked up
     notes: list[str] = field(default_factory=list)
+    machine: Machine = field(default_factory=Machine.now)
 
     @property
-    def ttft_speedup(self) -> float:
-        return self.ttft_uncached_s / self.ttft_cached_s
+    def ttft_speedup(self) -> float | None:
+        return ratio(self.ttft_uncached_s, self.ttft_cached_s)
 
     @property
-    def chat_speedup(self) -> float:
-        return self.chat_tokens_per_s_on / self.chat_tokens_per_s_off
+    def chat_speedup(self) -> float | None:
+        return ratio(self.chat_tokens_per_s_on, self.chat_tokens_per_s_off)
 
-    def to_table(self) -> str:
-        return "\n".join([
+    def table_title(self) -> list[str]:
+        return [f"prefix cache on versus off, same run; {self.machine.line()}"]
+
+    def table_rows(self) -> list[str]:
+        return [
             f"{'measure':<52}{'cache on':>12}{'cache off':>12}{'ratio':>9}",
             f"{f'TTFT, {self.prefix_tokens}-token prefix cached (median)':<52}"
             f"{self.ttft_cached_s * 1000:>10.1f}ms{self.ttft_uncached_s * 1000:>10.1f}ms{self.ttft_speedup:>8.1f}x",
             f"{f'chat, {self.chat_requests} requests, {self.system_prompt_tokens}-token system prompt, tok/s':<52}"
             f"{self.chat_tokens_per_s_on:>12.1f}{self.chat_tokens_per_s_off:>12.1f}{self.chat_speedup:>8.2f}x",
             f"{'chat prefix-cache hit rate (tokens)':<52}{self.chat_hit_rate_on:>12.1%}{'-':>12}",
-        ])
+        ]
 
-    def to_json(self) -> str:
-        return json.dumps({**asdict(self), "ttft_speedup": self.ttft_speedup,
-                           "chat_speedup": self.chat_speedup}, indent=2)
+    def table_notes(self) -> list[str]:
+        return self.notes
+
+    def as_dict(self) -> dict:
+        return {**Report.as_dict(self), "ttft_speedup": self.ttft_speedup, "chat_speedup": self.chat_speedup}
 
 
 def document_ids(model: LoadedModel, tokens: int) -> list[int]:
@@ -67,7 +73,7 @@ def run_prefix_bench(model: LoadedModel, prefix_tokens: int = 1000, chat_request
     rate_on, hit_on = _chat(model, chat_requests, system_tokens, max_tokens, True)
     rate_off, _ = _chat(model, chat_requests, system_tokens, max_tokens, False)
     return PrefixBenchResult(prefix_tokens, statistics.median(on), statistics.median(off), chat_requests,
-                             system_tokens, rate_on, rate_off, hit_on)
+                             system_tokens, rate_on, rate_off, hit_on, machine=Machine.now(model.device.type))
 
 
 def _engine(model: LoadedModel, caching: bool) -> Engine:

@@ -6,10 +6,9 @@ tokens/s). The first precision listed is the baseline the ratios are taken again
 """
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -18,8 +17,8 @@ import torch.nn.functional as F
 
 from engine import planner
 from engine.attention import build_metadata
+from engine.bench.common import Machine, Report, at_least, ratio
 from engine.config import EngineConfig
-from engine.cpu_isa import cpu_isa
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel, load_model
 from engine.model_runner import ModelRunner
@@ -60,8 +59,7 @@ class QuantBenchOptions:
         unknown = [p for p in self.precisions if p not in PRECISIONS]
         if unknown or not self.precisions:
             raise ValueError(f"precisions must be among {', '.join(PRECISIONS)}, got {', '.join(unknown) or 'none'}")
-        if self.max_tokens < 1 or self.concurrency < 1:
-            raise ValueError("max_tokens and concurrency must be at least 1")
+        at_least(self, 1, "max_tokens", "concurrency")
 
 
 @dataclass(slots=True)
@@ -75,14 +73,12 @@ class PrecisionResult:
 
 
 @dataclass(slots=True)
-class QuantReport:
+class QuantReport(Report):
     model: str
-    device: str
-    threads: int
+    machine: Machine
     max_tokens: int
     concurrency: int
     fp16_bytes: int = 0          # what the model's parameters take in fp16: the ratios' reference
-    cpu_isa: str = ""            # the CPU's instruction-set level in use (engine/cpu_isa.py)
     results: list[PrecisionResult] = field(default_factory=list)
 
     def ratios(self) -> dict[str, dict[str, float]]:
@@ -91,33 +87,35 @@ class QuantReport:
         fp16_bytes = next((r.weight_bytes for r in self.results if r.precision in ("fp16", "bf16")),
                           self.fp16_bytes)
         return {r.precision: {
-            "single_speedup": r.single_tokens_per_s / base.single_tokens_per_s,
-            "concurrent_speedup": r.concurrent_tokens_per_s / base.concurrent_tokens_per_s,
-            "weight_bytes_vs_fp16": r.weight_bytes / fp16_bytes,
-            "perplexity_change": r.perplexity / base.perplexity - 1.0,
+            "single_speedup": ratio(r.single_tokens_per_s, base.single_tokens_per_s),
+            "concurrent_speedup": ratio(r.concurrent_tokens_per_s, base.concurrent_tokens_per_s),
+            "weight_bytes_vs_fp16": ratio(r.weight_bytes, fp16_bytes),
+            "perplexity_change": ratio(r.perplexity, base.perplexity) - 1.0,
         } for r in self.results}
 
-    def to_json(self) -> str:
-        return json.dumps({**asdict(self), "ratios": self.ratios()}, indent=1)
+    def as_dict(self) -> dict:
+        m = self.machine
+        return {**Report.as_dict(self), "device": m.device, "threads": m.threads, "cpu_isa": m.cpu_isa,
+                "ratios": self.ratios()}
 
-    def to_table(self) -> str:
+    def table_title(self) -> list[str]:
+        return [f"{self.model}, {self.max_tokens} tokens per request; {self.machine.line()}"]
+
+    def table_rows(self) -> list[str]:
         ratios = self.ratios()
-        lines = [f"{self.model} on {self.device} ({self.threads} threads, CPU ISA {self.cpu_isa}), "
-                 f"{self.max_tokens} tokens per request",
-                 f"{'precision':<10} {'weights MiB':>12} {'x fp16':>7} {'ppl':>8} {'1 req tok/s':>12} "
+        lines = [f"{'precision':<10} {'weights MiB':>12} {'x fp16':>7} {'ppl':>8} {'1 req tok/s':>12} "
                  f"{'x':>6} {f'{self.concurrency} req tok/s':>13} {'x':>6}"]
         for r in self.results:
             q = ratios[r.precision]
             lines.append(f"{r.precision:<10} {r.weight_bytes / 1024**2:>12.1f} {q['weight_bytes_vs_fp16']:>7.2f} "
                          f"{r.perplexity:>8.2f} {r.single_tokens_per_s:>12.1f} {q['single_speedup']:>6.2f} "
                          f"{r.concurrent_tokens_per_s:>13.1f} {q['concurrent_speedup']:>6.2f}")
-        return "\n".join(lines)
+        return lines
 
 
 def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] = lambda _: None) -> QuantReport:
-    report = QuantReport(model=options.model.name, device=options.device, threads=torch.get_num_threads(),
-                         max_tokens=options.max_tokens, concurrency=options.concurrency,
-                         cpu_isa=cpu_isa().describe())
+    report = QuantReport(model=options.model.name, machine=Machine.now(options.device),
+                         max_tokens=options.max_tokens, concurrency=options.concurrency)
     for precision in options.precisions:
         progress(f"loading {precision}")
         started = time.perf_counter()

@@ -1,12 +1,13 @@
 """Figures of one benchmark run: per-system results, percentiles, ratios, table and JSON."""
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.bench.common import Report, percentile, ratio
 from engine.bench.workload import Scenario
+
+__all__ = ["BenchReport", "RequestTiming", "SystemResult", "percentile", "seconds"]
 
 
 @dataclass(slots=True)
@@ -53,17 +54,16 @@ class SystemResult:
 
 
 @dataclass(slots=True)
-class BenchReport:
+class BenchReport(Report):
     scenario: Scenario
     model: str
-    setup: dict[str, Any]                         # device, dtype, precision, threads, date ...
+    setup: dict[str, Any]                         # the machine (common.Machine), dtype, precision, quick ...
     airlock: SystemResult
     baselines: list[SystemResult]
 
     def ratio(self, baseline: SystemResult) -> float | None:
         key = self.scenario.headline
-        theirs = getattr(baseline, key)
-        return getattr(self.airlock, key) / theirs if theirs > 0 else None
+        return ratio(getattr(self.airlock, key), getattr(baseline, key))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,27 +73,26 @@ class BenchReport:
             "baselines": [{**b.figures(), "airlock_ratio": self.ratio(b)} for b in self.baselines],
         }
 
-    def to_json(self) -> str:
-        return json.dumps(self.as_dict(), indent=2)
+    def table_title(self) -> list[str]:
+        s = self.setup
+        return [f"airlock bench: {self.scenario.name} ({self.scenario.description}), greedy, EOS ignored",
+                f"model {self.model}, {s.get('device')} {s.get('dtype')}, engine precision "
+                f"{s.get('precision')}, {s.get('threads')} threads, CPU ISA {s.get('cpu_isa')}, {s.get('date')}",
+                ""]
 
-    def to_table(self) -> str:
+    def table_rows(self) -> list[str]:
         prefill = bool(self.scenario.prompt_tokens)
         head = ["system", "reqs", "prefill tok/s" if prefill else "out tok/s", "TTFT p50", "TTFT p95",
                 "ITL p50", "ITL p95", "Airlock ×", "same tokens"]
         rows = [self._row(self.airlock, prefill, None)]
         rows += [self._row(b, prefill, self.ratio(b)) for b in self.baselines]
         widths = [max(len(str(r[i])) for r in [head] + rows) for i in range(len(head))]
-        lines = [self._title(), ""]
-        lines += ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                            for i, (c, w) in enumerate(zip(r, widths))) for r in [head] + rows]
-        notes = [f"  {b.name}: {b.note}" for b in [self.airlock] + self.baselines if b.note]
-        return "\n".join(lines + ([""] + ["notes:"] + notes if notes else []))
+        return ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                          for i, (c, w) in enumerate(zip(r, widths))) for r in [head] + rows]
 
-    def _title(self) -> str:
-        s = self.setup
-        return (f"airlock bench: {self.scenario.name} ({self.scenario.description}), greedy, EOS ignored\n"
-                f"model {self.model}, {s.get('device')} {s.get('dtype')}, engine precision "
-                f"{s.get('precision')}, {s.get('threads')} threads, CPU ISA {s.get('cpu_isa')}, {s.get('date')}")
+    def table_notes(self) -> list[str]:
+        notes = [f"  {b.name}: {b.note}" for b in [self.airlock] + self.baselines if b.note]
+        return ["", "notes:", *notes] if notes else []
 
     def _row(self, result: SystemResult, prefill: bool, ratio: float | None) -> list[str]:
         f = result.figures()
@@ -102,16 +101,6 @@ class BenchReport:
         return [result.name, str(f["requests"]), f"{rate:.1f}", seconds(f["ttft_p50_s"]), seconds(f["ttft_p95_s"]),
                 seconds(f["itl_p50_s"]), seconds(f["itl_p95_s"]), "-" if ratio is None else f"{ratio:.2f}",
                 same]
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low, high = math.floor(position), math.ceil(position)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def seconds(value: float | None) -> str:

@@ -1,21 +1,19 @@
 """One benchmark run: load the model once, run the engine and the baselines on the same prompts."""
 from __future__ import annotations
 
-import platform
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from engine.bench.airlock import kv_dtype_for, run_airlock
 from engine.bench.baselines import BASELINES
+from engine.bench.common import Machine
 from engine.short_thread import in_short_thread
 from engine.bench.report import BenchReport, SystemResult
 from engine.bench.workload import SCENARIOS, Scenario, build_prompts
-from engine.cpu_isa import cpu_isa
 from engine.loader import load_hf, wrap
 from engine.precision import PRECISIONS, compute_and_weights, default_precision
 
@@ -99,8 +97,8 @@ def _same_tokens(airlock: SystemResult, other: SystemResult) -> float:
 
 
 def _setup(options: BenchOptions, dtype: torch.dtype) -> dict:
-    return {"device": options.device, "dtype": str(dtype).removeprefix("torch."),
-            "precision": options.precision, "threads": torch.get_num_threads(),
-            "cpu_isa": cpu_isa().describe(),
-            "quick": options.quick, "machine": platform.machine(), "python": sys.version.split()[0],
-            "torch": torch.__version__, "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    machine = Machine.now(options.device)
+    return {"device": machine.device, "dtype": str(dtype).removeprefix("torch."),
+            "precision": options.precision, "threads": machine.threads, "cpu_isa": machine.cpu_isa,
+            "quick": options.quick, "machine": machine.arch, "cpus": machine.cpus, "python": sys.version.split()[0],
+            "torch": machine.torch, "date": machine.date}

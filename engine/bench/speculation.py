@@ -8,14 +8,12 @@ decode step of it, and, where a model drafts, one decode step of the drafting mo
 """
 from __future__ import annotations
 
-import json
-import re
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
+from engine.bench.common import Machine, Report, ratio
 from engine.config import EngineConfig
 from engine.llm_engine import Engine
 from engine.sampling_params import SamplingParams
@@ -58,9 +56,9 @@ class SpecRow:
 
 
 @dataclass(slots=True)
-class SpecReport:
+class SpecReport(Report):
     model: str
-    isa: str
+    machine: Machine
     method: str
     k: int
     rows: list[SpecRow] = field(default_factory=list)
@@ -68,30 +66,30 @@ class SpecReport:
     verify_pass_ms: float = 0.0
     draft_step_ms: float | None = None       # one decode step of the drafting model (self, draft)
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+    def as_dict(self) -> dict:
+        return {**Report.as_dict(self), "isa": self.machine.cpu_isa}
 
-    def to_table(self) -> str:
-        lines = [f"model {self.model}, speculation {self.method} k={self.k}, CPU {self.isa}",
-                 f"{'scenario':<10} {'off tok/s':>10} {'on tok/s':>10} {'ratio':>7} {'same':>5} "
+    def table_title(self) -> list[str]:
+        return [f"model {self.model}, speculation {self.method} k={self.k}; {self.machine.line()}"]
+
+    def table_rows(self) -> list[str]:
+        lines = [f"{'scenario':<10} {'off tok/s':>10} {'on tok/s':>10} {'ratio':>7} {'same':>5} "
                  f"{'accept':>7} {'mean len':>9}"]
         for r in self.rows:
             rate = f"{r.acceptance_rate:.2f}" if r.acceptance_rate is not None else "-"
             mean = f"{r.mean_accepted_length:.2f}" if r.mean_accepted_length is not None else "-"
             lines.append(f"{r.scenario:<10} {r.tokens_per_s_off:>10.1f} {r.tokens_per_s_on:>10.1f} "
                          f"{r.ratio:>6.2f}x {str(r.identical):>5} {rate:>7} {mean:>9}")
-        lines.append(f"verification pass over {self.k + 1} positions: {self.verify_pass_ms:.1f} ms; "
-                     f"one decode step: {self.decode_step_ms:.1f} ms "
-                     f"({self.verify_pass_ms / max(self.decode_step_ms, 1e-9):.2f}x)")
+        return lines
+
+    def table_notes(self) -> list[str]:
+        lines = [f"verification pass over {self.k + 1} positions: {self.verify_pass_ms:.1f} ms; "
+                 f"one decode step: {self.decode_step_ms:.1f} ms "
+                 f"({self.verify_pass_ms / max(self.decode_step_ms, 1e-9):.2f}x)"]
         if self.draft_step_ms is not None:
             lines.append(f"one decode step of the drafting model: {self.draft_step_ms:.1f} ms "
                          f"({self.draft_step_ms / max(self.decode_step_ms, 1e-9):.2f}x the served model's)")
-        return "\n".join(lines)
-
-
-def cpu_isa() -> str:
-    flags = set(re.findall(r"\w+", Path("/proc/cpuinfo").read_text())) if Path("/proc/cpuinfo").exists() else set()
-    return "+".join(f for f in ("avx2", "avx512f", "avx512_vnni", "amx_tile") if f in flags) or "unknown"
+        return lines
 
 
 def grounded_prompt(tokenizer: Any) -> list[int]:
@@ -113,7 +111,7 @@ def run_speculation_bench(model: Any, method: str = "ngram", k: int = 4, quick: 
                           draft_model: str = "") -> SpecReport:
     prompt = grounded_prompt(model.tokenizer)
     spec = SpeculationConfig(method=method, k=k, draft_model=draft_model)
-    report = SpecReport(model.name, cpu_isa(), method, k)
+    report = SpecReport(model.name, Machine.now(model.device.type), method, k)
     single = SamplingParams(max_tokens=16 if quick else 128, temperature=0.0)
     crowd = SamplingParams(max_tokens=8 if quick else 32, temperature=0.0)
     report.rows.append(_compare(model, spec, "grounded", [prompt], single))
@@ -132,7 +130,7 @@ def _compare(model: Any, spec: SpeculationConfig, name: str, prompts: list[list[
     drafted = sum(s.metrics.spec_draft_tokens for s in streams)
     accepted = sum(s.metrics.spec_accepted_tokens for s in streams)
     drafts = sum(s.metrics.spec_drafts for s in streams)
-    return SpecRow(name, off, on, on / off, on_tokens == off_tokens, drafted, accepted,
+    return SpecRow(name, off, on, ratio(on, off), on_tokens == off_tokens, drafted, accepted,
                    accepted / drafted if drafted else None, 1 + accepted / drafts if drafts else None)
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from engine.bench.airlock import kv_dtype_for
 from engine.bench.chat_mix import chat_mix_prompts, output_lengths
+from engine.bench.common import at_least, percentile
 from engine.bench.frontier import SchedulerSetting, SweepPoint, mark_pareto
-from engine.bench.report import percentile
 from engine.config import EngineConfig
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel
@@ -47,8 +47,8 @@ class SweepPlan:
             raise ValueError(f"concurrency levels must be positive integers, got {self.concurrency!r}")
         if not self.settings:
             raise ValueError("a sweep needs at least one scheduler setting")
-        if self.rounds < 1 or self.max_tokens < 4:
-            raise ValueError(f"rounds must be >= 1 and max_tokens >= 4, got {self.rounds}, {self.max_tokens}")
+        at_least(self, 1, "rounds")
+        at_least(self, 4, "max_tokens")
 
     @property
     def grid(self) -> list[tuple[int, SchedulerSetting]]:

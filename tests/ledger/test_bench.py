@@ -22,6 +22,6 @@ def test_bench_ledger_write_part(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_bench_ledger_refuses_bad_settings(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench-ledger", "--rows", "0", "--model", "none"]) == 2
-    assert "rows must be a positive integer" in capsys.readouterr().out
+    assert "rows must be an integer of at least 1" in capsys.readouterr().err
     assert main(["bench-ledger", "--model", "/nonexistent.gguf"]) == 2
-    assert "model file /nonexistent.gguf not found" in capsys.readouterr().out
+    assert "model file /nonexistent.gguf not found" in capsys.readouterr().err

@@ -29,6 +29,7 @@ from appliance.bench.soak.requests import Target
 from appliance.bench.soak.server import ServedProcess
 from appliance.bench.soak.tally import Tally
 from appliance.bench.soak.traffic import MIX, Traffic
+from engine.bench.common import at_least
 
 EMBEDDING_DIR = "all-MiniLM-L6-v2"
 EMBEDDING_MODEL = "all-minilm-l6-v2"
@@ -53,9 +54,7 @@ class SoakConfig:
             raise ValueError(f"minutes must be between 0.1 and 1440, got {self.minutes}")
         if not 0 < self.kill_fraction < 1:
             raise ValueError(f"kill_fraction must be between 0 and 1, got {self.kill_fraction}")
-        for name in ("flood_sockets", "budget_tokens", "max_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        at_least(self, 1, "flood_sockets", "budget_tokens", "max_tokens")
 
     @property
     def seconds(self) -> float:
