@@ -64,3 +64,22 @@ def test_percentile_interpolates_like_numpy() -> None:
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
     assert percentile([1.0, 2.0, 3.0, 4.0], 95) == pytest.approx(3.85)
     assert percentile([], 50) is None
+
+
+def test_llamacpp_side_by_side_or_a_clear_error_without_the_binding(smollm2_path: Path) -> None:
+    """llama-cpp-python is an optional benchmark dependency: without it, one line that says how to
+    get it; with it, both systems on the same file, the ratio against llama.cpp in the table."""
+    import importlib.util
+
+    command = "import sys; from appliance.cli import main; sys.exit(main(sys.argv[1:]))"
+    done = subprocess.run([sys.executable, "-c", command, "bench-llamacpp", "--model", str(smollm2_path),
+                           "--precisions", "int8", "--max-tokens", "8"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    if importlib.util.find_spec("llama_cpp") is None:
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "pip install llama-cpp-python" in done.stderr
+        return
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith(("llama.cpp", "airlock"))}
+    assert rows["llama.cpp"].split()[1] == "Q4_1" and rows["airlock"].split()[1] == "int8"
+    assert rows["airlock"].rstrip().endswith("x")

@@ -12,17 +12,16 @@ time to first token and the decode rate after it are reported separately.
 """
 from __future__ import annotations
 
-import json
 import statistics
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from engine.bench.airlock import engine_config
-from engine.cpu_isa import cpu_isa
+from engine.bench.common import Machine, Report, ratio
 from engine.llm_engine import Engine
 from engine.loader import load_hf, wrap
 from engine.sampling_params import SamplingParams
@@ -42,31 +41,31 @@ class StreamResult:
 
 
 @dataclass(slots=True)
-class LlamaCppReport:
+class LlamaCppReport(Report):
     model: str
-    isa: str
-    threads: int
+    machine: Machine
     max_tokens: int
     results: list[StreamResult] = field(default_factory=list)
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+    def table_title(self) -> list[str]:
+        return [f"model {self.model}, one stream x {self.max_tokens} tokens, greedy",
+                f"machine: {self.machine.line()}",
+                f"{'system':<10} {'precision':<9} {'TTFT ms':>8} {'decode tok/s':>13} {'ITL p50 ms':>11} "
+                f"{'vs llama.cpp':>13}"]
 
-    def to_table(self) -> str:
+    def table_rows(self) -> list[str]:
         reference = next((r for r in self.results if r.system == "llama.cpp"), None)
-        lines = [f"model {self.model}, CPU {self.isa}, {self.threads} threads, one stream x {self.max_tokens} tokens",
-                 f"{'system':<10} {'precision':<9} {'TTFT ms':>8} {'decode tok/s':>13} {'ITL p50 ms':>11} "
-                 f"{'vs llama.cpp':>13}"]
+        rows = []
         for r in self.results:
-            ratio = f"{r.decode_tokens_per_s / reference.decode_tokens_per_s:.2f}x" if reference else "-"
-            lines.append(f"{r.system:<10} {r.precision:<9} {r.ttft_ms:>8.1f} {r.decode_tokens_per_s:>13.1f} "
-                         f"{r.itl_p50_ms:>11.1f} {ratio:>13}")
-        return "\n".join(lines)
+            against = ratio(r.decode_tokens_per_s, reference.decode_tokens_per_s if reference else None)
+            rows.append(f"{r.system:<10} {r.precision:<9} {r.ttft_ms:>8.1f} {r.decode_tokens_per_s:>13.1f} "
+                        f"{r.itl_p50_ms:>11.1f} {f'{against:.2f}x' if against else '-':>13}")
+        return rows
 
 
 def run_llamacpp_bench(path: Path, precisions: list[str], max_tokens: int = 128) -> LlamaCppReport:
     threads = torch.get_num_threads()
-    report = LlamaCppReport(path.name, cpu_isa().describe(), threads, max_tokens)
+    report = LlamaCppReport(path.name, Machine.now(), max_tokens)
     hf_model, tokenizer = load_hf(path, torch.float32)
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": QUESTION}], add_generation_prompt=True,
                                            tokenize=True, return_dict=True)["input_ids"]
