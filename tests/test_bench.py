@@ -73,7 +73,7 @@ def test_llamacpp_side_by_side_or_a_clear_error_without_the_binding(smollm2_path
 
     command = "import sys; from appliance.cli import main; sys.exit(main(sys.argv[1:]))"
     done = subprocess.run([sys.executable, "-c", command, "bench-llamacpp", "--model", str(smollm2_path),
-                           "--precisions", "int8", "--max-tokens", "8"], cwd=ROOT, capture_output=True, text=True,
+                           "--precisions", "int8", "--max-tokens", "8", "--llama-batch", "1"], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
     if importlib.util.find_spec("llama_cpp") is None:
         assert done.returncode == 2 and "Traceback" not in done.stderr

@@ -15,6 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_model_argument(parser)
     parser.add_argument("--precisions", default="fp32,bf16,int8", help="Airlock's precisions, comma-separated")
     parser.add_argument("--max-tokens", type=int, default=128)
+    parser.add_argument("--llama-batch", type=int, default=512,
+                        help="llama.cpp's prompt batch (n_batch); 1 where its batched prompt path fails on a CPU")
     add_quick_and_json(parser)
     parser.set_defaults(func=run)
 
@@ -32,5 +34,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from engine.bench.llamacpp import run_llamacpp_bench
 
-    return print_report("bench-llamacpp", lambda: run_llamacpp_bench(args.model, precisions, args.max_tokens),
+    return print_report("bench-llamacpp", lambda: run_llamacpp_bench(args.model, precisions, args.max_tokens,
+                                                                             args.llama_batch),
                         args.json)

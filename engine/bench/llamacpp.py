@@ -63,13 +63,16 @@ class LlamaCppReport(Report):
         return rows
 
 
-def run_llamacpp_bench(path: Path, precisions: list[str], max_tokens: int = 128) -> LlamaCppReport:
+def run_llamacpp_bench(path: Path, precisions: list[str], max_tokens: int = 128,
+                       llama_batch: int = 512) -> LlamaCppReport:
+    """llama_batch: llama.cpp's prompt batch (n_batch); 1 feeds the prompt a token at a time, so its
+    TTFT is not comparable then, while the decode rate (one token per step either way) is."""
     threads = torch.get_num_threads()
     report = LlamaCppReport(path.name, Machine.now(), max_tokens)
     hf_model, tokenizer = load_hf(path, torch.float32)
     prompt = tokenizer.apply_chat_template([{"role": "user", "content": QUESTION}], add_generation_prompt=True,
                                            tokenize=True, return_dict=True)["input_ids"]
-    report.results.append(in_short_thread(lambda: _llama_cpp(path, prompt, max_tokens, threads)))
+    report.results.append(in_short_thread(lambda: _llama_cpp(path, prompt, max_tokens, threads, llama_batch)))
     for precision in precisions:
         model = wrap(hf_model, tokenizer, path, device=torch.device("cpu"), precision=precision)
         report.results.append(_airlock(model, prompt, max_tokens))
@@ -77,11 +80,11 @@ def run_llamacpp_bench(path: Path, precisions: list[str], max_tokens: int = 128)
     return report
 
 
-def _llama_cpp(path: Path, prompt: list[int], max_tokens: int, threads: int) -> StreamResult:
+def _llama_cpp(path: Path, prompt: list[int], max_tokens: int, threads: int, batch: int) -> StreamResult:
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(path), n_ctx=len(prompt) + max_tokens + 16, n_threads=threads,
-                n_threads_batch=threads, n_batch=512, verbose=False)
+                n_threads_batch=threads, n_batch=batch, verbose=False)
     _llama_generate(llm, prompt[:16], 4)                               # warm-up
     times = _llama_generate(llm, prompt, max_tokens)
     return _result("llama.cpp", _gguf_type(path), times)
