@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "self drafts with the model's int8 copy")
     parser.add_argument("--k", type=int, default=4, help="with --speculation: draft tokens per step")
     parser.add_argument("--draft-model", default="", help="with --speculation draft: the draft model's file")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="with --speculation: off/on pairs per scenario, alternated; the median is reported")
     add_quick_and_json(parser, quick_help="a few requests of a few tokens (for tests)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
@@ -61,7 +63,8 @@ def _speculation_bench(args: argparse.Namespace):
     from engine.loader import load_model
 
     model = load_model(args.model, device=args.device)
-    return run_speculation_bench(model, args.speculation, k=args.k, quick=args.quick, draft_model=args.draft_model)
+    return run_speculation_bench(model, args.speculation, k=args.k, quick=args.quick, draft_model=args.draft_model,
+                                 repeats=args.repeats)
 
 
 def _route_bench(args: argparse.Namespace):

@@ -53,6 +53,7 @@ class SpecRow:
     accepted_tokens: int
     acceptance_rate: float | None
     mean_accepted_length: float | None
+    ratios: list[float] = field(default_factory=list)   # every off/on pair's, in run order
 
 
 @dataclass(slots=True)
@@ -61,6 +62,7 @@ class SpecReport(Report):
     machine: Machine
     method: str
     k: int
+    repeats: int = 1
     rows: list[SpecRow] = field(default_factory=list)
     decode_step_ms: float = 0.0
     verify_pass_ms: float = 0.0
@@ -70,7 +72,8 @@ class SpecReport(Report):
         return {**Report.as_dict(self), "isa": self.machine.cpu_isa}
 
     def table_title(self) -> list[str]:
-        return [f"model {self.model}, speculation {self.method} k={self.k}; {self.machine.line()}"]
+        pairs = f", median of {self.repeats} off/on pairs" if self.repeats > 1 else ""
+        return [f"model {self.model}, speculation {self.method} k={self.k}{pairs}; {self.machine.line()}"]
 
     def table_rows(self) -> list[str]:
         lines = [f"{'scenario':<10} {'off tok/s':>10} {'on tok/s':>10} {'ratio':>7} {'same':>5} "
@@ -79,7 +82,8 @@ class SpecReport(Report):
             rate = f"{r.acceptance_rate:.2f}" if r.acceptance_rate is not None else "-"
             mean = f"{r.mean_accepted_length:.2f}" if r.mean_accepted_length is not None else "-"
             lines.append(f"{r.scenario:<10} {r.tokens_per_s_off:>10.1f} {r.tokens_per_s_on:>10.1f} "
-                         f"{r.ratio:>6.2f}x {str(r.identical):>5} {rate:>7} {mean:>9}")
+                         f"{r.ratio:>6.2f}x {str(r.identical):>5} {rate:>7} {mean:>9}"
+                         + (f"  (ratios {', '.join(f'{x:.2f}' for x in r.ratios)})" if len(r.ratios) > 1 else ""))
         return lines
 
     def table_notes(self) -> list[str]:
@@ -108,15 +112,19 @@ def chat_prompt(tokenizer: Any) -> list[int]:
 
 
 def run_speculation_bench(model: Any, method: str = "ngram", k: int = 4, quick: bool = False,
-                          draft_model: str = "") -> SpecReport:
+                          draft_model: str = "", repeats: int = 1) -> SpecReport:
+    """repeats: off/on pairs per scenario, run alternately; each row is the pair of median ratio."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
     prompt = grounded_prompt(model.tokenizer)
     spec = SpeculationConfig(method=method, k=k, draft_model=draft_model)
-    report = SpecReport(model.name, Machine.now(model.device.type), method, k)
+    report = SpecReport(model.name, Machine.now(model.device.type), method, k, repeats)
     single = SamplingParams(max_tokens=16 if quick else 128, temperature=0.0)
     crowd = SamplingParams(max_tokens=8 if quick else 32, temperature=0.0)
-    report.rows.append(_compare(model, spec, "grounded", [prompt], single))
-    report.rows.append(_compare(model, spec, "chat", [chat_prompt(model.tokenizer)], single))
-    report.rows.append(_compare(model, spec, "c32", [prompt[:-8 - i] + prompt[-8:] for i in range(32)], crowd))
+    scenarios = [("grounded", [prompt], single), ("chat", [chat_prompt(model.tokenizer)], single),
+                 ("c32", [prompt[:-8 - i] + prompt[-8:] for i in range(32)], crowd)]
+    for name, prompts, params in scenarios:
+        report.rows.append(_compare(model, spec, name, prompts, params, repeats))
     report.decode_step_ms, report.verify_pass_ms = _verify_cost(model, prompt, k)
     if spec.uses_model:
         report.draft_step_ms = _draft_step_cost(model, spec, prompt)
@@ -124,14 +132,19 @@ def run_speculation_bench(model: Any, method: str = "ngram", k: int = 4, quick: 
 
 
 def _compare(model: Any, spec: SpeculationConfig, name: str, prompts: list[list[int]],
-             params: SamplingParams) -> SpecRow:
-    off, off_tokens, _ = _run(model, SpeculationConfig(), prompts, params)
-    on, on_tokens, streams = _run(model, spec, prompts, params)
+             params: SamplingParams, repeats: int) -> SpecRow:
+    """Off and on alternately, each in an engine of its own (one engine thread at a time)."""
+    pairs = [(_run(model, SpeculationConfig(), prompts, params), _run(model, spec, prompts, params))
+             for _ in range(repeats)]
+    ratios = [on[0] / off[0] for off, on in pairs]
+    (off, _, _), (on, _, streams) = pairs[sorted(range(repeats), key=ratios.__getitem__)[repeats // 2]]
+    identical = all(off_run[1] == on_run[1] for off_run, on_run in pairs)
     drafted = sum(s.metrics.spec_draft_tokens for s in streams)
     accepted = sum(s.metrics.spec_accepted_tokens for s in streams)
     drafts = sum(s.metrics.spec_drafts for s in streams)
-    return SpecRow(name, off, on, ratio(on, off), on_tokens == off_tokens, drafted, accepted,
-                   accepted / drafted if drafted else None, 1 + accepted / drafts if drafts else None)
+    return SpecRow(name, off, on, ratio(on, off), identical, drafted, accepted,
+                   accepted / drafted if drafted else None, 1 + accepted / drafts if drafts else None,
+                   [round(r, 3) for r in ratios])
 
 
 def _run(model: Any, spec: SpeculationConfig, prompts: list[list[int]],
