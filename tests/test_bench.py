@@ -83,3 +83,18 @@ def test_llamacpp_side_by_side_or_a_clear_error_without_the_binding(smollm2_path
     rows = {line.split()[0]: line for line in done.stdout.splitlines() if line.startswith(("llama.cpp", "airlock"))}
     assert rows["llama.cpp"].split()[1] == "Q4_1" and rows["airlock"].split()[1] == "int8"
     assert rows["airlock"].rstrip().endswith("x")
+
+
+def test_quick_speculation_bench_alternates_pairs_and_keeps_the_text(smollm2_path: Path) -> None:
+    done = airlock("--quick", "--speculation", "ngram", "--repeats", "2", "--json", "--model", str(smollm2_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["method"] == "ngram" and report["repeats"] == 2
+    rows = {row["scenario"]: row for row in report["rows"]}
+    assert set(rows) == {"grounded", "chat", "c32"}
+    for row in rows.values():
+        assert row["identical"] and len(row["ratios"]) == 2
+        assert row["ratio"] == pytest.approx(row["tokens_per_s_on"] / row["tokens_per_s_off"])
+        assert row["ratio"] == pytest.approx(sorted(row["ratios"])[1], abs=1e-3)   # the median pair (upper of 2)
+    assert rows["grounded"]["accepted_tokens"] > 0 and rows["c32"]["draft_tokens"] == 0   # adaptive: none at c32
+    assert report["verify_pass_ms"] > 0 and report["draft_step_ms"] is None
