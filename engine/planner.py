@@ -251,15 +251,16 @@ def draft_kv_bytes_per_token(shape: ModelShape, request: PlanRequest) -> int:
 
 
 def plan(shape: ModelShape, request: PlanRequest) -> Plan:
+    served_weights = weight_bytes(shape, request.quantization, request.device)
     draft_weights = draft_weight_bytes(shape, request)
-    weights = weight_bytes(shape, request.quantization, request.device) + draft_weights
+    weights = served_weights + draft_weights
     kv = kv_bytes(shape, request, request.context_length, request.concurrency)
     overhead = overhead_bytes(shape, request.device, request.concurrency, request.step_tokens)
     total = weights + kv + overhead
     return Plan(
         quantization=request.quantization, kv_dtype=request.kv_dtype,
         context_length=request.context_length, concurrency=request.concurrency,
-        parameters=shape.parameters(), weight_bytes=weights - draft_weights,
+        parameters=shape.parameters(), weight_bytes=served_weights,
         kv_bytes_per_token=kv_bytes_per_token(shape, request.kv_dtype), kv_bytes=kv,
         overhead_bytes=overhead, total_bytes=total, budget_bytes=request.budget_bytes,
         fits=total <= request.budget_bytes,

@@ -273,7 +273,7 @@ class ModelManager:
             slo_itl_p95=scheduler.slo_itl_p95_seconds,
             kv_cache_bytes=self.config.models.kv_cache_bytes, max_waiting=self.config.server.max_waiting,
             cache=self.config.cache.prefix_policy(),
-            speculation=self.config.speculation.engine_config(draft_path(self.store, self.config.speculation)))
+            speculation=self.config.speculation.engine_config())
 
     def _record_conversion(self, name: str) -> None:
         try:
@@ -287,7 +287,9 @@ class ModelManager:
         from engine.loader import load_model
         started = time.perf_counter()
         model = load_model(path, device=self.device, name=name, precision=quantization)
-        engine = Engine(model, dataclasses.replace(self._engine_config(), kv_dtype=kv_dtype))
+        settings = self.config.speculation       # a draft model's files are verified here, once per load
+        speculation = settings.engine_config(draft_path(self.store, settings))
+        engine = Engine(model, dataclasses.replace(self._engine_config(), kv_dtype=kv_dtype, speculation=speculation))
         info = LoadedInfo(name=name, quantization=quantization, device=self.device, kv_dtype=kv_dtype,
                           weight_bytes=int(model.weight_bytes()), kv_bytes=_kv_pool_bytes(engine),
                           reservation=reservation, load_seconds=time.perf_counter() - started)

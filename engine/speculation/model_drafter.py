@@ -19,6 +19,8 @@ Invariants:
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from engine.loader import LoadedModel
@@ -50,14 +52,14 @@ class ModelDrafter:
         if not active:
             return
         batch, last_rows = _catch_up_batch(active)
-        j = 0
-        while active:
+        for j in itertools.count():
             logits = self.runner.forward(batch)[last_rows, :self.vocab_size]
             for seq, token in zip(active, logits.argmax(dim=-1).tolist()):
                 seq.draft_token_ids[j] = token
             active = [s for s in active if len(s.draft_token_ids) > j + 1]
-            batch, last_rows = (_next_draft_batch(active, j), list(range(len(active)))) if active else (None, [])
-            j += 1
+            if not active:
+                break
+            batch, last_rows = _next_draft_batch(active, j), list(range(len(active)))
         for seq in seqs:
             if seq.draft_token_ids:   # K/V of the last token and of every draft but the last
                 stats_of(seq).draft_kv = seq.num_computed + len(seq.draft_token_ids)
