@@ -3,8 +3,9 @@
 Assumptions, up front:
 - Quality is the perplexity of SmolLM2-135M on a fixed English text against fp32
   (tests/models/test_quality.py measures it). AUTO_PERPLEXITY_BOUND is the cost `auto` accepts:
-  1% from fp32. Measured costs (the size of the change) are in PERPLEXITY_COST: int8 (7-bit
-  weights, +1.2%) is over the bound, so it stays opt-in; bf16 (28.02 against fp32's 28.16,
+  1% from fp32. Measured costs (the size of the change) are in PERPLEXITY_COST: int8 (+1.2%
+  with AVX2's 7-bit weights; 8-bit with VNNI is nearer fp32 but still +2.4% to +3% on 2,048-token
+  texts) is over the bound, so it stays opt-in; bf16 (28.02 against fp32's 28.16,
   -0.5%) is within it.
 - Speed ranks by the CPU's level (engine/cpu_isa.py): with AMX, bf16 runs the linear layers on
   AMX tiles and reads half fp32's bytes, fastest at every batch size; without AMX, bf16 has no

@@ -1,12 +1,13 @@
 """Weight quantization at load time.
 
-CPU, int8: fbgemm's dynamic int8 linear layers (weights 7-bit in int8 per output channel,
-activations 8-bit, quantized per call), which read a quarter of the bytes fp32 does. Batch-1
-decoding is bound by memory bandwidth, so this is what lifts single-stream speed. The embedding
-table keeps one int8 row per token with a scale. The LM head is quantized too: untied, it is
-an fbgemm layer like the others; tied (a large share of a small model's weights), it reads the
-embedding's own int8 table with Airlock's kernel (engine/csrc/int8_matmul.cpp), so the table
-is held once, in 7 bits like every other weight.
+CPU, int8: fbgemm's dynamic int8 linear layers (weights in int8 per output channel, activations
+8-bit, quantized per call), which read a quarter of the bytes fp32 does. Batch-1 decoding is
+bound by memory bandwidth, so this is what lifts single-stream speed. Weights keep all 8 bits
+where the CPU has AVX-512 VNNI and 7 on AVX2 (weight_levels, below). The embedding table keeps
+one int8 row per token with a scale. The LM head is quantized too: untied, it is an fbgemm layer
+like the others; tied (a large share of a small model's weights), it reads the embedding's own
+int8 table with Airlock's kernel (engine/csrc/int8_matmul.cpp), so the table is held once, at
+the same levels as every other weight.
 
 CPU, full precision (fp32): the linear layers are prepacked for oneDNN (engine/packed_linear.py).
 
@@ -38,15 +39,21 @@ from torch import nn
 
 from engine import packed_linear
 from engine.attention import build_metadata
+from engine.cpu_isa import CpuIsa, at_least, cpu_isa
 from engine.kernels import kernels_for
 
 QUANTIZATIONS = ("none", "int8", "nf4", "bf16")   # bf16: CPU only (on CUDA, load in dtype bf16)
 BACKENDS = ("auto", "bitsandbytes")   # auto: Airlock's int8 on CPU, bitsandbytes on CUDA
-# AVX2 multiplies uint8 activations by int8 weights and sums pairs into int16, which saturates
-# unless 2 x 255 x |w| < 32768. Weights get 7 bits (|w| <= 63) so activations keep all 8: on
-# SmolLM2 that halves the perplexity cost of int8 against 8-bit weights with 7-bit activations.
-WEIGHT_LEVELS = 63.0
 REDUCE_RANGE = False
+
+
+def weight_levels(isa: CpuIsa | None = None) -> float:
+    """Levels each side of zero for int8 weights on this CPU. With AVX-512 VNNI (the avx512 and
+    amx levels; fbgemm and Airlock's kernel both use vpdpbusd there) byte products add into
+    int32 without saturating: 127. AVX2 multiplies uint8 activations by int8 weights and sums
+    pairs into int16, which saturates unless 2 x 255 x |w| < 32768: 63, so activations keep all
+    8 bits (on SmolLM2 that halves the perplexity cost against 7-bit activations)."""
+    return 127.0 if at_least((isa or cpu_isa()).level, "avx512") else 63.0
 
 
 class Int8Linear(nn.Module):
@@ -56,7 +63,7 @@ class Int8Linear(nn.Module):
         super().__init__()
         weight = linear.weight.detach().float()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        scale = (weight.abs().amax(dim=1) / WEIGHT_LEVELS).clamp(min=1e-10).double()
+        scale = (weight.abs().amax(dim=1) / weight_levels()).clamp(min=1e-10).double()
         bias = None if linear.bias is None else linear.bias.detach().float()
         with warnings.catch_warnings():  # qint8 tensors are deprecated, but they are fbgemm's only way in
             warnings.simplefilter("ignore")
@@ -121,7 +128,7 @@ def quantize_rows(weight: torch.Tensor, levels: float = 127.0) -> tuple[torch.Te
 
 class Int8TiedHead(nn.Module):
     """The LM head tied to an Int8Embedding: logits straight from its int8 table (shared, not
-    copied), activations quantized per row to 8 bits. The table must hold 7-bit values."""
+    copied), activations quantized per row to 8 bits. The table holds weight_levels() values."""
 
     def __init__(self, embedding: Int8Embedding) -> None:
         super().__init__()
@@ -150,7 +157,7 @@ def int8_matmul_torch(x: torch.Tensor, qweight: torch.Tensor, scale: torch.Tenso
     inv = torch.where(peak > 0, 127.0 / peak, torch.zeros_like(peak))
     xq = torch.round(x * inv)
     x_scale = peak / 127.0
-    out = torch.cat([xq @ rows.float().T for rows in qweight.split(chunk)], dim=1)  # exact while K*127*63 < 2^24
+    out = torch.cat([xq @ rows.float().T for rows in qweight.split(chunk)], dim=1)  # exact while K*127*|w| < 2^24
     return out * (x_scale * scale)
 
 
@@ -183,8 +190,8 @@ def quantize(module: nn.Module, method: str, device: torch.device,
     dtype = module.lm_head.weight.dtype
     if calibration_ids:
         smooth(module, calibration_ids)
-    if tied_head(module):  # one 7-bit table for both ends (the head's kernel needs 7 bits)
-        module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype, WEIGHT_LEVELS)
+    if tied_head(module):  # one table for both ends, at the levels the head's kernel takes
+        module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype, weight_levels())
         module.lm_head = Int8TiedHead(module.embed_tokens)
     else:
         module.embed_tokens = Int8Embedding(module.embed_tokens.weight, dtype)
@@ -246,7 +253,9 @@ def weight_bytes(module: nn.Module) -> int:
 
 # --- smoothing: activation outliers folded into the weights before int8 ---
 
-ALPHA = 0.5  # chosen on SmolLM2 with 7-bit weights and an fbgemm head: 0.4, 0.5, 0.6 gave +3.4%, +2.8%, +5.1%
+# Chosen on SmolLM2 with 7-bit weights and an fbgemm head (0.4, 0.5, 0.6 gave +3.4%, +2.8%, +5.1% perplexity);
+# with 8-bit weights, mean KL from fp32 on 2,048 tokens was 0.0311, 0.0234, 0.0249 at 0.4, 0.5, 0.6.
+ALPHA = 0.5
 CALIBRATION_TEXT = (
     "The quarterly report shows revenue of 4.2 million dollars, up 12% from last year. "
     "def area(radius):\n    return 3.14159 * radius ** 2\n\n"

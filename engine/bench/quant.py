@@ -1,6 +1,7 @@
 """Quantization benchmark: each precision of one model measured in the same run.
 
-For every precision: resident weight bytes, perplexity on a fixed text, one request alone
+For every precision: resident weight bytes, perplexity on a fixed text and the mean KL
+divergence of its next-token distributions from the first precision's, one request alone
 (tokens/s over 128 generated tokens) and 32 concurrent requests x 128 tokens (aggregate
 tokens/s). The first precision listed is the baseline the ratios are taken against.
 """
@@ -67,6 +68,7 @@ class PrecisionResult:
     precision: str
     weight_bytes: int
     perplexity: float
+    divergence: float            # mean KL from the first precision's next-token distributions, nats
     single_tokens_per_s: float
     concurrent_tokens_per_s: float
     load_seconds: float
@@ -103,12 +105,12 @@ class QuantReport(Report):
 
     def table_rows(self) -> list[str]:
         ratios = self.ratios()
-        lines = [f"{'precision':<10} {'weights MiB':>12} {'x fp16':>7} {'ppl':>8} {'1 req tok/s':>12} "
+        lines = [f"{'precision':<10} {'weights MiB':>12} {'x fp16':>7} {'ppl':>8} {'KL':>7} {'1 req tok/s':>12} "
                  f"{'x':>6} {f'{self.concurrency} req tok/s':>13} {'x':>6}"]
         for r in self.results:
             q = ratios[r.precision]
             lines.append(f"{r.precision:<10} {r.weight_bytes / 1024**2:>12.1f} {q['weight_bytes_vs_fp16']:>7.2f} "
-                         f"{r.perplexity:>8.2f} {r.single_tokens_per_s:>12.1f} {q['single_speedup']:>6.2f} "
+                         f"{r.perplexity:>8.2f} {r.divergence:>7.4f} {r.single_tokens_per_s:>12.1f} {q['single_speedup']:>6.2f} "
                          f"{r.concurrent_tokens_per_s:>13.1f} {q['concurrent_speedup']:>6.2f}")
         return lines
 
@@ -116,21 +118,27 @@ class QuantReport(Report):
 def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] = lambda _: None) -> QuantReport:
     report = QuantReport(model=options.model.name, machine=Machine.now(options.device),
                          max_tokens=options.max_tokens, concurrency=options.concurrency)
+    reference = None
     for precision in options.precisions:
         progress(f"loading {precision}")
         started = time.perf_counter()
         model = load_model(options.model, device=options.device, precision=precision)
         load_seconds = time.perf_counter() - started
         report.fp16_bytes = report.fp16_bytes or fp16_parameter_bytes(model)
-        report.results.append(_measure(model, precision, load_seconds, options, progress))
+        ids = model.tokenizer(FIXED_TEXT)["input_ids"]
+        logprobs = next_token_logprobs(model, ids)
+        reference = logprobs if reference is None else reference
+        quality = (perplexity_of(logprobs, ids), divergence(reference, logprobs))
+        report.results.append(_measure(model, precision, load_seconds, options, quality, progress))
         del model
     return report
 
 
 
-def perplexity(model: LoadedModel, token_ids: list[int], block_size: int = 16,
-               kv_dtype: torch.dtype | None = None) -> float:
-    """exp(mean negative log-likelihood) of each token given the ones before it, in one forward."""
+def next_token_logprobs(model: LoadedModel, token_ids: list[int], block_size: int = 16,
+                        kv_dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Log-probabilities of the next token at every position of `token_ids`, in one forward
+    ([len, vocab], float32)."""
     blocks = math.ceil(len(token_ids) / block_size)
     runner = ModelRunner(model, blocks, block_size, kv_dtype)
     meta = build_metadata([len(token_ids)], [0], [list(range(blocks))], block_size, runner.windows, model.device)
@@ -138,12 +146,29 @@ def perplexity(model: LoadedModel, token_ids: list[int], block_size: int = 16,
     ids = torch.tensor(token_ids, dtype=torch.long, device=model.device)
     with torch.inference_mode():
         logits = model.module.logits(model.module(ids, meta, runner.kv_caches))
-    return math.exp(F.cross_entropy(logits[:-1].float(), ids[1:]).item())
+    return F.log_softmax(logits.float(), dim=-1)
+
+
+def perplexity(model: LoadedModel, token_ids: list[int], block_size: int = 16,
+               kv_dtype: torch.dtype | None = None) -> float:
+    """exp(mean negative log-likelihood) of each token given the ones before it, in one forward."""
+    return perplexity_of(next_token_logprobs(model, token_ids, block_size, kv_dtype), token_ids)
+
+
+def perplexity_of(logprobs: torch.Tensor, token_ids: list[int]) -> float:
+    targets = torch.tensor(token_ids[1:], device=logprobs.device).unsqueeze(1)
+    return math.exp(-logprobs[:-1].gather(1, targets).mean().item())
+
+
+def divergence(reference: torch.Tensor, logprobs: torch.Tensor) -> float:
+    """Mean KL(reference || logprobs) over positions, in nats: how far one precision's
+    next-token distributions are from the reference's. Steadier than a perplexity change on a
+    short text, which moves with the few tokens either model finds unlikely."""
+    return (reference.exp() * (reference - logprobs)).sum(dim=-1).mean().item()
 
 
 def _measure(model: LoadedModel, precision: str, load_seconds: float, options: QuantBenchOptions,
-             progress: Callable[[str], None]) -> PrecisionResult:
-    ppl = perplexity(model, model.tokenizer(FIXED_TEXT)["input_ids"])
+             quality: tuple[float, float], progress: Callable[[str], None]) -> PrecisionResult:
     prompts = [model.tokenizer(f"Request {i}: tell a short story about the river town.")["input_ids"]
                for i in range(options.concurrency)]
     kv_dtype = planner.default_kv_dtype(precision, options.device)      # what a load in the appliance gets
@@ -160,7 +185,7 @@ def _measure(model: LoadedModel, precision: str, load_seconds: float, options: Q
         concurrent = _generate(engine, prompts, options.max_tokens)
     finally:
         engine.shutdown()
-    return PrecisionResult(precision, model.weight_bytes(), ppl, single, concurrent, load_seconds)
+    return PrecisionResult(precision, model.weight_bytes(), *quality, single, concurrent, load_seconds)
 
 
 def _generate(engine: Engine, prompts: list[list[int]], max_tokens: int) -> float:

@@ -1,14 +1,16 @@
 // x @ W^T over an int8 table with one fp32 scale per row: the tied LM head reads the embedding
 // table itself (engine/quantization.py, Int8TiedHead), so the model holds that table once.
 //
-// AVX2 has no int8 dot product instruction. vpmaddubsw multiplies unsigned bytes by signed
-// bytes and adds pairs into int16 (32 products per instruction), vpmaddwd by ones widens the
-// pairs to int32. Activations are quantized per row to [-127, 127] and shifted by 128 to fit
-// unsigned bytes; weights keep 7 bits (|w| <= 63) so a pair stays below int16 saturation
-// (2 x 255 x 63 < 32768). The shift adds 128 x sum(w) to each dot product, which the per-row
-// weight sums (computed once at load) take back. That is three instructions per 32 products,
-// against six for int16 activations (sign extension, vpmaddwd, add per 16). The integer sums
-// are exact, so a row's result does not depend on the other rows of the batch.
+// Activations are quantized per row to [-127, 127] and shifted by 128 to fit unsigned bytes,
+// because x86's byte products take one unsigned and one signed operand. The shift adds
+// 128 x sum(w) to each dot product, which the per-row weight sums (computed once at load) take
+// back. The integer sums are exact, so a row's result does not depend on the other rows.
+//
+// AVX-512 VNNI (the avx512 and amx builds): vpdpbusd multiplies 64 byte pairs and adds each
+// four into an int32 lane, without saturation, so weights keep all 8 bits (|w| <= 127).
+// AVX2: vpmaddubsw adds pairs into int16, which saturates unless 2 x 255 x |w| < 32768, so
+// weights keep 7 bits (|w| <= 63); vpmaddwd by ones widens the pairs to int32. The caller
+// quantizes the table to the level its build needs (engine/quantization.py, weight_levels).
 #include <torch/extension.h>
 #include <ATen/Parallel.h>
 #if defined(__AVX2__)
@@ -24,7 +26,7 @@ namespace {
 
 constexpr float kLevels = 127.0f;   // activation levels each side of zero
 constexpr int kShift = 128;         // activation offset into unsigned bytes
-constexpr int64_t kMaxK = 65536;    // keeps |sum| <= K x 255 x 63 inside int32
+constexpr int64_t kMaxK = 65536;    // keeps |sum| <= K x 255 x 127 inside int32
 constexpr int kCols = 8;            // table rows per register tile: 8 accumulators, one vector of results
 constexpr int64_t kBlock = 32;      // table rows per cache block (18 KB at K=576): stays in L1 over all rows of x
 constexpr int64_t kAhead = 4096;    // prefetch distance in bytes while a block is first read from memory
@@ -58,14 +60,30 @@ __m256i hsum8(const __m256i* v) {
   return _mm256_add_epi32(_mm256_permute2x128_si256(a, b, 0x20), _mm256_permute2x128_si256(a, b, 0x31));
 }
 
-// out[0, 0..8) = one row of x (quantized, scale xs) against table rows n..n+8. One row at a
-// time is enough reuse: two multiplier instructions per 32 products bound the loop, not loads.
+#if defined(__AVX512VNNI__)
+// acc[c] (8 int32 lanes) sums x[0, j) against table row c, j the largest multiple of 64 <= k.
 template <bool Prefetch>
-void tile(const uint8_t* x, float xs, const Table& t, int64_t n, float* out) {
-  const int64_t k = t.k;
-  const int8_t* w = t.w + n * k;
+int64_t accumulate(const uint8_t* x, const int8_t* w, int64_t k, __m256i* acc) {
+  __m512i wide[kCols];
+  for (int c = 0; c < kCols; ++c) wide[c] = _mm512_setzero_si512();
+  int64_t j = 0;
+  for (; j + 64 <= k; j += 64) {
+    const __m512i xv = _mm512_loadu_si512(x + j);
+#pragma GCC unroll 8
+    for (int c = 0; c < kCols; ++c) {
+      if (Prefetch) _mm_prefetch(reinterpret_cast<const char*>(w + c * k + j + kAhead), _MM_HINT_T0);
+      wide[c] = _mm512_dpbusd_epi32(wide[c], xv, _mm512_loadu_si512(w + c * k + j));
+    }
+  }
+  for (int c = 0; c < kCols; ++c)
+    acc[c] = _mm256_add_epi32(_mm512_castsi512_si256(wide[c]), _mm512_extracti64x4_epi64(wide[c], 1));
+  return j;
+}
+#else
+// acc[c] (8 int32 lanes) sums x[0, j) against table row c, j the largest multiple of 32 <= k.
+template <bool Prefetch>
+int64_t accumulate(const uint8_t* x, const int8_t* w, int64_t k, __m256i* acc) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256i acc[kCols];
   for (int c = 0; c < kCols; ++c) acc[c] = _mm256_setzero_si256();
   int64_t j = 0;
   for (; j + 32 <= k; j += 32) {
@@ -77,9 +95,21 @@ void tile(const uint8_t* x, float xs, const Table& t, int64_t n, float* out) {
       acc[c] = _mm256_add_epi32(acc[c], _mm256_madd_epi16(_mm256_maddubs_epi16(xv, wv), ones));
     }
   }
+  return j;
+}
+#endif
+
+// out[0, 0..8) = one row of x (quantized, scale xs) against table rows n..n+8. One row at a
+// time is enough reuse: the multiplier instructions bound the loop, not loads.
+template <bool Prefetch>
+void tile(const uint8_t* x, float xs, const Table& t, int64_t n, float* out) {
+  const int64_t k = t.k;
+  const int8_t* w = t.w + n * k;
+  __m256i acc[kCols];
+  const int64_t j = accumulate<Prefetch>(x, w, k, acc);
   alignas(32) int32_t tail[kCols] = {};
   for (int c = 0; c < kCols; ++c)
-    for (int64_t r = j; r < k; ++r) tail[c] += int32_t(x[r]) * int32_t(w[c * k + r]);  // K % 32
+    for (int64_t r = j; r < k; ++r) tail[c] += int32_t(x[r]) * int32_t(w[c * k + r]);  // the last K % 32 (or 64)
   __m256i dot = _mm256_add_epi32(hsum8(acc), _mm256_load_si256(reinterpret_cast<const __m256i*>(tail)));
   const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(t.sums + n));
   dot = _mm256_sub_epi32(dot, _mm256_slli_epi32(sums, 7));  // the 128 offset times sum(w)
@@ -120,8 +150,8 @@ void block(const uint8_t* xq, const float* xs, int64_t m, const Table& t, int64_
 
 }  // namespace
 
-// x [M, K] float32; qweight [N, K] int8 with |w| <= 63 (not checked: a per-call scan would cost
-// as much as the product); scale [N] float32; row_sums [N] int32, each qweight row's sum.
+// x [M, K] float32; qweight [N, K] int8 with |w| <= 127 on AVX-512 VNNI builds, <= 63 on the others
+// (not checked: a per-call scan would cost as much as the product); scale [N] float32; row_sums [N] int32, each qweight row's sum.
 // Returns [M, N] float32 ~ x @ (qweight * scale[:, None]).T, activations quantized per row.
 torch::Tensor int8_matmul(const torch::Tensor& x, const torch::Tensor& qweight, const torch::Tensor& scale,
                           const torch::Tensor& row_sums) {

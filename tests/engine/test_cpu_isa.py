@@ -12,6 +12,7 @@ import torch
 from engine.cpu_isa import LEVELS, CpuIsa, at_least, cpu_isa, level_of, resolve
 from engine.kernels import cpu_kernels, kernels_at
 from engine.precision import auto_cpu_precision, compute_and_weights
+from engine.quantization import weight_levels
 
 AVX2 = {"avx2", "fma", "f16c"}
 AVX512 = AVX2 | {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_vnni"}
@@ -44,6 +45,12 @@ def test_auto_precision_follows_the_level() -> None:
     assert compute_and_weights("bf16", cuda) == (torch.bfloat16, "none")   # bf16 compute
     assert compute_and_weights("int8", cpu) == (torch.float32, "int8")
     assert compute_and_weights("fp16", cpu) == (torch.float16, "none")
+
+
+def test_int8_weights_keep_8_bits_where_vnni_sums_bytes_without_saturating() -> None:
+    assert weight_levels(CpuIsa("amx", "amx", False)) == weight_levels(CpuIsa("avx512", "avx512", False)) == 127
+    assert weight_levels(CpuIsa("amx", "avx2", True)) == 63    # a forced AVX2 build takes 7-bit weights
+    assert weight_levels(CpuIsa("portable", "portable", False)) == 63
 
 
 def test_a_level_above_the_cpu_is_refused() -> None:

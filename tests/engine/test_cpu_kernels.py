@@ -10,7 +10,7 @@ import torch
 
 from engine.attention import build_metadata, decode_gathered
 from engine.kernels import cpu_kernels
-from engine.quantization import WEIGHT_LEVELS, _anchor, int8_matmul_torch, quantize_rows
+from engine.quantization import _anchor, int8_matmul_torch, quantize_rows, weight_levels
 
 pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
 
@@ -77,12 +77,13 @@ def test_rms_norm_matches_torch(offset: float) -> None:
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-6)
 
 
-def _table(rows: int, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    qweight, scale = quantize_rows(torch.randn(rows, k), WEIGHT_LEVELS)
+def _table(rows: int, k: int, levels: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A table at the levels this CPU's build takes (127 with AVX-512 VNNI, else 63)."""
+    qweight, scale = quantize_rows(torch.randn(rows, k), levels or weight_levels())
     return qweight, scale, qweight.sum(dim=1, dtype=torch.int32)
 
 
-@pytest.mark.parametrize("rows,k", [(1, 576), (33, 576), (33, 100), (1, 7)])   # K % 32: 0, 0, 4, 7
+@pytest.mark.parametrize("rows,k", [(1, 576), (33, 576), (33, 100), (1, 7), (3, 600)])   # K % 64: 0, 0, 36, 7, 24
 def test_int8_matmul_matches_the_torch_path(rows: int, k: int) -> None:
     torch.manual_seed(rows * 1000 + k)
     qweight, scale, sums = _table(77, k)                  # 77 table rows: 9 register tiles of 8, 5 alone
@@ -93,6 +94,19 @@ def test_int8_matmul_matches_the_torch_path(rows: int, k: int) -> None:
     exact = x @ (qweight.float() * scale.unsqueeze(1)).T
     for i in range(rows):                                 # 8-bit activations, one scale per row
         assert float((got[i] - exact[i]).norm() / exact[i].norm()) < 0.03
+
+
+def test_int8_matmul_does_not_saturate_at_its_levels() -> None:
+    """The worst case for byte products: every activation at the top of its range, every weight
+    at the top of the levels this build takes (AVX2's pair sums saturate past 63)."""
+    levels = int(weight_levels())
+    qweight = torch.full((16, 576), levels, dtype=torch.int8)
+    qweight[8:] = -levels
+    x = torch.ones(2, 576)
+    x[1] = -1.0
+    got = cpu_kernels().int8_matmul(x, qweight, torch.ones(16), qweight.sum(dim=1, dtype=torch.int32))
+    expected = torch.tensor([[576.0 * levels] * 8 + [-576.0 * levels] * 8, [-576.0 * levels] * 8 + [576.0 * levels] * 8])
+    assert torch.equal(got, expected)
 
 
 def test_int8_matmul_rows_do_not_depend_on_the_batch() -> None:

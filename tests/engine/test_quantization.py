@@ -15,7 +15,7 @@ from engine.loader import LoadedModel, load_model, wrap
 from engine.model_runner import ForwardBatch, ModelRunner
 from engine.models import build_model
 from engine import quantization
-from engine.quantization import (WEIGHT_LEVELS, Int8Embedding, Int8Linear, Int8TiedHead, quantize, quantize_rows,
+from engine.quantization import (Int8Embedding, Int8Linear, Int8TiedHead, quantize, quantize_rows, weight_levels,
                                  weight_bytes)
 
 PROMPT = "Here is a short story about a robot who learns to paint:"
@@ -85,11 +85,13 @@ def test_tied_head_reads_the_embedding_table(tied: bool) -> None:
     assert isinstance(module.lm_head, Int8TiedHead if tied else Int8Linear)
     got = module.lm_head(x)
     assert float((got - expected).norm() / expected.norm()) < 0.03
-    if tied:  # one 7-bit table: the head's, and the embedding's rows within half a step of 1/63
+    if tied:  # one table at the kernel's levels: the head's, and the embedding's rows within half a step
+        levels = weight_levels()
         assert module.lm_head.qweight is module.embed_tokens.qweight
-        assert int(module.embed_tokens.qweight.abs().max()) == 63
+        assert int(module.embed_tokens.qweight.abs().max()) == levels
         ids = torch.tensor([0, 5, 299])
-        torch.testing.assert_close(module.embed_tokens(ids), table[ids], atol=float(table.abs().max()) / 126, rtol=0)
+        torch.testing.assert_close(module.embed_tokens(ids), table[ids], atol=float(table.abs().max()) / (2 * levels),
+                                   rtol=0)
     shape = planner.ModelShape.from_config(config.to_dict())
     assert weight_bytes(module) == planner.weight_bytes(shape, "int8", "cpu")
 
@@ -97,7 +99,7 @@ def test_tied_head_reads_the_embedding_table(tied: bool) -> None:
 def test_tied_head_without_kernels_matches(monkeypatch: pytest.MonkeyPatch) -> None:
     """The torch path (no compiler, AIRLOCK_TORCH_ONLY=1) does the kernel's arithmetic."""
     torch.manual_seed(0)
-    head = Int8TiedHead(Int8Embedding(torch.randn(300, 64), torch.float32, WEIGHT_LEVELS))
+    head = Int8TiedHead(Int8Embedding(torch.randn(300, 64), torch.float32, weight_levels()))
     x = torch.randn(2, 5, 64)
     with_kernels = head(x)
     monkeypatch.setattr(quantization, "kernels_for", lambda *tensors: None)
