@@ -60,7 +60,7 @@ def rules() -> Response:
 def put_rule(name: str) -> Response:
     body = parse(AlertRuleBody)
     if body.name not in (None, name):
-        raise ApiError(400, f"the rule's name is {name!r} (from the path), not {body.name!r}.", param="name",
+        raise ApiError(400, f"'name' must be the path's name {name!r}, got {body.name!r}.", param="name",
                        code="invalid_value")
     try:
         before, rule = _alerts().put_rule(body.rule(name))
