@@ -7,8 +7,9 @@ from flask import Response, jsonify, request
 from appliance import audit
 from appliance.alerts.rules import KINDS, InvalidRule
 from appliance.api.admin import admin_blueprint
+from appliance.api.admin_bodies import AlertRuleBody
 from appliance.api.errors import ApiError
-from appliance.api.validation import json_body
+from appliance.api.validation import parse
 
 bp = admin_blueprint("admin_alerts")
 
@@ -57,14 +58,14 @@ def rules() -> Response:
 
 @bp.put("/alerts/rules/<name>")
 def put_rule(name: str) -> Response:
-    body = json_body()
-    if body.get("name", name) != name:
-        raise ApiError(400, f"the rule's name is {name!r} (from the path), not {body['name']!r}.", param="name",
+    body = parse(AlertRuleBody)
+    if body.name not in (None, name):
+        raise ApiError(400, f"'name' must be the path's name {name!r}, got {body.name!r}.", param="name",
                        code="invalid_value")
     try:
-        before, rule = _alerts().put_rule({**body, "name": name})
-    except InvalidRule as exc:
-        raise ApiError(400, str(exc), param=_param(str(exc)), code="invalid_value") from None
+        before, rule = _alerts().put_rule(body.rule(name))
+    except InvalidRule as exc:   # the body is valid: only the path's name is left to refuse
+        raise ApiError(400, f"{exc}.", param="name", code="invalid_value") from None
     audit.record("alert.rule", name, before.to_dict() if before else None, rule.to_dict())
     return jsonify(rule.to_dict())
 
@@ -78,7 +79,3 @@ def delete_rule(name: str) -> Response:
     audit.record("alert.rule", name, removed.to_dict(), None)
     return jsonify({"name": name, "deleted": True})
 
-
-def _param(message: str) -> str | None:
-    word = message.split()[0] if message else ""
-    return word if word.isidentifier() else None

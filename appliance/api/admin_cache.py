@@ -8,9 +8,11 @@ from flask import Response, jsonify
 
 from appliance import audit
 from appliance.api.admin import admin_blueprint, loaded_engines
+from appliance.api.admin_bodies import FlushRequest, PinRequest
 from appliance.api.errors import ApiError
+from appliance.api.fields import changed_settings, settings_change
+from appliance.api.validation import parse
 from appliance.auth.keys import tenant_scope
-from appliance.api.fields import Fields, changed_settings, json_body
 from appliance.caching.response_caches import PolicyError
 from appliance.config import CacheSettings
 
@@ -35,9 +37,7 @@ def get_policy() -> Response:
 
 @bp.put("/cache/policy")
 def set_policy() -> Response:
-    body = json_body()
-    model = Fields(body).string("model")
-    changes = {k: v for k, v in body.items() if k != "model"}
+    model, changes = settings_change()
     caches = _appliance().response_caches
     response = changed_settings(CacheSettings, caches.settings.model_dump(), changes)
     engines = loaded_engines(model)
@@ -69,15 +69,12 @@ def list_pins() -> Response:
 
 @bp.post("/cache/pins")
 def pin() -> Response:
-    body = Fields(json_body())
-    model = body.string("model", required=True)
-    prompt = body.string("prompt", required=True)
-    engine = _appliance().models.get(model)   # ModelNotLoaded -> 404
-    token_ids = list(engine.tokenizer(prompt)["input_ids"])
-    tenant = tenant_scope(body.string("tenant"))
-    pin = engine.pin_prefix(token_ids, tenant=tenant, ttl_seconds=body.number("ttl_seconds"))
-    pinned = {"model": model, "pin_id": pin.pin_id, "num_tokens": pin.num_tokens, "blocks": len(pin.hashes)}
-    audit.record("cache.pin", pin.pin_id, None, pinned | {"tenant": body.string("tenant")})
+    body = parse(PinRequest)
+    engine = _appliance().models.get(body.model)   # ModelNotLoaded -> 404
+    token_ids = list(engine.tokenizer(body.prompt)["input_ids"])
+    pin = engine.pin_prefix(token_ids, tenant=tenant_scope(body.tenant), ttl_seconds=body.ttl_seconds)
+    pinned = {"model": body.model, "pin_id": pin.pin_id, "num_tokens": pin.num_tokens, "blocks": len(pin.hashes)}
+    audit.record("cache.pin", pin.pin_id, None, pinned | {"tenant": body.tenant})
     response = jsonify(pinned)
     response.status_code = 201
     return response
@@ -94,8 +91,7 @@ def unpin(pin_id: str) -> Response:
 
 @bp.post("/cache/flush")
 def flush() -> Response:
-    body = Fields(json_body())
-    model = body.string("model")
+    model = parse(FlushRequest).model
     flushed = {name: engine.flush_prefix_cache() for name, engine in loaded_engines(model).items()}
     result = {"prefix_blocks_flushed": flushed, "response_entries_flushed": _appliance().response_caches.flush(model)}
     audit.record("cache.flush", model or "*", None, result)

@@ -8,12 +8,13 @@ from flask import Response, jsonify, request
 from appliance import audit
 from appliance.api.admin import admin_blueprint, loaded_engines
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, changed_settings, json_body
+from appliance.api.admin_bodies import SloTargets
+from appliance.api.fields import changed_settings, settings_change
+from appliance.api.validation import parse
 from appliance.config import SchedulerSettings
 
 bp = admin_blueprint("admin_slo")
 BATCHING = ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk")
-TARGETS = ("ttft_p95_seconds", "itl_p95_seconds")
 
 
 def _appliance():
@@ -37,16 +38,9 @@ def get_slo() -> Response:
 def set_slo() -> Response:
     from engine.slo import Slo
 
-    body = json_body()
-    fields = Fields(body)
-    _refuse_unknown(body, TARGETS)
-    values = [fields.number(name) for name in TARGETS]
-    for name, value in zip(TARGETS, values):
-        if value is not None and not 0 < value < float("inf"):
-            raise ApiError(400, f"{name} must be a positive number of seconds, or null for none; got {value}.",
-                           param=name, code="invalid_value")
-    slo = Slo(*values)
-    engines = loaded_engines(fields.string("model"))
+    body = parse(SloTargets)
+    slo = Slo(body.ttft_p95_seconds, body.itl_p95_seconds)
+    engines = loaded_engines(body.model)
     for name, engine in engines.items():
         before = slo_view(engine)
         engine.set_slo(slo)
@@ -56,10 +50,9 @@ def set_slo() -> Response:
 
 @bp.put("/scheduler")
 def set_scheduler() -> Response:
-    body = json_body()
-    _refuse_unknown(body, BATCHING)
-    changes = {k: v for k, v in body.items() if k != "model"}
-    engines = loaded_engines(Fields(body).string("model"))
+    model, changes = settings_change()
+    _refuse_unknown(changes, BATCHING)
+    engines = loaded_engines(model)
     current = {model: {name: getattr(engine.config, name) for name in BATCHING} for model, engine in engines.items()}
     values = {model: changed_settings(SchedulerSettings, now, changes).model_dump(include=set(BATCHING))
               for model, now in current.items()}
@@ -87,8 +80,8 @@ def frontier() -> Response:
                     "explanation": chosen.explanation if chosen else [], "live": slo_view(engine)})
 
 
-def _refuse_unknown(body: dict, known: tuple[str, ...]) -> None:
-    unknown = sorted(set(body) - set(known) - {"model"})
+def _refuse_unknown(changes: dict, known: tuple[str, ...]) -> None:
+    unknown = sorted(set(changes) - set(known))
     if unknown:
         raise ApiError(400, f"unknown setting(s): {', '.join(unknown)}; known: model, {', '.join(known)}.",
                        param=unknown[0], code="invalid_value")

@@ -6,7 +6,7 @@ from flask import Response, jsonify
 from appliance import audit
 from appliance.api.admin import admin_blueprint, loaded_engines
 from appliance.api.errors import ApiError
-from appliance.api.fields import Fields, changed_settings, json_body
+from appliance.api.fields import changed_settings, settings_change
 from appliance.config import SpeculationSettings
 from appliance.models.errors import InsufficientMemory, StoreError
 from engine.errors import InvalidParameter, ModelLoadError
@@ -36,9 +36,7 @@ def get_policy() -> Response:
 
 @bp.put("/speculation")
 def set_policy() -> Response:
-    body = json_body()
-    model = Fields(body).string("model")
-    changes = {k: v for k, v in body.items() if k != "model"}
+    model, changes = settings_change()
     engines, manager = loaded_engines(model), _manager()
     policies = {name: changed_settings(SpeculationSettings, manager.speculation(name).model_dump(), changes)
                 for name in engines}

@@ -1,4 +1,5 @@
-"""/admin/usage and /admin/tco: usage reports from the ledger, TCO inputs and figures."""
+"""/admin/usage and /admin/tco: usage reports from the ledger, TCO inputs and figures (the inputs
+have the [tco] section's schema)."""
 from __future__ import annotations
 
 from flask import Response, jsonify, request
@@ -6,7 +7,9 @@ from flask import Response, jsonify, request
 from appliance import audit
 from appliance.api.admin import admin_blueprint
 from appliance.api.errors import ApiError
+from appliance.api.fields import changed_settings
 from appliance.api.validation import json_body
+from appliance.config import TcoSettings
 
 bp = admin_blueprint("admin_usage")
 CHOICES = {"period": ("day", "week", "month"), "group": ("key", "tenant", "model", "route"), "format": ("json", "csv")}
@@ -46,9 +49,7 @@ def tco() -> Response:
 @bp.put("/tco")
 def set_tco() -> Response:
     before = _ledger().tco_inputs.to_dict()
-    try:
-        report = _ledger().set_tco(json_body())
-    except (ValueError, TypeError) as exc:
-        raise ApiError(400, str(exc), code="invalid_value") from None
+    inputs = changed_settings(TcoSettings, before, json_body())   # a 400 names the setting
+    report = _ledger().set_tco(inputs.model_dump())
     audit.record("tco.inputs", "tco", before, report.inputs.to_dict())
     return jsonify(report.to_dict())

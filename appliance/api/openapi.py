@@ -1,30 +1,34 @@
-"""GET /openapi.json: the whole HTTP surface. The request bodies that have a model in
-bodies.py take their schema from it, so each bound is stated once; the rest is written as data."""
+"""GET /openapi.json: the whole HTTP surface. The request bodies take their schema from their
+models (bodies.py, admin_bodies.py, the config sections), so each bound is stated once; the
+responses and the route definitions are written as data."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from appliance.api import bodies
-from appliance.config import CacheSettings, SchedulerSettings, Section, SpeculationSettings
+from appliance.api import admin_bodies, bodies
+from appliance.config import CacheSettings, SchedulerSettings, Section, SpeculationSettings, TcoSettings
 
 bp = Blueprint("openapi", __name__)
 REF = "#/components/schemas/{model}"
 MODELS = (bodies.ChatRequest, bodies.CompletionRequest, bodies.EmbeddingRequest, bodies.ModelRef,
-          bodies.ImportRequest, bodies.PlanRequest, bodies.RouteTest)
+          bodies.ImportRequest, bodies.PlanRequest, bodies.RouteTest, admin_bodies.NewKey, admin_bodies.KeyChanges,
+          admin_bodies.AlertRuleBody, admin_bodies.SloTargets, admin_bodies.PinRequest, admin_bodies.FlushRequest)
 
 
 def _ref(name: str) -> dict:
     return {"$ref": REF.format(model=name)}
 
 
-def _settings_body(section: type[Section], only: tuple[str, ...] | None = None) -> dict:
+def _settings_body(section: type[Section], only: tuple[str, ...] | None = None, per_model: bool = True) -> dict:
     """A body that changes some settings of a config section, with the section's own schema
-    (a setting left out keeps its current value, so no defaults are given)."""
+    (a setting left out keeps its current value, so no defaults are given); per_model: it may
+    name the loaded model the change applies to."""
     properties = section.model_json_schema()["properties"]
     chosen = {name: {k: v for k, v in schema.items() if k not in ("default", "title")}
               for name, schema in properties.items() if only is None or name in only}
-    return {"type": "object", "additionalProperties": False, "properties": {"model": {"type": "string"}, **chosen}}
+    target = {"model": {"type": "string"}} if per_model else {}
+    return {"type": "object", "additionalProperties": False, "properties": {**target, **chosen}}
 
 
 def _json(schema: dict) -> dict:
@@ -90,29 +94,14 @@ RESPONSES = {
         "model": {"type": "string"}, "choices": {"type": "array"}, "usage": _ref("Usage")}},
     "ModelList": {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array"}}},
 }
-_MODEL = {"model": {"type": "string"}}
-_SECONDS = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]}
-# admin bodies checked by what they configure (keys, routes, caches, TCO, SLO, batching, speculation, alerts)
+# the route definitions are checked as a set, against the store (appliance/routing/route.py)
 ADMIN = {
-    "KeySettings": {"type": "object", "properties": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200}, "tenant": {"type": ["string", "null"], "minLength": 1, "maxLength": 200},
-        "allowed_models": {"type": "array", "items": {"type": "string"}},
-        "requests_per_minute": {"type": "integer", "minimum": 0},
-        "tokens_per_minute": {"type": "integer", "minimum": 0},
-        "token_budget": {"type": "integer", "minimum": 0}}},
     "Route": {"type": "object", "required": ["tiers"], "properties": {
         "tiers": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "default": {"type": "string"},
         "max_queue": {"type": "integer", "minimum": 0}, "slo_ttft_seconds": {"type": "number", "minimum": 0},
         "description": {"type": "string"}, "rules": {"type": "array", "items": {"type": "object"}}}},
     "RouteSet": {"type": "object", "required": ["routes"], "properties": {
         "routes": {"type": "array", "items": {"type": "object"}}}},
-    "PinRequest": {"type": "object", "required": ["model", "prompt"], "properties": {
-        "model": {"type": "string"}, "prompt": {"type": "string"}, "tenant": {"type": "string"},
-        "ttl_seconds": {"type": "number", "exclusiveMinimum": 0}}},
-    "FlushRequest": {"type": "object", "properties": {"model": {"type": "string"}}},
-    "TcoInputs": {"type": "object", "properties": {k: {"type": "number", "minimum": 0} for k in (
-        "hardware_price", "amortization_years", "residual_value", "power_watts", "price_per_kwh", "pue",
-        "operations_per_month")}},
 }
 _LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000})
 
@@ -146,14 +135,14 @@ PATHS = {
     "/admin/cache/pins/{pin_id}": {"delete": _op("Unpin a prefix", params=[_path("pin_id")])},
     "/admin/cache/flush": {"post": _op("Flush the prefix and response caches", body="FlushRequest")},
     "/admin/keys": {"get": _op("API keys"), "post": _op("Create a key (the secret is shown once)",
-                                                        body="KeySettings")},
-    "/admin/keys/{key_id}": {"patch": _op("Change a key's settings", body="KeySettings", params=[_path("key_id")]),
+                                                        body="NewKey")},
+    "/admin/keys/{key_id}": {"patch": _op("Change a key's settings", body="KeyChanges", params=[_path("key_id")]),
                              "delete": _op("Revoke a key", params=[_path("key_id")])},
     "/admin/usage": {"get": _op("Usage report", params=[
         _query("period", {"type": "string", "enum": ["day", "week", "month"]}),
         _query("group", {"type": "string", "enum": ["key", "tenant", "model", "route"]}),
         _query("format", {"type": "string", "enum": ["json", "csv"]})])},
-    "/admin/tco": {"get": _op("TCO inputs and figures"), "put": _op("Set TCO inputs", body="TcoInputs")},
+    "/admin/tco": {"get": _op("TCO inputs and figures"), "put": _op("Set TCO inputs", body="TcoSettings")},
     "/admin/routes": {"get": _op("Routes in force with their traffic per tier"),
                       "put": _op("Replace the whole route set", body="RouteSet")},
     "/admin/routes/{name}": {"put": _op("Create or replace one route", body="Route", params=[_path("name")]),
@@ -164,7 +153,7 @@ PATHS = {
     "/admin/alerts/events/{event_id}/ack": {"post": _op("Acknowledge an alert event", params=[_path("event_id")])},
     "/admin/alerts/rules": {"get": _op("Alert rules and the kinds of rule")},
     "/admin/alerts/rules/{name}": {
-        "put": _op("Add or replace an alert rule", body="AlertRule", params=[_path("name")]),
+        "put": _op("Add or replace an alert rule", body="AlertRuleBody", params=[_path("name")]),
         "delete": _op("Remove an alert rule", params=[_path("name")])},
     "/admin/audit": {"get": _op("The audit log of administrative changes", params=[
         _LIMIT, _query("action", {"type": "string"})])},
@@ -178,14 +167,10 @@ PATHS = {
     "/admin/speculation": {"get": _op("Speculative decoding policy and figures per model"),
                            "put": _op("Change the speculative decoding policy", body="SpeculationPolicy")},
 }
-ADMIN["SloTargets"] = {"type": "object", "properties": {
-    **_MODEL, "ttft_p95_seconds": _SECONDS, "itl_p95_seconds": _SECONDS}}
 ADMIN["Batching"] = _settings_body(SchedulerSettings, ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk"))
 ADMIN["SpeculationPolicy"] = _settings_body(SpeculationSettings)
 ADMIN["CachePolicy"] = _settings_body(CacheSettings)
-ADMIN["AlertRule"] = {"type": "object", "required": ["kind", "threshold"], "properties": {
-    "kind": {"type": "string"}, "threshold": {"type": "number"}, "window_seconds": {"type": "number", "exclusiveMinimum": 0},
-    "severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "enabled": {"type": "boolean"}}}
+ADMIN["TcoSettings"] = _settings_body(TcoSettings, per_model=False)
 
 DOCUMENT = {
     "openapi": "3.1.0",

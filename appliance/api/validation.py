@@ -109,7 +109,7 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 _KINDS = {"string_type": "a string", "int_type": "an integer", "float_type": "a number", "bool_type": "a boolean",
           "list_type": "an array", "dict_type": "an object", "model_type": "an object",
-          "model_attributes_type": "an object"}
+          "model_attributes_type": "an object", "finite_number": "a finite number"}
 _BOUNDS = {"greater_than_equal": ("at least", "ge"), "greater_than": ("greater than", "gt"),
            "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
 
@@ -119,6 +119,8 @@ def describe(error: ErrorDetails) -> tuple[str, str]:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
         return "is required", "missing_required_parameter"
+    if kind == "extra_forbidden":
+        return "is not a field of this request", "invalid_value"
     if kind in _KINDS:
         return f"must be {_KINDS[kind]}, {_got(value)}", "invalid_type"
     if kind == "invalid_type":   # no branch of a one_of union takes this JSON type

@@ -35,6 +35,10 @@ class KeySettingError(ValueError):
     """A key setting is invalid or the key does not exist; the message names the problem."""
 
 
+class KeyNotFound(KeySettingError):
+    """No key has this id."""
+
+
 @dataclass(slots=True)
 class KeySpec:
     """What an administrator sets on a key; validated on construction."""
@@ -120,7 +124,7 @@ class KeyStore:
         with Session(self.db) as session:
             row = session.get(ApiKeyRow, key_id)
             if row is None:
-                raise KeySettingError(f"no API key with id {key_id!r}")
+                raise KeyNotFound(f"no API key with id {key_id!r}")
             return _to_key(row)
 
     def update(self, key_id: str, **changes: object) -> ApiKey:
@@ -137,7 +141,7 @@ class KeyStore:
         with Session(self.db) as session, session.begin():
             row = session.get(ApiKeyRow, key_id)
             if row is None:
-                raise KeySettingError(f"no API key with id {key_id!r}")
+                raise KeyNotFound(f"no API key with id {key_id!r}")
             row.revoked_at = row.revoked_at or datetime.now(UTC).replace(tzinfo=None)
             key = _to_key(row)
         self._forget(key.prefix)

@@ -16,6 +16,9 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
+
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 from datetime import UTC, datetime, timedelta
 
 from appliance.alerts.evaluator import AlertEvaluator
@@ -24,27 +27,24 @@ from appliance.auth.keys import KeySpec
 from appliance.config import AlertsSettings, Config
 from appliance.ledger.record import UsageRecord
 from appliance.services import Appliance
-from engine.bench.common import Machine, Report, at_least, positive, ratio
+from engine.bench.common import Machine, Report, ratio
 from engine.sampling_params import SamplingParams
 
 PROMPT = "Write a short story about a lighthouse keeper."
 EVERY_KIND = [{"name": f"bench-{kind}", "kind": kind, "threshold": 0.5, "window_seconds": 300} for kind in KINDS]
 
 
-@dataclass(slots=True)
+@pydantic_dataclass(config=ConfigDict(strict=True, allow_inf_nan=False))
 class AlertBenchConfig:
-    streams: int = 32
-    max_tokens: int = 64
-    rounds: int = 4
-    interval: float = 0.5
-    keys: int = 20
-    rows: int = 20000
+    """The run's settings; a bad one is a ValueError (pydantic's) naming it."""
+    streams: int = Field(32, ge=1)
+    max_tokens: int = Field(64, ge=1)
+    rounds: int = Field(4, ge=1)
+    interval: float = Field(0.5, gt=0)
+    keys: int = Field(20, ge=0)
+    rows: int = Field(20000, ge=0)
     model_file: str = ""
     quantization: str = "auto"
-
-    def __post_init__(self) -> None:
-        at_least(self, 1, "streams", "max_tokens", "rounds")
-        positive("interval", self.interval)
 
 
 @dataclass(slots=True)

@@ -27,9 +27,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _measure(args: argparse.Namespace):
+    from pydantic import ValidationError
+
     from appliance.bench.alerts import AlertBenchConfig
     from appliance.bench.alerts import run as bench
+    from appliance.config import config_error
 
-    config = AlertBenchConfig(args.streams, args.max_tokens, args.rounds, args.interval, rows=args.rows,
-                              model_file=args.model_file, quantization=args.quantization)
+    try:
+        config = AlertBenchConfig(streams=args.streams, max_tokens=args.max_tokens, rounds=args.rounds,
+                                  interval=args.interval, rows=args.rows, model_file=args.model_file,
+                                  quantization=args.quantization)
+    except ValidationError as exc:
+        raise config_error(exc) from None   # one line naming the setting
     return bench(config)

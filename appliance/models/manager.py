@@ -57,8 +57,7 @@ class _Resident:
 
 class ModelManager:
     def __init__(self, config: Config, store: ModelStore | None = None, ledger: Any = None) -> None:
-        _check_models_config(config)
-        self.config = config
+        self.config = config   # [models] is validated at load (appliance/config.py ModelsSettings)
         self.store = store or ModelStore(config.store_path)
         self.ledger = ledger            # held for the services; the manager itself records nothing
         self.device = resolve_device(config.models.device)
@@ -322,16 +321,3 @@ def _release_memory(device: str) -> None:
     if device.startswith("cuda"):
         import torch
         torch.cuda.empty_cache()
-
-
-def _check_models_config(config: Config) -> None:
-    models = config.models
-    if not 0.0 < models.memory_budget_fraction <= 1.0:
-        raise ValueError(f"models.memory_budget_fraction must be in (0, 1], got {models.memory_budget_fraction}")
-    if models.memory_budget_bytes < 0:
-        raise ValueError(f"models.memory_budget_bytes must be 0 or positive, got {models.memory_budget_bytes}")
-    if models.kv_cache_bytes < 1:
-        raise ValueError(f"models.kv_cache_bytes must be positive, got {models.kv_cache_bytes}")
-    if models.default_quantization not in QUANTIZATION_CHOICES:
-        raise ValueError(f"models.default_quantization must be one of {', '.join(QUANTIZATION_CHOICES)}, "
-                         f"got {models.default_quantization!r}")

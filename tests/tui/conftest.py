@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tui_service import TOKEN, Service
+from tui_service import TOKEN, ServedProcess, service_at
 from tui.app import AirlockConsole, create_app
 from tui.client import AdminClient
 
@@ -16,14 +16,14 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> Service:
-    svc = Service(tmp_path_factory.mktemp("appliance"), smollm2_path)
+def service(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> ServedProcess:
+    svc = service_at(tmp_path_factory.mktemp("appliance"), smollm2_path)
     svc.start()
     yield svc
     svc.stop()
 
 
 @pytest.fixture
-def console(service: Service) -> AirlockConsole:
+def console(service: ServedProcess) -> AirlockConsole:
     """A live console on the session's appliance, refreshing twice a second."""
     return create_app(AdminClient(service.url, TOKEN), poll_seconds=0.5)

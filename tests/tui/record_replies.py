@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
 from tui_tour import SCREENS, show  # noqa: E402
-from tui_service import ROOT, TOKEN, Service  # noqa: E402
+from tui_service import ROOT, TOKEN, ServedProcess, service_at  # noqa: E402
 
 from tui.app import create_app  # noqa: E402
 from tui.recorded import RecordingClient  # noqa: E402
@@ -29,7 +29,7 @@ from tui.recorded import RecordingClient  # noqa: E402
 SYSTEM = "You are the helpdesk assistant of a hospital. Answer briefly and politely."
 
 
-def traffic(service: Service) -> None:
+def traffic(service: ServedProcess) -> None:
     with service.http() as http:
         _try(http, "POST", "/admin/models/import", {"path": str(ROOT / "var/models/gemma-3-270m-q4_k_m.gguf")})
         _try(http, "POST", "/admin/cache/pins", {"model": "smollm2-135m-instruct", "prompt": SYSTEM})
@@ -48,7 +48,7 @@ def _try(http: httpx.Client, method: str, path: str, body: dict) -> None:
         print(f"{method} {path}: {response.status_code} {response.text[:200]}")
 
 
-async def tour(service: Service) -> RecordingClient:
+async def tour(service: ServedProcess) -> RecordingClient:
     client = RecordingClient(service.url, TOKEN)
     app = create_app(client, poll_seconds=None)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -59,7 +59,7 @@ async def tour(service: Service) -> RecordingClient:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        service = Service(Path(tmp))
+        service = service_at(Path(tmp))
         service.start()
         try:
             traffic(service)

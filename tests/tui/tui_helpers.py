@@ -10,7 +10,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from tui_service import Service
+from tui_service import ServedProcess
 
 RECORDING = Path(__file__).parent / "recording.json"
 

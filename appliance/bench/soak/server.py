@@ -1,9 +1,11 @@
-"""ServedProcess: one real `airlock serve` process on a loopback port, and the soak's dealings
-with it (wait until ready, admin calls, memory, kill -9, graceful stop, restart).
+"""ServedProcess: one real `airlock serve` process on a loopback port, and the dealings of the
+soak harness and the console tests with it (wait until ready, admin calls, memory, kill -9,
+graceful stop, restart).
 
-The process runs `python -m appliance.cli serve` from this interpreter with its own data dir,
-its admin token and the model file in the environment, so a restart on the same data dir and
-port serves the same keys and the same ledger. Its output goes to `<data_dir>/serve.log`.
+The process runs `python -m appliance.cli serve` from this interpreter, in this checkout (so it
+serves this tree's code whatever the environment points at), with its own data dir, its admin
+token and the model file in the environment, so a restart on the same data dir and port serves
+the same keys and the same ledger. Its output goes to `<data_dir>/serve.log`.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import httpx
 
 READY_TIMEOUT_S = 900.0     # the first start of a machine may build the CPU kernels
 STOP_TIMEOUT_S = 120.0
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def free_port() -> int:
@@ -35,6 +38,7 @@ class ServedProcess:
     admin_token: str
     port: int = field(default_factory=free_port)
     env: dict[str, str] = field(default_factory=dict)   # extra AIRLOCK_* settings
+    ready_path: str = "/ready"                           # /health: serving, model loaded or not
     process: subprocess.Popen | None = None
 
     @property
@@ -46,25 +50,32 @@ class ServedProcess:
         assert self.process is not None, "the server is not running"
         return self.process.pid
 
-    def start(self) -> float:
-        """Start the server and wait until /ready answers 200; the seconds that took."""
+    def start(self, timeout: float = READY_TIMEOUT_S) -> float:
+        """Start the server and wait until `ready_path` answers 200; the seconds that took."""
         started = time.monotonic()
-        log = (self.data_dir / "serve.log").open("a")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "appliance.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self._environment(), stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2])
-        log.close()
-        self._wait_ready(started + READY_TIMEOUT_S)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir / "serve.log").open("a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "appliance.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                env=self._environment(), stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        self._wait_ready(started + timeout, timeout)
         return time.monotonic() - started
 
     def kill9(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
 
-    def stop(self) -> int:
-        """SIGTERM: drain, flush the ledger, exit; the exit code."""
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> int:
+        """SIGTERM: drain, flush the ledger, exit; the exit code (-9: still running after
+        `timeout`, so killed). A server that is not running is left as it is."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=STOP_TIMEOUT_S)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+            return -signal.SIGKILL
 
     def rss_bytes(self) -> int:
         """Resident memory of the server process (VmRSS in /proc/<pid>/status)."""
@@ -72,6 +83,10 @@ class ServedProcess:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         raise RuntimeError(f"no VmRSS for process {self.pid}")
+
+    def http(self) -> httpx.Client:
+        """A client of the server with the admin token."""
+        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.admin_token}"}, timeout=120)
 
     def admin(self, method: str, path: str, body: dict | None = None) -> dict:
         """An /admin call with the admin token; raises on a status other than 2xx."""
@@ -97,21 +112,22 @@ class ServedProcess:
 
     def _environment(self) -> dict[str, str]:
         return {**os.environ, "AIRLOCK_DATA_DIR": str(self.data_dir), "HF_HUB_OFFLINE": "1",
-                "TQDM_DISABLE": "1", "AIRLOCK_SERVER_ADMIN_TOKEN": self.admin_token,
+                "TRANSFORMERS_OFFLINE": "1", "TQDM_DISABLE": "1", "AIRLOCK_SERVER_ADMIN_TOKEN": self.admin_token,
                 "AIRLOCK_MODELS_DEFAULT_MODEL_FILE": str(self.model_file), **self.env}
 
-    def _wait_ready(self, deadline: float) -> None:
+    def _wait_ready(self, deadline: float, timeout: float) -> None:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"airlock serve exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
-                if httpx.get(self.url + "/ready", timeout=2).status_code == 200:
+                if httpx.get(self.url + self.ready_path, timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
         self.process.kill()
-        raise RuntimeError(f"airlock serve was not ready in {READY_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+        self.process.wait()
+        raise RuntimeError(f"airlock serve was not ready in {timeout:.0f} s:\n{self.log_tail()}")
 
 
 def _traceback_end(lines: list[str], start: int) -> str:
