@@ -29,6 +29,28 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 
 namespace {
 
+// x (contiguous fp32) rounded to bf16, to nearest even as Tensor.to rounds it. A plain loop:
+// at decode sizes Tensor.to's dispatch and allocation cost several times the conversion, and
+// a bf16 layer converts four inputs and four outputs.
+torch::Tensor to_bf16(const torch::Tensor& x) {
+  TORCH_CHECK(x.is_contiguous() && x.scalar_type() == at::kFloat, "to_bf16 takes a contiguous float32 tensor");
+  auto out = torch::empty(x.sizes(), x.options().dtype(at::kBFloat16));
+  const float* src = x.data_ptr<float>();
+  at::BFloat16* dst = out.data_ptr<at::BFloat16>();
+  for (int64_t i = 0, n = x.numel(); i < n; ++i) dst[i] = at::BFloat16(src[i]);
+  return out;
+}
+
+// x (contiguous bf16) widened to fp32: bf16 is fp32's top half, so this is exact.
+torch::Tensor to_float(const torch::Tensor& x) {
+  TORCH_CHECK(x.is_contiguous() && x.scalar_type() == at::kBFloat16, "to_float takes a contiguous bf16 tensor");
+  auto out = torch::empty(x.sizes(), x.options().dtype(at::kFloat));
+  const uint16_t* src = reinterpret_cast<const uint16_t*>(x.data_ptr<at::BFloat16>());
+  uint32_t* dst = reinterpret_cast<uint32_t*>(out.data_ptr<float>());
+  for (int64_t i = 0, n = x.numel(); i < n; ++i) dst[i] = static_cast<uint32_t>(src[i]) << 16;
+  return out;
+}
+
 // One linear map of a layer: Int8Linear.forward (rows over their maxima, plus the anchor row,
 // through fbgemm, then each output row times its maximum, plus the bias) or
 // PackedLinear.forward (oneDNN's product over the prepacked fp32 or bf16 weight).
@@ -56,12 +78,12 @@ struct Projection {
   torch::Tensor onednn_product(const torch::Tensor& x) const {
     static const auto op = c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
     const bool bf16 = onednn.scalar_type() == at::kBFloat16;
-    std::vector<c10::IValue> stack{bf16 ? x.to(at::kBFloat16) : x, onednn,
+    std::vector<c10::IValue> stack{bf16 ? to_bf16(x) : x, onednn,
                                    bias && !bf16 ? c10::IValue(*bias) : c10::IValue(), std::string("none"),
                                    c10::List<std::optional<at::Scalar>>(), std::string("")};
     op.callBoxed(&stack);
     if (!bf16) return stack[0].toTensor();
-    auto out = stack[0].toTensor().to(at::kFloat);
+    auto out = to_float(stack[0].toTensor());
     return bias ? out.add_(*bias) : out;
   }
 };

@@ -25,6 +25,7 @@ import torch
 
 from engine.loader import LoadedModel
 from engine.model_runner import ForwardBatch, ModelRunner
+from engine.sampler import greedy_tokens
 from engine.sequence import Sequence
 from engine.speculation.policy import stats_of
 
@@ -54,7 +55,7 @@ class ModelDrafter:
         batch, last_rows = _catch_up_batch(active)
         for j in itertools.count():
             logits = self.runner.forward(batch)[last_rows, :self.vocab_size]
-            for seq, token in zip(active, logits.argmax(dim=-1).tolist()):
+            for seq, token in zip(active, greedy_tokens(logits).tolist()):
                 seq.draft_token_ids[j] = token
             active = [s for s in active if len(s.draft_token_ids) > j + 1]
             if not active:
