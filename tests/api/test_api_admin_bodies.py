@@ -40,6 +40,14 @@ def test_key_changes_are_checked_and_an_empty_tenant_is_none(admin) -> None:
     assert admin.patch("/admin/keys/key_nope", json={"token_budget": 1}).status_code == 404
 
 
+def test_a_null_tenant_clears_it_and_an_absent_one_leaves_it(admin) -> None:
+    key = admin.post("/admin/keys", json={"name": "null-tenant", "tenant": "t2"}).json()
+    assert admin.patch(f"/admin/keys/{key['id']}", json={"name": "renamed"}).json()["tenant"] == "t2"
+    assert admin.patch(f"/admin/keys/{key['id']}", json={"token_budget": None}).json()["tenant"] == "t2"
+    cleared = admin.patch(f"/admin/keys/{key['id']}", json={"tenant": None}).json()
+    assert (cleared["tenant"], cleared["name"]) == (None, "renamed")
+
+
 @pytest.mark.parametrize("body, param", [
     ({"threshold": 1}, "kind"), ({"kind": "nope", "threshold": 1}, "kind"),
     ({"kind": "ttft_p95", "threshold": "high"}, "threshold"),
