@@ -5,7 +5,8 @@ names the field and says what is wrong with it.
 Before the model sees the body, two things JSON leaves open are settled: a null member of an
 object counts as absent (OpenAI clients send null for "not given"), so the field's default
 applies, except for the top-level fields a model lists in `NULL_IS_A_VALUE` (there null is a
-value the body gives, e.g. "clear this setting"); and a number with no fraction is an integer (2.0 is 2, as JSON does not tell them apart).
+value the body gives, e.g. "clear this setting"); and a number with no fraction is an integer
+(2.0 is 2, as JSON does not tell them apart).
 """
 from __future__ import annotations
 
