@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from appliance.routing.route import RouteDefinition, check_set
 from engine.planner import PRECISIONS
 
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -207,9 +208,20 @@ class SchedulerSettings(Section):
 
 
 class RoutingSettings(Section):
-    routes: list[dict[str, Any]] = Field(default_factory=list)   # [[routing.routes]] (docs/routing.md)
+    """[routing]: the routes as RouteSet validates them (whether a tier is in the store is
+    checked when the router takes them: a tier may be a model imported later)."""
+    routes: list[RouteDefinition] = Field(default_factory=list)   # [[routing.routes]] (docs/routing.md)
     tenant_tiers: dict[str, Any] = Field(default_factory=dict)   # tenant -> the tiers (or routes) it may use
     classifier_path: str = ""                                    # empty -> <data_dir>/routing/complexity.json
+
+    @field_validator("routes")
+    @classmethod
+    def _consistent(cls, routes: list[RouteDefinition]) -> list[RouteDefinition]:
+        return check_set(routes)
+
+    def definitions(self) -> list[dict[str, Any]]:
+        """The routes as written, for the router."""
+        return [route.model_dump(exclude_unset=True) for route in self.routes]
 
 
 class AlertsSettings(Section):
@@ -352,11 +364,17 @@ def config_error(exc: ValidationError, env: Mapping[str, str] | None = None) -> 
     """pydantic's errors as one line, each naming its setting (and the AIRLOCK_ variable it came from)."""
     errors = exc.errors(include_url=False)
     lines = [_describe(error, env or {}) for error in errors]
-    return ConfigError("; ".join(lines), setting=".".join(map(str, errors[0]["loc"])) if errors else None)
+    return ConfigError("; ".join(lines), setting=_setting(errors[0]) if errors else None)
+
+
+def _setting(error: Mapping[str, Any]) -> str:
+    """The error's dotted setting; a check across fields places its error in ctx["at"]
+    (routing.routes.1.name for a route defined twice)."""
+    return ".".join(map(str, (*error["loc"], *(error.get("ctx") or {}).get("at", ()))))
 
 
 def _describe(error: Mapping[str, Any], env: Mapping[str, str]) -> str:
-    setting = ".".join(map(str, error["loc"]))
+    setting = _setting(error)
     source = f" (from {env_name(setting)})" if env_name(setting) in env else ""
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "extra_forbidden":

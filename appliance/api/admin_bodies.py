@@ -8,7 +8,7 @@ a rule name that is not valid (it comes from the path).
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 from pydantic_core import PydanticCustomError
@@ -43,10 +43,13 @@ Limit = Annotated[int, Field(ge=0, le=MAX_LIMIT, description="0: unlimited")]
 
 
 class KeyChanges(Settings):
-    """PATCH /admin/keys/{key_id}: the settings given change, the others stay."""
+    """PATCH /admin/keys/{key_id}: the settings given change, the others stay. A tenant of
+    null or "" clears the key's tenant; an absent tenant leaves it as it is."""
+    NULL_IS_A_VALUE: ClassVar[frozenset[str]] = frozenset({"tenant"})
     name: Name | None = None
     tenant: Name | None = Field(None, description="keys of one tenant share their caches; "
-                                                  "empty or absent: the key shares them with no other")
+                                                  "empty or null: the key shares them with no other; "
+                                                  "absent: unchanged (none for a new key)")
     allowed_models: list[ModelName] = Field([], description="empty: every model")
     requests_per_minute: Limit = 0
     tokens_per_minute: Limit = 0
@@ -66,7 +69,7 @@ class KeyChanges(Settings):
         return tenant
 
     def changes(self) -> dict[str, Any]:
-        """The settings the body gave."""
+        """The settings the body gave (`model_fields_set`: a null tenant is given, as None)."""
         return self.model_dump(exclude_unset=True)
 
 

@@ -1,5 +1,9 @@
 """/admin/routes: the routes in force with their live share of traffic; replace, create, edit
-and delete routes (a refused definition leaves the running set in force); test a prompt."""
+and delete routes (a refused definition leaves the running set in force); test a prompt.
+
+A change is validated as the whole set it makes, by the router (routing.route.parse_routes: the
+RouteSet models, then the store's model names), so `param` names a route's field by the route's
+name (routes.auto.rules[0].tier) whichever request changed it."""
 from __future__ import annotations
 
 from flask import Response, jsonify

@@ -1,6 +1,6 @@
 """GET /openapi.json: the whole HTTP surface. The request bodies take their schema from their
-models (bodies.py, admin_bodies.py, the config sections), so each bound is stated once; the
-responses and the route definitions are written as data."""
+models (bodies.py, admin_bodies.py, the route definitions of routing/route.py, the config
+sections), so each bound is stated once; the responses are written as data."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
@@ -8,12 +8,14 @@ from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from appliance.api import admin_bodies, bodies
 from appliance.config import CacheSettings, SchedulerSettings, Section, SpeculationSettings, TcoSettings
+from appliance.routing.route import RouteBody, RouteSet
 
 bp = Blueprint("openapi", __name__)
 REF = "#/components/schemas/{model}"
 MODELS = (bodies.ChatRequest, bodies.CompletionRequest, bodies.EmbeddingRequest, bodies.ModelRef,
           bodies.ImportRequest, bodies.PlanRequest, bodies.RouteTest, admin_bodies.NewKey, admin_bodies.KeyChanges,
-          admin_bodies.AlertRuleBody, admin_bodies.SloTargets, admin_bodies.PinRequest, admin_bodies.FlushRequest)
+          admin_bodies.AlertRuleBody, admin_bodies.SloTargets, admin_bodies.PinRequest, admin_bodies.FlushRequest,
+          RouteBody, RouteSet)
 
 
 def _ref(name: str) -> dict:
@@ -94,15 +96,6 @@ RESPONSES = {
         "model": {"type": "string"}, "choices": {"type": "array"}, "usage": _ref("Usage")}},
     "ModelList": {"type": "object", "properties": {"object": {"const": "list"}, "data": {"type": "array"}}},
 }
-# the route definitions are checked as a set, against the store (appliance/routing/route.py)
-ADMIN = {
-    "Route": {"type": "object", "required": ["tiers"], "properties": {
-        "tiers": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "default": {"type": "string"},
-        "max_queue": {"type": "integer", "minimum": 0}, "slo_ttft_seconds": {"type": "number", "minimum": 0},
-        "description": {"type": "string"}, "rules": {"type": "array", "items": {"type": "object"}}}},
-    "RouteSet": {"type": "object", "required": ["routes"], "properties": {
-        "routes": {"type": "array", "items": {"type": "object"}}}},
-}
 _LIMIT = _query("limit", {"type": "integer", "minimum": 1, "maximum": 10000})
 
 PATHS = {
@@ -145,7 +138,7 @@ PATHS = {
     "/admin/tco": {"get": _op("TCO inputs and figures"), "put": _op("Set TCO inputs", body="TcoSettings")},
     "/admin/routes": {"get": _op("Routes in force with their traffic per tier"),
                       "put": _op("Replace the whole route set", body="RouteSet")},
-    "/admin/routes/{name}": {"put": _op("Create or replace one route", body="Route", params=[_path("name")]),
+    "/admin/routes/{name}": {"put": _op("Create or replace one route", body="RouteBody", params=[_path("name")]),
                              "delete": _op("Delete one route", params=[_path("name")])},
     "/admin/routes/test": {"post": _op("Which tier a prompt would take now, and why", body="RouteTest")},
     # alerts and the audit log (docs/alerts.md)
@@ -167,10 +160,13 @@ PATHS = {
     "/admin/speculation": {"get": _op("Speculative decoding policy and figures per model"),
                            "put": _op("Change the speculative decoding policy", body="SpeculationPolicy")},
 }
-ADMIN["Batching"] = _settings_body(SchedulerSettings, ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk"))
-ADMIN["SpeculationPolicy"] = _settings_body(SpeculationSettings)
-ADMIN["CachePolicy"] = _settings_body(CacheSettings)
-ADMIN["TcoSettings"] = _settings_body(TcoSettings, per_model=False)
+# run-time changes of config sections: the section's own schema, a setting left out keeps its value
+ADMIN = {
+    "Batching": _settings_body(SchedulerSettings, ("max_num_seqs", "max_num_batched_tokens", "max_prefill_chunk")),
+    "SpeculationPolicy": _settings_body(SpeculationSettings),
+    "CachePolicy": _settings_body(CacheSettings),
+    "TcoSettings": _settings_body(TcoSettings, per_model=False),
+}
 
 DOCUMENT = {
     "openapi": "3.1.0",

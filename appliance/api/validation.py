@@ -4,12 +4,14 @@ names the field and says what is wrong with it.
 
 Before the model sees the body, two things JSON leaves open are settled: a null member of an
 object counts as absent (OpenAI clients send null for "not given"), so the field's default
-applies; and a number with no fraction is an integer (2.0 is 2, as JSON does not tell them apart).
+applies, except for the top-level fields a model lists in `NULL_IS_A_VALUE` (there null is a
+value the body gives, e.g. "clear this setting"); and a number with no fraction is an integer
+(2.0 is 2, as JSON does not tell them apart).
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Annotated, Any, TypeVar, Union
 
 from flask import request
@@ -66,7 +68,7 @@ def json_body() -> dict[str, Any]:
 def parse(model: type[M]) -> M:
     """The request's JSON body read into `model`, or a 400 naming the first bad field."""
     try:
-        body = settled(json_body())
+        body = settled(json_body(), keep=getattr(model, "NULL_IS_A_VALUE", frozenset()))
     except RecursionError:
         raise ApiError(400, "The request body is nested too deeply.", code="invalid_json") from None
     try:
@@ -75,11 +77,11 @@ def parse(model: type[M]) -> M:
         raise invalid(exc) from None
 
 
-def settled(value: Any) -> Any:
-    """`value` with every null member of an object left out (null array elements are kept) and
-    every integral float an int."""
+def settled(value: Any, keep: Collection[str] = ()) -> Any:
+    """`value` with every null member of an object left out (null array elements are kept, and
+    so are the top-level members named in `keep`) and every integral float an int."""
     if isinstance(value, dict):
-        return {k: settled(v) for k, v in value.items() if v is not None}
+        return {k: settled(v) for k, v in value.items() if v is not None or k in keep}
     if isinstance(value, list):
         return [settled(v) for v in value]
     if isinstance(value, float) and value.is_integer():

@@ -37,7 +37,7 @@ def build_router(config: Any, models: set[str]) -> Router:
     state = routing_dir(config) / "routes.json"
     router = Router(tenant_tiers=dict(getattr(routing, "tenant_tiers", {}) or {}), state_path=state,
                     classifier_path=classifier_path(config))
-    data = list(getattr(routing, "routes", []) or [])
+    data = routing.definitions() if routing is not None else []
     source = "config routing.routes"
     if state.is_file():
         source = str(state)

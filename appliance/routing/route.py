@@ -1,6 +1,8 @@
 """Routes: a public model name (auto, fast, best) that maps to an ordered list of tiers.
 
-Assumptions, checked when a route set is parsed (`parse_routes`), never on the request path:
+A route set as written is a RouteSet (pydantic models: the config file's [[routing.routes]], the
+admin API and /openapi.json read the same ones); `parse_routes` validates one and checks it
+against the store. Assumptions, checked then, never on the request path:
 - A tier is a model name in the store; whether it is loaded is a request-time fact (an
   unloaded tier is skipped, the request falls back to the next).
 - A tier entry may name another route: it stands for that route's tiers, in order. A route
@@ -9,13 +11,19 @@ Assumptions, checked when a route set is parsed (`parse_routes`), never on the r
   rules chose goes to the tiers after it, then to those before it.
 - Rules are evaluated in order; the first whose conditions all hold names the tier. A request
   no rule matches takes `default` (the first tier when unset).
-Every refusal is a RouteError whose message names the field, e.g. routes.auto.rules[1].tier.
+Every refusal of parse_routes is a RouteError whose message names the field, e.g.
+routes.auto.rules[1].tier; the config file's error names the setting, e.g. routing.routes.0.default.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, WrapValidator,
+                      field_validator, model_validator)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
@@ -78,124 +86,196 @@ class Route:
 
 _INT_FIELDS = ("prompt_tokens_above", "prompt_tokens_at_most", "max_tokens_above", "max_tokens_at_most")
 _PROB_FIELDS = ("complexity_above", "complexity_at_most")
-_ROUTE_FIELDS = {f.name for f in fields(Route)} - {"resolved"}
-_RULE_FIELDS = {f.name for f in fields(Rule)}
 
 
-def parse_routes(data: Any, models: set[str]) -> dict[str, Route]:
-    """Validate a whole route set (a list of route objects) against the store's model names."""
-    if not isinstance(data, list):
-        raise RouteError("routes", f"must be a list of route objects, got {type(data).__name__}")
-    raw: dict[str, dict] = {}
-    for i, item in enumerate(data):
-        name = _route_name(item, i, models)
-        if name in raw:
-            raise RouteError(f"routes[{i}].name", f"route {name!r} is defined twice")
-        raw[name] = item
-    routes: dict[str, Route] = {}
-    for name, item in raw.items():
-        routes[name] = _route(name, item, raw, models)
+# -- the definitions as written: one model set for [routing] in the config file, the admin API
+#    (through parse_routes) and /openapi.json ---------------------------------------------------
+
+def _refusal(message: str) -> Callable[[Any, ValidatorFunctionWrapHandler], Any]:
+    """A wrap validator that states the field's rule in Airlock's words: `message` with {got}."""
+    def check(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("value_error", message, {"got": repr(value)}) from None
+    return check
+
+
+Count = Annotated[int, Field(ge=0), WrapValidator(_refusal("must be a non-negative integer, got {got}"))]
+Seconds = Annotated[float, Field(ge=0), WrapValidator(_refusal("must be a non-negative number, got {got}"))]
+Probability = Annotated[float, Field(ge=0, le=1),
+                        WrapValidator(_refusal("must be a probability between 0 and 1, got {got}"))]
+TierName = Annotated[str, Field(min_length=1), WrapValidator(_refusal("must be a model or route name, got {got}"))]
+RouteName = Annotated[str, Field(pattern=NAME.pattern), WrapValidator(
+    _refusal("must be a name of letters, digits, '.', '_', ':' or '-', got {got}"))]
+
+
+class _Written(BaseModel):
+    """A definition as written: no coercion, no unknown fields, finite numbers."""
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class RouteRule(_Written):
+    """A rule of a route: conditions on the request (all must hold) and the tier it then takes."""
+    tier: TierName = Field(description="one of the route's tiers (routes expanded)")
+    name: str = Field("", description="empty: rules[<index>]")
+    prompt_tokens_above: Count | None = None
+    prompt_tokens_at_most: Count | None = None
+    max_tokens_above: Count | None = None
+    max_tokens_at_most: Count | None = None
+    complexity_above: Probability | None = None
+    complexity_at_most: Probability | None = None
+
+    @model_validator(mode="after")
+    def _a_condition(self) -> RouteRule:
+        if not self.conditions():
+            raise PydanticCustomError("value_error", "needs at least one condition ({names})",
+                                      {"names": ", ".join(_INT_FIELDS + _PROB_FIELDS)})
+        return self
+
+    def conditions(self) -> dict[str, float]:
+        return {n: v for n in _INT_FIELDS + _PROB_FIELDS if (v := getattr(self, n)) is not None}
+
+
+class RouteBody(_Written):
+    """PUT /admin/routes/{name}: one route; its name is the path's."""
+    name: RouteName | None = Field(None, description="ignored: the path names the route")
+    tiers: list[TierName] = Field(description="models or routes, in spill and fallback order",
+                                  json_schema_extra={"minItems": 1})
+    rules: list[RouteRule] = Field([], description="in order; the first that matches names the tier")
+    default: str = Field("", description="the tier no rule matched takes; empty: the first tier")
+    max_queue: Count = Field(0, description="requests queued or running on a tier before it spills; 0: none")
+    slo_ttft_seconds: Seconds = Field(0.0, description="measured TTFT above this spills; 0: none")
+    description: str = ""
+
+    @field_validator("tiers")
+    @classmethod
+    def _a_tier(cls, tiers: list[str]) -> list[str]:
+        if not tiers:
+            raise PydanticCustomError("value_error", "must name at least one tier")
+        return tiers
+
+
+class RouteDefinition(RouteBody):
+    """One route of a set ([[routing.routes]], PUT /admin/routes)."""
+    name: RouteName
+
+
+class RouteSet(BaseModel):
+    """PUT /admin/routes: the whole route set."""
+    model_config = ConfigDict(strict=True)
+    routes: list[RouteDefinition]
+
+    @field_validator("routes")
+    @classmethod
+    def _consistent(cls, routes: list[RouteDefinition]) -> list[RouteDefinition]:
+        return check_set(routes)
+
+
+def check_set(routes: list[RouteDefinition]) -> list[RouteDefinition]:
+    """The rules across routes that need no runtime state: unique names, no cycle, and each
+    rule's tier and the default among the route's tiers (other routes expanded). A refusal is a
+    PydanticCustomError whose ctx["at"] is the bad field's location within `routes`."""
+    seen: set[str] = set()
+    for i, route in enumerate(routes):
+        if route.name in seen:
+            raise _at((i, "name"), "route {name!r} is defined twice", name=route.name)
+        seen.add(route.name)
+    resolved = resolve_set(routes)
+    for i, route in enumerate(routes):
+        tiers = resolved[route.name]
+        for j, rule in enumerate(route.rules):
+            if rule.tier not in tiers:
+                raise _at((i, "rules", j, "tier"), "{tier!r} is not one of the route's tiers ({tiers})",
+                          tier=rule.tier, tiers=", ".join(tiers))
+        if route.default and route.default not in tiers:
+            raise _at((i, "default"), "{tier!r} is not one of the route's tiers ({tiers})",
+                      tier=route.default, tiers=", ".join(tiers))
     return routes
 
 
-def _route_name(item: Any, index: int, models: set[str]) -> str:
-    where = f"routes[{index}]"
-    if not isinstance(item, dict):
-        raise RouteError(where, f"must be an object, got {type(item).__name__}")
-    name = item.get("name")
-    if not isinstance(name, str) or not NAME.match(name):
-        raise RouteError(f"{where}.name", f"must be a name of letters, digits, '.', '_', ':' or '-', got {name!r}")
-    if name in models:
-        raise RouteError(f"{where}.name", f"{name!r} is already a model name; a route needs its own name")
-    return name
+def resolve_set(routes: list[RouteDefinition]) -> dict[str, tuple[str, ...]]:
+    """Each route's tiers with the routes among them expanded, in order, without repeats (a
+    tier that is not a route of the set stands for itself); refuses a cycle."""
+    index = {route.name: i for i, route in enumerate(routes)}
+    out: dict[str, tuple[str, ...]] = {}
+
+    def expand(name: str, path: list[str]) -> tuple[str, ...]:
+        if name in path:
+            cycle = " -> ".join(path + [name])
+            raise _at((index[path[0]], "tiers"), "cycle: {cycle}", cycle=cycle)
+        tiers: list[str] = []
+        for tier in routes[index[name]].tiers:
+            expanded = expand(tier, path + [name]) if tier in index else (tier,)
+            tiers += [t for t in expanded if t not in tiers]
+        return tuple(tiers)
+
+    for route in routes:
+        out[route.name] = expand(route.name, [])
+    return out
 
 
-def _route(name: str, item: dict, raw: dict[str, dict], models: set[str]) -> Route:
-    where = f"routes.{name}"
-    unknown = sorted(set(item) - _ROUTE_FIELDS)
-    if unknown:
-        raise RouteError(f"{where}.{unknown[0]}", f"unknown field; known: {', '.join(sorted(_ROUTE_FIELDS))}")
-    tiers = _tier_list(item.get("tiers"), f"{where}.tiers")
-    resolved = _resolve(name, raw, models, [])
-    rules = tuple(_rule(r, f"{where}.rules[{i}]", resolved)
-                  for i, r in enumerate(_list(item.get("rules", []), f"{where}.rules")))
-    default = item.get("default", "")
-    if default and default not in resolved:
-        raise RouteError(f"{where}.default", f"{default!r} is not one of the route's tiers ({', '.join(resolved)})")
-    return Route(name=name, tiers=tuple(tiers), rules=rules, default=default,
-                 max_queue=_number(item, "max_queue", where, int, 0),
-                 slo_ttft_seconds=_number(item, "slo_ttft_seconds", where, float, 0.0),
-                 description=_text(item.get("description", ""), f"{where}.description"), resolved=resolved)
+def _at(at: tuple[int | str, ...], message: str, **ctx: Any) -> PydanticCustomError:
+    return PydanticCustomError("value_error", message.format(**ctx), {"at": at})
 
 
-def _resolve(name: str, raw: dict[str, dict], models: set[str], path: list[str]) -> tuple[str, ...]:
-    """The route's tiers as model names, other routes expanded; refuses cycles and unknown tiers."""
-    where = f"routes.{name}.tiers"
-    if name in path:
-        raise RouteError(f"routes.{path[0]}.tiers", f"cycle: {' -> '.join(path + [name])}")
-    out: list[str] = []
-    for i, tier in enumerate(_tier_list(raw[name].get("tiers"), where)):
-        if tier in raw:
-            expanded = _resolve(tier, raw, models, path + [name])
-        elif tier in models:
-            expanded = (tier,)
-        else:
-            raise RouteError(f"{where}[{i}]", f"unknown tier {tier!r}: not a model in the store nor a route "
-                             f"(models: {', '.join(sorted(models)) or 'none'})")
-        out += [t for t in expanded if t not in out]
-    return tuple(out)
+# -- the set in force: the definitions checked against the store ------------------------------
+
+def parse_routes(data: Any, models: set[str]) -> dict[str, Route]:
+    """Validate a whole route set (a list of route objects) with RouteSet, then against the
+    store's model names: a route's name must not be a model's, a tier must be a model or a route."""
+    try:
+        written = RouteSet.model_validate({"routes": list(data) if isinstance(data, tuple) else data}).routes
+    except ValidationError as exc:
+        raise route_error(exc.errors(include_url=False)[0], data) from None
+    for i, route in enumerate(written):
+        if route.name in models:
+            raise RouteError(f"routes[{i}].name", f"{route.name!r} is already a model name; a route needs its own name")
+    names = {route.name for route in written}
+    for route in written:
+        for i, tier in enumerate(route.tiers):
+            if tier not in names and tier not in models:
+                raise RouteError(f"routes.{route.name}.tiers[{i}]", f"unknown tier {tier!r}: not a model in the "
+                                 f"store nor a route (models: {', '.join(sorted(models)) or 'none'})")
+    resolved = resolve_set(written)
+    return {route.name: _route(route, resolved[route.name]) for route in written}
 
 
-def _tier_list(value: Any, where: str) -> list[str]:
-    items = _list(value, where)
-    if not items:
-        raise RouteError(where, "must name at least one tier")
-    for i, tier in enumerate(items):
-        if not isinstance(tier, str) or not tier:
-            raise RouteError(f"{where}[{i}]", f"must be a model or route name, got {tier!r}")
-    return items
+def _route(written: RouteDefinition, resolved: tuple[str, ...]) -> Route:
+    rules = tuple(Rule(tier=r.tier, name=r.name or f"rules[{i}]", **r.conditions())
+                  for i, r in enumerate(written.rules))
+    return Route(name=written.name, tiers=tuple(written.tiers), rules=rules, default=written.default,
+                 max_queue=written.max_queue, slo_ttft_seconds=written.slo_ttft_seconds,
+                 description=written.description, resolved=resolved)
 
 
-def _rule(item: Any, where: str, tiers: tuple[str, ...]) -> Rule:
-    if not isinstance(item, dict):
-        raise RouteError(where, f"must be an object, got {type(item).__name__}")
-    unknown = sorted(set(item) - _RULE_FIELDS)
-    if unknown:
-        raise RouteError(f"{where}.{unknown[0]}", f"unknown field; known: {', '.join(sorted(_RULE_FIELDS))}")
-    tier = item.get("tier")
-    if tier not in tiers:
-        raise RouteError(f"{where}.tier", f"{tier!r} is not one of the route's tiers ({', '.join(tiers)})")
-    values = {n: _number(item, n, where, int, None) for n in _INT_FIELDS if n in item}
-    for n in _PROB_FIELDS:
-        if n in item:
-            values[n] = _number(item, n, where, float, None)
-            if not 0.0 <= values[n] <= 1.0:
-                raise RouteError(f"{where}.{n}", f"must be a probability between 0 and 1, got {values[n]}")
-    if not values:
-        raise RouteError(where, f"needs at least one condition ({', '.join(_INT_FIELDS + _PROB_FIELDS)})")
-    return Rule(tier=tier, name=_text(item.get("name", ""), f"{where}.name") or where.rsplit(".", 1)[-1], **values)
+def route_error(error: ErrorDetails, data: Any) -> RouteError:
+    """One pydantic error of RouteSet as a RouteError naming the field as the admin API's
+    `param` does: routes[<i>] for a route's name or the route itself, else routes.<name>.<field>."""
+    loc = (*error["loc"], *(error.get("ctx") or {}).get("at", ()))
+    route = data[loc[1]] if len(loc) > 2 and isinstance(data, list) else None
+    if isinstance(route, dict) and isinstance(route.get("name"), str) and loc[2] != "name":
+        where = f"routes.{route['name']}" + _path(loc[2:])
+    else:
+        where = "routes" + _path(loc[1:])
+    return RouteError(where, _problem(error, loc))
 
 
-def _number(item: dict, name: str, where: str, kind: type, default: Any) -> Any:
-    value = item.get(name, default)
-    if value is default:
-        return value
-    ok = isinstance(value, int) if kind is int else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or value < 0:
-        raise RouteError(f"{where}.{name}", f"must be a non-negative {'integer' if kind is int else 'number'}, "
-                         f"got {value!r}")
-    return kind(value)
+def _path(loc: tuple[int | str, ...]) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc)
 
 
-def _list(value: Any, where: str) -> list:
-    if isinstance(value, tuple):
-        value = list(value)
-    if not isinstance(value, list):
-        raise RouteError(where, f"must be a list, got {type(value).__name__}")
-    return value
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str):
-        raise RouteError(where, f"must be a string, got {value!r}")
-    return value
+def _problem(error: ErrorDetails, loc: tuple[int | str, ...]) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind == "extra_forbidden":
+        model = RouteRule if "rules" in loc else RouteDefinition
+        return f"unknown field; known: {', '.join(sorted(model.model_fields))}"
+    if kind == "missing":
+        return "is required"
+    if kind == "list_type":
+        return f"must be a list{' of route objects' if loc == ('routes',) else ''}, got {type(value).__name__}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be an object, got {type(value).__name__}"
+    if kind == "string_type":
+        return f"must be a string, got {value!r}"
+    return error["msg"]

@@ -40,6 +40,14 @@ def test_key_changes_are_checked_and_an_empty_tenant_is_none(admin) -> None:
     assert admin.patch("/admin/keys/key_nope", json={"token_budget": 1}).status_code == 404
 
 
+def test_a_null_tenant_clears_it_and_an_absent_one_leaves_it(admin) -> None:
+    key = admin.post("/admin/keys", json={"name": "null-tenant", "tenant": "t2"}).json()
+    assert admin.patch(f"/admin/keys/{key['id']}", json={"name": "renamed"}).json()["tenant"] == "t2"
+    assert admin.patch(f"/admin/keys/{key['id']}", json={"token_budget": None}).json()["tenant"] == "t2"
+    cleared = admin.patch(f"/admin/keys/{key['id']}", json={"tenant": None}).json()
+    assert (cleared["tenant"], cleared["name"]) == (None, "renamed")
+
+
 @pytest.mark.parametrize("body, param", [
     ({"threshold": 1}, "kind"), ({"kind": "nope", "threshold": 1}, "kind"),
     ({"kind": "ttft_p95", "threshold": "high"}, "threshold"),
@@ -87,3 +95,38 @@ def test_openapi_carries_the_models_schemas(live) -> None:
     for path, (method, name) in body.items():
         ref = paths[path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert ref == f"#/components/schemas/{name}"
+
+
+@pytest.mark.parametrize("path, body, param", [
+    ("/admin/routes/bodies", {"tiers": ["t"], "max_queue": -1}, "routes.bodies.max_queue"),
+    ("/admin/routes/bodies", {"tiers": ["t"], "colour": "red"}, "routes.bodies.colour"),
+    ("/admin/routes/bodies", {"tiers": ["t"], "rules": [{"tier": "t", "complexity_above": 2}]},
+     "routes.bodies.rules[0].complexity_above"),
+    ("/admin/routes", {"routes": "all"}, "routes"),
+    ("/admin/routes", {"routes": [{"name": "a", "tiers": ["t"], "rules": [{"tier": "t"}]}]}, "routes.a.rules[0]"),
+    ("/admin/routes", {"routes": [{"name": "a", "tiers": ["t"], "default": "u"}]}, "routes.a.default"),
+    ("/admin/routes", {"routes": [{"name": "a", "tiers": ["t"]}, {"name": "a", "tiers": ["t"]}]}, "routes[1].name"),
+    ("/admin/routes", {"routes": [{"name": "a b", "tiers": ["t"]}]}, "routes[0].name")])
+def test_a_bad_route_body_is_400_naming_the_field(admin, path, body, param) -> None:
+    before = admin.get("/admin/routes").json()["routes"]
+    response = admin.put(path, json=body)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert (error["param"], error["code"]) == (param, "invalid_route") and param in error["message"]
+    assert admin.get("/admin/routes").json()["routes"] == before
+
+
+def test_openapi_carries_the_route_models_schemas(live) -> None:
+    from appliance.routing.route import RouteBody, RouteDefinition, RouteRule, RouteSet
+
+    document = httpx.get(live.url + "/openapi.json").json()
+    schemas, paths = document["components"]["schemas"], document["paths"]
+    for model in (RouteBody, RouteDefinition, RouteRule, RouteSet):
+        assert set(schemas[model.__name__]["properties"]) == set(model.model_fields)
+    assert schemas["RouteSet"]["properties"]["routes"]["items"] == {"$ref": "#/components/schemas/RouteDefinition"}
+    assert schemas["RouteDefinition"]["required"] == ["name", "tiers"] and schemas["RouteBody"]["required"] == ["tiers"]
+    assert schemas["RouteRule"]["properties"]["complexity_above"]["anyOf"][0] == {
+        "type": "number", "minimum": 0, "maximum": 1}
+    body = {op: paths[path]["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            for op, path in (("set", "/admin/routes"), ("one", "/admin/routes/{name}"))}
+    assert body == {"set": "RouteSet", "one": "RouteBody"} and "Route" not in schemas

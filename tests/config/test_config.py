@@ -69,6 +69,40 @@ def test_an_override_of_the_wrong_type_names_the_variable() -> None:
         load_config(env={"AIRLOCK_ALERTS_ENABLED": "maybe"})
 
 
+ROUTE = '[[routing.routes]]\nname = "auto"\ntiers = ["small", "big"]\n'
+
+
+@pytest.mark.parametrize("text, setting, message", [
+    (ROUTE + 'max_queue = "2"\n', "routing.routes.0.max_queue", "must be a non-negative integer, got '2'"),
+    (ROUTE + "tierz = 1\n", "routing.routes.0.tierz", "unknown setting routing.routes.0.tierz"),
+    ('[[routing.routes]]\nname = "auto"\ntiers = []\n', "routing.routes.0.tiers", "must name at least one tier"),
+    (ROUTE + 'default = "huge"\n', "routing.routes.0.default", "'huge' is not one of the route's tiers (small, big)"),
+    (ROUTE + '[[routing.routes.rules]]\ntier = "big"\n', "routing.routes.0.rules.0", "needs at least one condition"),
+    (ROUTE + '[[routing.routes.rules]]\ntier = "huge"\nmax_tokens_above = 9\n', "routing.routes.0.rules.0.tier",
+     "not one of the route's tiers"),
+    (ROUTE + ROUTE, "routing.routes.1.name", "route 'auto' is defined twice"),
+    ('[[routing.routes]]\nname = "a"\ntiers = ["b"]\n[[routing.routes]]\nname = "b"\ntiers = ["a"]\n',
+     "routing.routes.0.tiers", "cycle: a -> b -> a"),
+])
+def test_a_bad_route_is_refused_in_one_line_naming_the_setting(tmp_path: Path, text: str, setting: str,
+                                                               message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(_file(tmp_path, text), env={})
+    assert refused.value.setting == setting and setting in str(refused.value)
+    assert message in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_configured_routes_reach_the_router_as_written(tmp_path: Path) -> None:
+    from appliance.routing import build_router
+
+    text = ROUTE + 'max_queue = 2\n[[routing.routes.rules]]\ntier = "big"\nprompt_tokens_above = 100\n'
+    config = load_config(_file(tmp_path, text), env={"AIRLOCK_DATA_DIR": str(tmp_path)})
+    assert config.routing.definitions() == [{"name": "auto", "tiers": ["small", "big"], "max_queue": 2,
+                                             "rules": [{"tier": "big", "prompt_tokens_above": 100}]}]
+    router = build_router(config, {"small"})     # a tier not in the store yet is taken (imported later)
+    assert router.error == "" and router.get("auto").rules[0].name == "rules[0]"
+
+
 def test_speculation_settings_become_the_engines_policy() -> None:
     policy = load_config(env={"AIRLOCK_SPECULATION_METHOD": "ngram", "AIRLOCK_SPECULATION_K": "6"}).speculation
     engine = policy.engine_config()
