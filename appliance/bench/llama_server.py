@@ -58,6 +58,7 @@ class LlamaServer:
     url: str                     # http://127.0.0.1:PORT
     model: str                   # the id /v1/models reports
     version: str
+    pid: int
 
 
 def find_llama_server(given: str | None) -> Path:
@@ -95,7 +96,7 @@ def llama_server(config: LlamaServerConfig) -> Iterator[LlamaServer]:
         try:
             url = f"http://127.0.0.1:{port}"
             model = _wait_ready(url, process, log_path)
-            yield LlamaServer(url, model, version(config.binary))
+            yield LlamaServer(url, model, version(config.binary), process.pid)
         finally:
             stop(process)
 
