@@ -95,8 +95,14 @@ def summarize(timings: list[StreamTiming], wall_s: float) -> LoadResult:
 
 
 def drive(target: Target, load: Load) -> LoadResult:
-    """Send load.streams requests at once and wait for all; in this process."""
-    return asyncio.run(_drive(target, load))
+    """Send load.streams requests at once and wait for all; in this process. A failed request is
+    an OSError naming the server (the openai client's errors do not cross a process boundary)."""
+    import openai
+
+    try:
+        return asyncio.run(_drive(target, load))
+    except openai.OpenAIError as exc:
+        raise OSError(f"{target.base_url}: {type(exc).__name__}: {exc}") from None
 
 
 async def _drive(target: Target, load: Load) -> LoadResult:

@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         return fail(COMMAND, exc)
     config = config.quick() if args.quick else config
     _stop_on_sigterm()
-    return print_report(COMMAND, lambda: run_side_by_side(config, progress(COMMAND)), args.json)
+    return print_report(COMMAND, lambda: run_side_by_side(config, progress(COMMAND)), args.json,
+                        errors=(RuntimeError,))      # a load generator process that died (BrokenProcessPool)
 
 
 def _names(text: str) -> tuple[str, ...]:
