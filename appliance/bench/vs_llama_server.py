@@ -134,11 +134,11 @@ class SideBySideReport(Report):
         if not self.probes:
             return []
         contexts = sorted(self.probes[0].itl_p50_ms)
-        lines = ["", "context probe: one stream, ITL p50 ms at the prompt tokens the server counted",
-                 f"{'system':<10} {'precision':<9}" + "".join(f"{f'ITL@~{c}':>12}" for c in contexts)
+        lines = ["", "context probe: one stream, ITL p50 ms (n: the prompt tokens the server counted)",
+                 f"{'system':<10} {'precision':<9}" + "".join(f"{f'ITL@~{c} (n)':>16}" for c in contexts)
                  + f"{'long/short':>11}" + "".join(f"{f'vs l.cpp@{c}':>14}" for c in contexts)]
         for p in self.probes:
-            cells = "".join(f"{f'{p.itl_p50_ms[c]:.1f} ({p.prompt_tokens[c]})':>12}" for c in contexts)
+            cells = "".join(f"{f'{p.itl_p50_ms[c]:.1f} ({p.prompt_tokens[c]})':>16}" for c in contexts)
             against = "".join(f"{_ratio(self.probe_speedup(p, c)) if p.system == 'airlock' else '-':>14}"
                               for c in contexts)
             lines.append(f"{p.system:<10} {p.precision:<9}{cells}{_ratio(p.growth):>11}{against}")
