@@ -1,12 +1,15 @@
 """llama.cpp's `llama-server` as a subprocess for a benchmark: on a free loopback port, with the
 GGUF file, the threads, the slots (--parallel) and the context asked for; ready when /health
 answers 200; stopped (SIGTERM, then SIGKILL) when the block ends, however it ends. On Linux the
-process is also told to die with its parent (PR_SET_PDEATHSIG), so a benchmark killed outright
-does not leave it behind.
+process is also told to die with its parent (PR_SET_PDEATHSIG: strictly, with the thread that
+started it, so start it from the main thread), so a benchmark killed outright does not leave it
+behind.
 
 llama-server is not a dependency of Airlock: the benchmark finds it on PATH or is given its
-path. The KV cache is unified (--kv-unified): the slots share one buffer of `context` tokens,
-so a context sized for the whole load serves it whatever the split between slots.
+path. The KV cache is split between the slots (llama-server's default with an explicit
+--parallel; no --kv-unified): each slot holds context / parallel tokens and attends to its own
+cache only. A unified cache makes every sequence's attention span every slot's tokens, which at
+128 slots on a CPU slowed llama.cpp's prompt processing to a few tokens/s.
 """
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ class LlamaServerConfig:
     model: Path
     threads: int = 2
     parallel: int = 1            # slots: requests decoded together
-    context: int = 4096          # KV tokens, shared by the slots
+    context: int = 4096          # KV tokens in all, context / parallel per slot
 
     def __post_init__(self) -> None:
         at_least(self, 1, "threads", "parallel", "context")
@@ -49,7 +52,7 @@ class LlamaServerConfig:
     def command(self, port: int) -> list[str]:
         return [str(self.binary), "--model", str(self.model), "--host", "127.0.0.1", "--port", str(port),
                 "--threads", str(self.threads), "--threads-batch", str(self.threads),
-                "--parallel", str(self.parallel), "--ctx-size", str(self.context), "--kv-unified",
+                "--parallel", str(self.parallel), "--ctx-size", str(self.context), "--no-kv-unified",
                 "--cont-batching", "--no-webui"]
 
 

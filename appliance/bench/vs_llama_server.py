@@ -12,9 +12,9 @@ ITL p50 (gaps between content chunks) and TPOT p50 (per-stream decode time per t
 ratio of Airlock's tokens/s to llama.cpp's at the same concurrency. The context probe takes one
 stream's ITL with a short (~40-token) and a long (~1,600-token) chat prompt.
 
-Assumptions: llama-server is restarted for each concurrency with exactly that many slots and a
-unified KV cache sized for the load (--parallel N, -c N x (prompt + max_tokens)), the way one
-would configure it for that load; Airlock is one appliance per precision for every load, as it
+Assumptions: llama-server is restarted for each concurrency with exactly that many slots, each
+with a KV cache of its own sized for one request (--parallel N, -c N x (prompt + max_tokens)),
+the way one would configure it for that load; Airlock is one appliance per precision for every load, as it
 is deployed. Every stream of a load sends the same messages, so both servers' prompt caches
 apply (Airlock shares the prefix across streams; llama.cpp caches per slot); one short request
 warms each server before it is measured. The figures are one run each, as noisy as the machine.
@@ -202,7 +202,7 @@ def run_side_by_side(config: SideBySideConfig, progress: Callable[[str], None] =
 
 @contextmanager
 def _llama(config: SideBySideConfig, slots: int, tokens_per_slot: int) -> Iterator[Target]:
-    context = -(-slots * tokens_per_slot // 256) * 256
+    context = slots * (-(-tokens_per_slot // 64) * 64)
     server_config = LlamaServerConfig(config.llama_server, config.model, config.threads, slots, context)
     with llama_server(server_config) as server:
         yield Target(f"{server.url}/v1", server.model)

@@ -54,8 +54,12 @@ def run(args: argparse.Namespace) -> int:
         return fail(COMMAND, exc)
     config = config.quick() if args.quick else config
     _stop_on_sigterm()
-    return print_report(COMMAND, lambda: run_side_by_side(config, progress(COMMAND)), args.json,
-                        errors=(RuntimeError,))      # a load generator process that died (BrokenProcessPool)
+    try:
+        return print_report(COMMAND, lambda: run_side_by_side(config, progress(COMMAND)), args.json,
+                            errors=(RuntimeError,))  # a load generator process that died (BrokenProcessPool)
+    except KeyboardInterrupt:
+        fail(COMMAND, "interrupted; llama-server and the served appliance are stopped")
+        return 130
 
 
 def _names(text: str) -> tuple[str, ...]:
