@@ -149,6 +149,10 @@ class SideBySideReport(Report):
                    min(x.result.streams for x in self.loads)}
         return ["", "vs llama.cpp: Airlock's out tok/s over llama.cpp's at the same streams; in the probe, "
                     "llama.cpp's ITL over Airlock's (>1: Airlock faster)",
+                "every stream sends the same prompt: Airlock's prefix cache shares it across streams, while each "
+                "llama.cpp slot processes it, which weighs on llama.cpp's TTFT at many streams",
+                "ITL: gaps between content chunks; TPOT: a stream's decode time per token (they part where a "
+                "stream stalls)",
                 "chat prompt tokens as each server counted them: "
                 + ", ".join(f"{name} {tokens}" for name, tokens in prompts.items())]
 
