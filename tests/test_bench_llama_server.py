@@ -34,6 +34,7 @@ def test_load_generator_counts_every_token_of_every_stream(smollm2_path: Path) -
     with served_appliance("airlock-test-load-", "fp32", str(smollm2_path)) as (appliance, server):
         model = appliance.model_names()[0]
         messages = [{"role": role, "content": content} for role, content in chat_messages()]
+        messages[-1]["content"] = "Request 1. " + messages[-1]["content"]     # each stream is numbered
         prompt = chat_prompt_ids(appliance.models.get(model).tokenizer, messages)
         with LoadGenerator() as generator:
             result = generator.drive(Target(f"{server.url}/v1", model), Load(chat_messages(), 5, streams=3))

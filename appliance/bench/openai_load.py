@@ -42,6 +42,7 @@ class Load:
     max_tokens: int
     streams: int = 1
     timeout_s: float = 900.0
+    distinct: bool = True     # each stream's last message starts "Request <n>.": no prompt is another's
 
     def __post_init__(self) -> None:
         at_least(self, 1, "max_tokens", "streams")
@@ -68,7 +69,7 @@ class StreamTiming:
 class LoadResult:
     streams: int
     requests: int
-    prompt_tokens: int           # of one request (all send the same messages)
+    prompt_tokens: int           # of the first request (the others differ by their number at most)
     output_tokens: int           # all requests, from the usage chunks
     chunks: int
     wall_s: float
@@ -113,7 +114,8 @@ async def _drive(target: Target, load: Load) -> LoadResult:
                                 timeout=load.timeout_s, http_client=http)
     try:
         started = time.perf_counter()
-        timings = await asyncio.gather(*(_stream(client, target.model, load) for _ in range(load.streams)))
+        timings = await asyncio.gather(*(_stream(client, target.model, load, _messages(load, n))
+                                         for n in range(load.streams)))
         wall = time.perf_counter() - started
     finally:
         await client.close()
@@ -126,8 +128,16 @@ def _limits(streams: int) -> Any:
     return httpx.Limits(max_connections=streams + 4, max_keepalive_connections=streams + 4)
 
 
-async def _stream(client: Any, model: str, load: Load) -> StreamTiming:
+def _messages(load: Load, stream: int) -> list[dict[str, str]]:
+    """Stream `stream`'s messages: with load.distinct, the last one numbered, so a server's prefix
+    cache shares what real requests share (the system message) and nothing more."""
     messages = [{"role": role, "content": content} for role, content in load.messages]
+    if load.distinct:
+        messages[-1]["content"] = f"Request {stream + 1}. {messages[-1]['content']}"
+    return messages
+
+
+async def _stream(client: Any, model: str, load: Load, messages: list[dict[str, str]]) -> StreamTiming:
     started = time.perf_counter()
     stream = await client.chat.completions.create(
         model=model, messages=messages, max_tokens=load.max_tokens, temperature=0.0, stream=True,

@@ -15,9 +15,10 @@ stream's ITL with a short (~40-token) and a long (~1,600-token) chat prompt.
 Assumptions: llama-server is restarted for each concurrency with exactly that many slots, each
 with a KV cache of its own sized for one request (--parallel N, -c N x (prompt + max_tokens)),
 the way one would configure it for that load; Airlock is one appliance per precision for every load, as it
-is deployed. Every stream of a load sends the same messages, so both servers' prompt caches
-apply (Airlock shares the prefix across streams; llama.cpp caches per slot); one short request
-warms each server before it is measured. The figures are one run each, as noisy as the machine.
+is deployed. The streams of a load share the system message and number their user message
+("Request <n>."), as real requests share a system prompt and little else, so Airlock's prefix
+cache shares only the system message across streams; one short request warms each server
+before it is measured. The figures are one run each, as noisy as the machine.
 """
 from __future__ import annotations
 
@@ -149,8 +150,8 @@ class SideBySideReport(Report):
                    min(x.result.streams for x in self.loads)}
         return ["", "vs llama.cpp: Airlock's out tok/s over llama.cpp's at the same streams; in the probe, "
                     "llama.cpp's ITL over Airlock's (>1: Airlock faster)",
-                "every stream sends the same prompt: Airlock's prefix cache shares it across streams, while each "
-                "llama.cpp slot processes it, which weighs on llama.cpp's TTFT at many streams",
+                "the streams share the system message and number their user message: Airlock's prefix cache "
+                "shares the system message across streams, each llama.cpp slot processes the whole prompt",
                 "ITL: gaps between content chunks; TPOT: a stream's decode time per token (they part where a "
                 "stream stalls)",
                 "chat prompt tokens as each server counted them: "
@@ -225,7 +226,7 @@ def _measure(generator: LoadGenerator, target: Target, config: SideBySideConfig,
 
 def _probe(generator: LoadGenerator, target: Target, config: SideBySideConfig, system: str,
            precision: str) -> ProbeRow:
-    generator.drive(target, Load(probe_messages(min(config.probe_contexts)), 4))   # warm-up
+    generator.drive(target, Load(probe_messages(min(config.probe_contexts)), 4, distinct=False))   # warm-up
     row = ProbeRow(system, precision, {}, {})
     for context in config.probe_contexts:
         result = generator.drive(target, Load(probe_messages(context), config.max_tokens))
