@@ -25,6 +25,7 @@ from engine.loader import LoadedModel, load_model
 from engine.model_runner import ModelRunner
 from engine.precision import TORCH_DTYPES
 from engine.sampling_params import SamplingParams
+from engine.short_thread import short_lived
 
 FIXED_TEXT = (
     "The river town woke slowly on market day. Before the sun cleared the hills, the baker had "
@@ -135,10 +136,12 @@ def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] 
 
 
 
+@short_lived
 def next_token_logprobs(model: LoadedModel, token_ids: list[int], block_size: int = 16,
                         kv_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Log-probabilities of the next token at every position of `token_ids`, in one forward
-    ([len, vocab], float32)."""
+    ([len, vocab], float32). In a short thread, so the engine measured next keeps the only
+    OpenMP team (engine/short_thread.py)."""
     blocks = math.ceil(len(token_ids) / block_size)
     runner = ModelRunner(model, blocks, block_size, kv_dtype)
     meta = build_metadata([len(token_ids)], [0], [list(range(blocks))], block_size, runner.windows, model.device)
