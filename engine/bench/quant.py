@@ -126,22 +126,18 @@ def run_quant_bench(options: QuantBenchOptions, progress: Callable[[str], None] 
         model = load_model(options.model, device=options.device, precision=precision)
         load_seconds = time.perf_counter() - started
         report.fp16_bytes = report.fp16_bytes or fp16_parameter_bytes(model)
-        ids = model.tokenizer(FIXED_TEXT)["input_ids"]
-        logprobs = next_token_logprobs(model, ids)
+        logprobs, quality = _quality(model, reference)
         reference = logprobs if reference is None else reference
-        quality = (perplexity_of(logprobs, ids), divergence(reference, logprobs))
         report.results.append(_measure(model, precision, load_seconds, options, quality, progress))
         del model
     return report
 
 
 
-@short_lived
 def next_token_logprobs(model: LoadedModel, token_ids: list[int], block_size: int = 16,
                         kv_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Log-probabilities of the next token at every position of `token_ids`, in one forward
-    ([len, vocab], float32). In a short thread, so the engine measured next keeps the only
-    OpenMP team (engine/short_thread.py)."""
+    ([len, vocab], float32)."""
     blocks = math.ceil(len(token_ids) / block_size)
     runner = ModelRunner(model, blocks, block_size, kv_dtype)
     meta = build_metadata([len(token_ids)], [0], [list(range(blocks))], block_size, runner.windows, model.device)
@@ -168,6 +164,17 @@ def divergence(reference: torch.Tensor, logprobs: torch.Tensor) -> float:
     next-token distributions are from the reference's. Steadier than a perplexity change on a
     short text, which moves with the few tokens either model finds unlikely."""
     return (reference.exp() * (reference - logprobs)).sum(dim=-1).mean().item()
+
+
+@short_lived
+def _quality(model: LoadedModel, reference: torch.Tensor | None) -> tuple[torch.Tensor, tuple[float, float]]:
+    """(next-token log-probabilities on FIXED_TEXT, (perplexity, KL from `reference`, 0 without
+    one)). In a short thread, so the engine measured next keeps the only OpenMP team
+    (engine/short_thread.py): torch work on this thread would slow its every step."""
+    ids = model.tokenizer(FIXED_TEXT)["input_ids"]
+    logprobs = next_token_logprobs(model, ids)
+    return logprobs, (perplexity_of(logprobs, ids), divergence(reference if reference is not None else logprobs,
+                                                               logprobs))
 
 
 def _measure(model: LoadedModel, precision: str, load_seconds: float, options: QuantBenchOptions,
