@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--k", type=int, default=4, help="with --speculation: draft tokens per step")
     parser.add_argument("--draft-model", default="", help="with --speculation draft: the draft model's file")
     parser.add_argument("--repeats", type=int, default=1,
-                        help="with --speculation: off/on pairs per scenario, alternated; the median is reported")
+                        help="engine runs per precision (with --speculation: off/on pairs per scenario), "
+                             "alternated; the median is reported")
     add_quick_and_json(parser, quick_help="a few requests of a few tokens (for tests)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
@@ -54,7 +55,8 @@ def _engine_bench(args: argparse.Namespace):
     from engine.bench import BenchOptions, run_bench
 
     baselines = tuple(b.strip() for b in args.baselines.split(",") if b.strip())
-    options = BenchOptions(args.model, args.scenario, args.quantization, args.quick, args.device, baselines)
+    options = BenchOptions(args.model, args.scenario, args.quantization, args.quick, args.device, baselines,
+                           args.repeats)
     return run_bench(options, progress=progress("bench"))
 
 

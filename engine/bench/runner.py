@@ -28,9 +28,12 @@ class BenchOptions:
     quick: bool = False
     device: str = "cpu"
     baselines: tuple[str, ...] = tuple(BASELINES)
+    repeats: int = 1                           # engine runs per precision, alternated; the median is kept
 
     def __post_init__(self) -> None:
         self.model = Path(self.model)
+        if self.repeats < 1:
+            raise ValueError(f"repeats must be at least 1, got {self.repeats}")
         if self.scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {self.scenario!r}; choose from {', '.join(SCENARIOS)}")
         base = default_precision(torch.device(self.device))
@@ -64,13 +67,17 @@ def run_bench(options: BenchOptions, progress: Progress = lambda _: None) -> Ben
     in_short_thread(lambda: hf_model.to(device))
     prompts = build_prompts(tokenizer, scenario)
     engines = [options.precision] + ([base] if options.precision != base else [])
-    results = []
-    for precision in engines:
-        progress(f"airlock engine ({precision}): {len(prompts)} requests")
-        model = wrap(hf_model, tokenizer, options.model, device=device, precision=precision)
-        label = f"airlock engine ({precision}, {kv_dtype_for(model)} KV)"
-        results.append(run_airlock(model, prompts, scenario.max_tokens, label))
-        del model
+    models = {precision: wrap(hf_model, tokenizer, options.model, device=device, precision=precision)
+              for precision in engines}
+    runs: dict[str, list[SystemResult]] = {precision: [] for precision in engines}
+    for repeat in range(options.repeats):          # alternated, so a drift of the machine hits every engine
+        for precision, model in models.items():
+            progress(f"airlock engine ({precision}): {len(prompts)} requests"
+                     + (f", run {repeat + 1} of {options.repeats}" if options.repeats > 1 else ""))
+            label = f"airlock engine ({precision}, {kv_dtype_for(model)} KV)"
+            runs[precision].append(run_airlock(model, prompts, scenario.max_tokens, label))
+    del models
+    results = [_median_run(runs[precision]) for precision in engines]
     airlock, baselines = results[0], results[1:]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     for name in options.baselines:
@@ -84,6 +91,16 @@ def run_bench(options: BenchOptions, progress: Progress = lambda _: None) -> Ben
     for result in baselines:
         result.same_tokens = _same_tokens(airlock, result)
     return BenchReport(scenario, options.model.name, _setup(options, dtype), airlock, baselines)
+
+
+def _median_run(runs: list[SystemResult]) -> SystemResult:
+    """The run with the median output tokens/s (the lower middle one of an even count)."""
+    ranked = sorted(runs, key=lambda result: result.output_tokens_per_s)
+    chosen = ranked[(len(ranked) - 1) // 2]
+    if len(runs) > 1:
+        chosen.note = f"median of {len(runs)} runs: " + ", ".join(f"{r.output_tokens_per_s:.1f}" for r in runs) \
+            + " tok/s"
+    return chosen
 
 
 def _requests_for(scenario: Scenario, baseline: str) -> int:
