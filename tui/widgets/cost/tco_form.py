@@ -4,12 +4,12 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Button, Label
 
 from tui.payloads import TcoInputs
 from tui.widgets.common.field import Field, FieldError
-from tui.widgets.common.form import Form
 
 INPUTS = [("hardware_price", "Hardware price", float), ("amortization_years", "Amortization (y)", float),
           ("residual_value", "Residual value", float), ("power_watts", "Power (W)", float),
@@ -17,7 +17,7 @@ INPUTS = [("hardware_price", "Hardware price", float), ("amortization_years", "A
           ("operations_per_month", "Ops / month", float), ("utilisation", "Utilisation", float)]
 
 
-class TcoForm(Form):
+class TcoForm(Vertical):
     class Applied(Message):
         def __init__(self, inputs: dict[str, Any]) -> None:
             super().__init__()
@@ -43,5 +43,15 @@ class TcoForm(Form):
             values[name] = value
         return values
 
-    def message(self) -> Message:
-        return self.Applied(self.inputs())
+    def apply(self) -> None:
+        try:
+            self.post_message(self.Applied(self.inputs()))
+        except FieldError as exc:
+            self.notify(str(exc), severity="error")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.apply()
+
+    def on_input_submitted(self) -> None:
+        self.apply()

@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Label, Select
 
 from tui.widgets.common.field import Field, FieldError
-from tui.widgets.common.form import Form
 from tui.widgets.models.load_dialog import QUANTIZATIONS
 
 
@@ -30,7 +29,7 @@ class PlanQuery:
             raise FieldError("context and concurrency must be at least 1")
 
 
-class PlanForm(Form):
+class PlanForm(Vertical):
     class Submitted(Message):
         def __init__(self, query: PlanQuery) -> None:
             super().__init__()
@@ -69,8 +68,18 @@ class PlanForm(Form):
             concurrency=self.query_one("#field-concurrency", Field).value or 0,
         )
 
-    def message(self) -> Message:
-        return self.Submitted(self.query_value())
+    def submit(self) -> None:
+        try:
+            self.post_message(self.Submitted(self.query_value()))
+        except FieldError as exc:
+            self.notify(str(exc), severity="error")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.submit()
+
+    def on_input_submitted(self) -> None:
+        self.submit()
 
 
 def _read_config(path: str) -> dict:
