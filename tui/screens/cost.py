@@ -76,7 +76,7 @@ class CostScreen(ConsoleScreen):
         self.query_one("#cloud", RowsTable).show(report.cloud)
 
     def action_apply(self) -> None:
-        self.query_one(TcoForm).apply()
+        self.query_one(TcoForm).submit()
 
     async def on_tco_form_applied(self, message: TcoForm.Applied) -> None:
         reply = await self.client.set_tco(message.inputs)

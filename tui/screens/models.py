@@ -73,7 +73,7 @@ class ModelsScreen(ConsoleScreen):
         self.refresh_data()
 
     def action_apply_speculation(self) -> None:
-        self.query_one(SpeculationForm).apply()
+        self.query_one(SpeculationForm).submit()
 
     def on_speculation_form_applied(self, message: SpeculationForm.Applied) -> None:
         self.run_worker(self._apply_speculation(message.model, message.settings), group="action",

@@ -10,6 +10,7 @@ from textual.widgets import Button, Label
 
 from tui.payloads import TcoInputs
 from tui.widgets.common.field import Field, FieldError
+from tui.widgets.common.form import SubmitsOnEnter
 
 INPUTS = [("hardware_price", "Hardware price", float), ("amortization_years", "Amortization (y)", float),
           ("residual_value", "Residual value", float), ("power_watts", "Power (W)", float),
@@ -17,7 +18,7 @@ INPUTS = [("hardware_price", "Hardware price", float), ("amortization_years", "A
           ("operations_per_month", "Ops / month", float), ("utilisation", "Utilisation", float)]
 
 
-class TcoForm(Vertical):
+class TcoForm(SubmitsOnEnter, Vertical):
     class Applied(Message):
         def __init__(self, inputs: dict[str, Any]) -> None:
             super().__init__()
@@ -43,15 +44,8 @@ class TcoForm(Vertical):
             values[name] = value
         return values
 
-    def apply(self) -> None:
+    def submit(self) -> None:
         try:
             self.post_message(self.Applied(self.inputs()))
         except FieldError as exc:
             self.notify(str(exc), severity="error")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.apply()
-
-    def on_input_submitted(self) -> None:
-        self.apply()

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.widgets import Button, Label, Select
 
 from tui.widgets.common.field import Field, FieldError
+from tui.widgets.common.form import SubmitsOnEnter
 from tui.widgets.models.load_dialog import QUANTIZATIONS
 
 
@@ -29,7 +30,7 @@ class PlanQuery:
             raise FieldError("context and concurrency must be at least 1")
 
 
-class PlanForm(Vertical):
+class PlanForm(SubmitsOnEnter, Vertical):
     class Submitted(Message):
         def __init__(self, query: PlanQuery) -> None:
             super().__init__()
@@ -73,13 +74,6 @@ class PlanForm(Vertical):
             self.post_message(self.Submitted(self.query_value()))
         except FieldError as exc:
             self.notify(str(exc), severity="error")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.submit()
-
-    def on_input_submitted(self) -> None:
-        self.submit()
 
 
 def _read_config(path: str) -> dict:

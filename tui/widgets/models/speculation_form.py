@@ -12,6 +12,7 @@ from textual.widgets import Button, Label, Select
 from tui.figures import fmt_num, fmt_pct
 from tui.payloads import Speculation
 from tui.widgets.common.field import Field, FieldError
+from tui.widgets.common.form import SubmitsOnEnter
 
 METHODS = [("none", "none"), ("ngram (prompt lookup)", "ngram"), ("self (int8 copy drafts)", "self"),
            ("draft (a store model)", "draft")]
@@ -33,7 +34,7 @@ def describe(view: Speculation) -> str:
             f"{fmt_num(view.num_draft_tokens, 0)} draft tokens accepted")
 
 
-class SpeculationForm(Vertical):
+class SpeculationForm(SubmitsOnEnter, Vertical):
     class Applied(Message):
         def __init__(self, model: str, settings: dict[str, Any]) -> None:
             super().__init__()
@@ -103,7 +104,7 @@ class SpeculationForm(Vertical):
             values["draft_model"] = self.query_one("#field-draft-model", Field).value or ""
         return values
 
-    def apply(self) -> None:
+    def submit(self) -> None:
         if self.model is None:
             self.notify("no loaded model to change", severity="warning")
             return
@@ -111,10 +112,3 @@ class SpeculationForm(Vertical):
             self.post_message(self.Applied(self.model, self.settings()))
         except FieldError as exc:
             self.notify(str(exc), severity="error")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.apply()
-
-    def on_input_submitted(self) -> None:
-        self.apply()
