@@ -16,14 +16,12 @@ from __future__ import annotations
 import json
 import statistics
 import time
-import multiprocessing
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import httpx
 
+from appliance.bench.openai_load import client_process
 from appliance.bench.served import served_appliance
 from engine.bench.common import Machine, Report, at_least, ratio
 from engine.sampling_params import SamplingParams
@@ -97,7 +95,7 @@ def run(config: BenchConfig) -> HttpReport:
         model = appliance.model_names()[0]
         engine = appliance.models.get(model)
         prompt = engine.tokenizer(PROMPT)["input_ids"]
-        with httpx.Client(base_url=server.url, timeout=600) as http, _client_process() as client:
+        with httpx.Client(base_url=server.url, timeout=600) as http, client_process() as client:
             _http_stream(http, model, 4)   # warm up both paths
             _engine_stream(engine, prompt, 4)
             engine_tps = _throughput(lambda: _engine_stream(engine, prompt, config.max_tokens), config.streams)
@@ -110,14 +108,6 @@ def run(config: BenchConfig) -> HttpReport:
     return HttpReport(config, BenchResult(engine_tps, http_tps, ratio(http_tps, engine_tps), engine_lat, http_lat,
                                           overhead, ttft, more_tps, more_ttft,
                                           ratio(more_tps, http_tps) if more_tps else 0.0))
-
-
-@contextmanager
-def _client_process() -> Iterator[ProcessPoolExecutor]:
-    """One started process for the API's load generator (started before anything is timed)."""
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(time.sleep, 0).result()
-        yield pool
 
 
 def _engine_stream(engine, prompt: list[int], max_tokens: int) -> int:

@@ -21,7 +21,9 @@ import asyncio
 import multiprocessing
 import statistics
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,21 +162,29 @@ async def _stream(client: Any, model: str, load: Load, messages: list[dict[str, 
                         finish)
 
 
+@contextmanager
+def client_process() -> Iterator[ProcessPoolExecutor]:
+    """One spawned process for a load generator, started before anything is timed: a client's
+    Python work must not share the GIL of a server running in the benchmark's process."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(time.sleep, 0).result()
+        yield pool
+
+
 class LoadGenerator:
-    """`drive` in a spawned process of its own (one for the generator's life): use as a context
-    manager."""
+    """`drive` in a client_process (one for the generator's life): use as a context manager."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self._process = client_process()
 
     def __enter__(self) -> LoadGenerator:
-        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = self._process.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._pool = None
+        self._process.__exit__(*exc)
 
     def drive(self, target: Target, load: Load) -> LoadResult:
         if self._pool is None:

@@ -31,7 +31,7 @@ from typing import Any
 from appliance.bench.llama_server import LlamaServerConfig, llama_server, version
 from appliance.bench.openai_load import Load, LoadGenerator, LoadResult, Target
 from appliance.bench.served import served_appliance
-from engine.bench.common import Machine, Report, at_least, ratio
+from engine.bench.common import Machine, Report, at_least, long_over_short, ratio
 
 SYSTEM = "You are a helpful assistant."
 QUESTION = "Write a short story about a lighthouse keeper who finds a message in a bottle."
@@ -81,7 +81,7 @@ class ProbeRow:
     @property
     def growth(self) -> float | None:
         """ITL at the longest context over ITL at the shortest."""
-        return ratio(self.itl_p50_ms[max(self.itl_p50_ms)], self.itl_p50_ms[min(self.itl_p50_ms)])
+        return long_over_short(self.itl_p50_ms)
 
 
 @dataclass(slots=True)

@@ -75,6 +75,11 @@ class Report:
         return "\n".join([*self.table_title(), *self.table_rows(), *self.table_notes()])
 
 
+def long_over_short(by_context: dict[int, float]) -> float | None:
+    """A figure at the longest context over the same figure at the shortest (ITL growth)."""
+    return ratio(by_context[max(by_context)], by_context[min(by_context)]) if by_context else None
+
+
 def ratio(candidate: float | None, baseline: float | None) -> float | None:
     """candidate / baseline, both measured in the same run; None when either is missing or the
     baseline is not positive."""

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from engine.bench.airlock import kv_dtype_for
-from engine.bench.common import Machine, Report, ratio
+from engine.bench.common import Machine, Report, long_over_short, ratio
 from engine.config import CachePolicy, EngineConfig
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel
@@ -32,7 +32,7 @@ class ContextResult:
     @property
     def flatness(self) -> float | None:
         """ITL at the longest context over ITL at the shortest."""
-        return ratio(self.itl_ms[max(self.itl_ms)], self.itl_ms[min(self.itl_ms)])
+        return long_over_short(self.itl_ms)
 
 
 @dataclass(slots=True)
