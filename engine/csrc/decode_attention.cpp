@@ -143,17 +143,20 @@ inline __m256 exp8(__m256 x) {
 // s[0:n] = exp(s[0:n] - max), eight at a time (scalar exp was a third of the step); returns
 // the max and the sum. Normalizing waits until every stretch of the sequence is summed.
 inline std::pair<float, float> exponentiate8(float* s, int64_t n) {
-  float peak = -std::numeric_limits<float>::infinity();
-  for (int64_t l = 0; l < n; ++l) peak = std::max(peak, s[l]);
-  const __m256 top = _mm256_set1_ps(peak);
-  __m256 total8 = _mm256_setzero_ps();
+  __m256 top = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   int64_t l = 0;
-  for (; l + 8 <= n; l += 8) {
+  for (; l + 8 <= n; l += 8) top = _mm256_max_ps(top, _mm256_loadu_ps(s + l));  // a scalar max chain cost more
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, top);
+  float peak = *std::max_element(lanes, lanes + 8);
+  for (; l < n; ++l) peak = std::max(peak, s[l]);
+  top = _mm256_set1_ps(peak);
+  __m256 total8 = _mm256_setzero_ps();
+  for (l = 0; l + 8 <= n; l += 8) {
     const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + l), top));
     _mm256_storeu_ps(s + l, e);
     total8 = _mm256_add_ps(total8, e);
   }
-  alignas(32) float lanes[8];
   _mm256_store_ps(lanes, total8);
   float total = 0;
   for (float lane : lanes) total += lane;
@@ -222,6 +225,127 @@ void weigh(const float* scores, const T* cache, const int64_t* slots, int64_t fi
   }
 }
 
+#if defined(__AVX512F__)
+// The AVX-512 path, head_dim 64 or 128: 16 lanes, and the query heads that share a KV head take
+// each K/V chunk while it is in a register, so a row is widened once per KV head, not once per
+// query head. Both passes go eight positions at a time through every head, so each cache row is
+// read whole, once, and the next eight rows are prefetched: at long contexts the cache comes
+// from L3 or memory, and a pass per KV head (strided reads) ran at a third of the bandwidth.
+inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load16(const at::Half* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load16(const at::BFloat16* p) {
+  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+inline __m256 halves(__m512 v) {  // lanes i and i + 8 summed: 8 partial sums for sum8
+  return _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
+}
+
+constexpr int64_t kAhead = 24;  // positions between a row's prefetch and its use
+
+template <typename T>
+inline void prefetch_rows(const T* cache, const int64_t* slots, int64_t from, int64_t to, int64_t row) {
+  for (int64_t l = from; l < to; ++l) {
+    const char* bytes = reinterpret_cast<const char*>(cache + slots[l] * row);
+    for (int64_t b = 0; b < row * static_cast<int64_t>(sizeof(T)); b += 64) _mm_prefetch(bytes + b, _MM_HINT_T1);
+  }
+}
+
+// The query heads [head, head + tiled) of one KV head, at most 16 / kChunks: their queries or
+// outputs fill at most 16 registers.
+struct Tile {
+  int64_t head, tiled, kv;
+};
+
+inline std::vector<Tile> tiles(int64_t heads, int64_t group, int64_t most) {
+  std::vector<Tile> out;
+  for (int64_t head = 0; head < heads;) {
+    const int64_t tiled = std::min(most, group - head % group);
+    out.push_back({head, tiled, head / group});
+    head += tiled;
+  }
+  return out;
+}
+
+// As `score`: scores[hq * n + l] = scale * q[hq] . K[l] for the n positions of a stretch.
+template <int kChunks, typename T>
+void score16(const float* q, const T* cache, const int64_t* slots, int64_t n, const std::vector<Tile>& plan,
+             int64_t row, float scale, float* scores) {
+  constexpr int kTile = 16 / kChunks, kDim = 16 * kChunks;
+  alignas(32) float partial[kTile][8][8];
+  const __m256 scale8 = _mm256_set1_ps(scale);
+  for (int64_t l = 0; l < n; l += 8) {
+    const int64_t count = std::min<int64_t>(8, n - l);
+    prefetch_rows(cache, slots, std::min(l + kAhead, n), std::min(l + kAhead + 8, n), row);
+    for (const Tile& t : plan) {
+      __m512 query[kTile][kChunks];
+      for (int h = 0; h < kTile && h < t.tiled; ++h)
+        for (int c = 0; c < kChunks; ++c) query[h][c] = _mm512_loadu_ps(q + (t.head + h) * kDim + 16 * c);
+      for (int64_t j = 0; j < 8; ++j) {
+        const T* key = cache + slots[l + std::min(j, count - 1)] * row + t.kv * kDim;
+        __m512 k[kChunks];
+        for (int c = 0; c < kChunks; ++c) k[c] = load16(key + 16 * c);
+        for (int h = 0; h < kTile && h < t.tiled; ++h) {
+          __m512 acc = _mm512_mul_ps(query[h][0], k[0]);
+          for (int c = 1; c < kChunks; ++c) acc = _mm512_fmadd_ps(query[h][c], k[c], acc);
+          _mm256_store_ps(partial[h][j], halves(acc));
+        }
+      }
+      for (int h = 0; h < kTile && h < t.tiled; ++h) {
+        __m256 rows[8];
+        for (int j = 0; j < 8; ++j) rows[j] = _mm256_load_ps(partial[h][j]);
+        alignas(32) float sums[8];
+        _mm256_store_ps(sums, _mm256_mul_ps(sum8(rows), scale8));
+        std::copy(sums, sums + count, scores + (t.head + h) * n + l);
+      }
+    }
+  }
+}
+
+// As `weigh`: out[hq] = sum over l of p[hq][l] * V[l]; a tile's outputs stay in registers over
+// sixteen positions.
+template <int kChunks, typename T>
+void weigh16(const float* scores, const T* cache, const int64_t* slots, int64_t n, const std::vector<Tile>& plan,
+             int64_t heads, int64_t row, float* out) {
+  constexpr int kTile = 16 / kChunks, kDim = 16 * kChunks;
+  std::fill(out, out + heads * kDim, 0.0f);
+  for (int64_t l0 = 0; l0 < n; l0 += 16) {
+    const int64_t l1 = std::min(l0 + 16, n);
+    prefetch_rows(cache, slots, std::min(l0 + kAhead, n), std::min(l1 + kAhead, n), row);
+    for (const Tile& t : plan) {
+      __m512 acc[kTile][kChunks];
+      for (int h = 0; h < kTile && h < t.tiled; ++h)
+        for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_loadu_ps(out + (t.head + h) * kDim + 16 * c);
+      for (int64_t l = l0; l < l1; ++l) {
+        const T* value = cache + slots[l] * row + t.kv * kDim;
+        __m512 v[kChunks];
+        for (int c = 0; c < kChunks; ++c) v[c] = load16(value + 16 * c);
+        for (int h = 0; h < kTile && h < t.tiled; ++h) {
+          const __m512 w = _mm512_set1_ps(scores[(t.head + h) * n + l]);
+          for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_fmadd_ps(w, v[c], acc[h][c]);
+        }
+      }
+      for (int h = 0; h < kTile && h < t.tiled; ++h)
+        for (int c = 0; c < kChunks; ++c) _mm512_storeu_ps(out + (t.head + h) * kDim + 16 * c, acc[h][c]);
+    }
+  }
+}
+
+// One stretch, every head: scores, their exponentials, the weighted values.
+template <int kChunks, typename T>
+void attend_stretch16(const float* q, const T* kp, const T* vp, const int64_t* slots, int64_t n, int64_t heads,
+                      int64_t group, int64_t row, float scale, float* scores, float* peaks, float* totals,
+                      float* out) {
+  const auto plan = tiles(heads, group, 16 / kChunks);
+  score16<kChunks>(q, kp, slots, n, plan, row, scale, scores);
+  for (int64_t h = 0; h < heads; ++h) std::tie(peaks[h], totals[h]) = exponentiate8(scores + h * n, n);
+  weigh16<kChunks>(scores, vp, slots, n, plan, heads, row, out);
+}
+#endif
+
 // A stretch of one sequence's positions [first, last): the unit of work. A long sequence is
 // cut into several stretches when the batch has fewer sequences than there are threads, so one
 // stream's attention over a long context runs on every core, not one (split-K, "flash decoding").
@@ -284,10 +408,19 @@ void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp,
       const int64_t n = part.last - part.first;
       const int64_t* slots = sp + part.seq * width + part.first;
       scores.resize(std::max<int64_t>(1, heads * n));
-      score(qp + part.seq * heads * dim, kp, slots, 0, n, heads, group, row, dim, n, scale, scores.data());
-      for (int64_t hq = 0; hq < heads; ++hq)
-        std::tie(peaks[i * heads + hq], totals[i * heads + hq]) = exponentiate8(scores.data() + hq * n, n);
-      weigh(scores.data(), vp, slots, 0, n, heads, group, row, dim, n, partial.data() + i * heads * dim);
+      const float* q = qp + part.seq * heads * dim;
+      float *peak = peaks.data() + i * heads, *total = totals.data() + i * heads;
+      float* out = partial.data() + i * heads * dim;
+#if defined(__AVX512F__)
+      if (dim == 64 || dim == 128) {
+        (dim == 64 ? attend_stretch16<4, T> : attend_stretch16<8, T>)(q, kp, vp, slots, n, heads, group, row, scale,
+                                                                         scores.data(), peak, total, out);
+        continue;
+      }
+#endif
+      score(q, kp, slots, 0, n, heads, group, row, dim, n, scale, scores.data());
+      for (int64_t hq = 0; hq < heads; ++hq) std::tie(peak[hq], total[hq]) = exponentiate8(scores.data() + hq * n, n);
+      weigh(scores.data(), vp, slots, 0, n, heads, group, row, dim, n, out);
     }
   });
   merge(parts, partial.data(), peaks.data(), totals.data(), op, heads, dim);
