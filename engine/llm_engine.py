@@ -16,6 +16,7 @@ from typing import Any
 from engine.block_manager import BlockManager
 from engine.config import CachePolicy, EngineConfig
 from engine.errors import ContextLengthExceeded, EngineStopped, InvalidParameter, QueueFull
+from engine.heap import keep_freed_memory
 from engine.precision import TORCH_DTYPES
 from engine.model_runner import ForwardBatch, ModelRunner
 from engine.outputs import EngineStats, RequestMetrics
@@ -41,6 +42,7 @@ class Engine:
     def __init__(self, model: Any, config: EngineConfig | None = None) -> None:
         self.model = model
         self.config = config or EngineConfig()
+        keep_freed_memory()
         bs = self.config.block_size
         kv_dtype = TORCH_DTYPES[self.config.kv_dtype] if self.config.kv_dtype else None
         num_blocks = self.config.kv_cache_bytes // ModelRunner.kv_bytes_per_block(model, bs, kv_dtype)

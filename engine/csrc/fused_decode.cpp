@@ -29,15 +29,21 @@ torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& weight, doub
 
 namespace {
 
-// x (contiguous fp32) rounded to bf16, to nearest even as Tensor.to rounds it. A plain loop:
-// at decode sizes Tensor.to's dispatch and allocation cost several times the conversion, and
-// a bf16 layer converts four inputs and four outputs.
+// x (contiguous fp32) rounded to bf16, to nearest even as Tensor.to rounds it (c10's
+// round_to_nearest_even, NaN to 0x7FC0). A plain loop: at decode sizes Tensor.to's dispatch and
+// allocation cost several times the conversion, and a bf16 layer converts four inputs and four
+// outputs. Written on the bits without a branch so the compiler vectorizes it; converting
+// element by element through c10::BFloat16 cost a tenth of a c32 step.
 torch::Tensor to_bf16(const torch::Tensor& x) {
   TORCH_CHECK(x.is_contiguous() && x.scalar_type() == at::kFloat, "to_bf16 takes a contiguous float32 tensor");
   auto out = torch::empty(x.sizes(), x.options().dtype(at::kBFloat16));
-  const float* src = x.data_ptr<float>();
-  at::BFloat16* dst = out.data_ptr<at::BFloat16>();
-  for (int64_t i = 0, n = x.numel(); i < n; ++i) dst[i] = at::BFloat16(src[i]);
+  const uint32_t* src = reinterpret_cast<const uint32_t*>(x.data_ptr<float>());
+  uint16_t* dst = reinterpret_cast<uint16_t*>(out.data_ptr<at::BFloat16>());
+  for (int64_t i = 0, n = x.numel(); i < n; ++i) {
+    const uint32_t bits = src[i];
+    const uint32_t rounded = (bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16;
+    dst[i] = static_cast<uint16_t>((bits & 0x7FFFFFFFu) > 0x7F800000u ? 0x7FC0u : rounded);
+  }
   return out;
 }
 
