@@ -255,7 +255,7 @@ class Engine:
         seqs = [leader] + [Sequence(request_id, list(prompt), params, i, priority, tenant, leader)
                            for i in range(1, params.n)]
         self._requests[request_id] = RequestState(stream, seqs, self.tokenizer, self.model.eos_token_ids,
-                                                  self.max_model_len)
+                                                  self.max_model_len, on_completed=self.slo.record)
         self._inbox.extend(seqs)
         self._queued += 1
         return stream
@@ -363,7 +363,6 @@ class Engine:
                 self.scheduler.finish(seq, reason)
                 if request.done:
                     del self._requests[seq.request_id]
-                    self.slo.record(request.metrics)
                 break
         if seq.draft_token_ids:
             accepted = len(tokens) - 1

@@ -101,8 +101,10 @@ class RequestState:
     """Engine-side bookkeeping of one request: turns sampled tokens into deltas and figures."""
 
     def __init__(self, stream: RequestStream, seqs: list[Sequence], tokenizer: Any,
-                 eos_token_ids: list[int], max_model_len: int) -> None:
+                 eos_token_ids: list[int], max_model_len: int,
+                 on_completed: Callable[[RequestMetrics], None] | None = None) -> None:
         self.stream = stream
+        self._on_completed = on_completed   # every choice ended by itself; called before the stream closes
         self.metrics = stream.metrics
         self.seqs = seqs
         self.scheduled = False
@@ -143,7 +145,7 @@ class RequestState:
         logprobs = self._logprobs(sampled) if params.logprobs is not None else None
         self.stream.put(RequestDelta(choice.index, text, [token], logprobs, reason))
         if reason is not None:
-            self._finished(seq, reason, now)
+            self._finished(seq, reason, now, completed=True)
         return reason
 
     def end(self, seq: Sequence, reason: str, now: float) -> None:
@@ -152,7 +154,7 @@ class RequestState:
             self.stream.put(RequestDelta(seq.index, "", [], None, reason))
             self._finished(seq, reason, now)
 
-    def _finished(self, seq: Sequence, reason: str, now: float) -> None:
+    def _finished(self, seq: Sequence, reason: str, now: float, completed: bool = False) -> None:
         self.metrics.finish_reasons[seq.index] = reason
         self.metrics.completion_tokens += seq.num_output_tokens
         self.metrics.preemptions += seq.preemptions
@@ -161,6 +163,8 @@ class RequestState:
         self._unfinished -= 1
         if self._unfinished == 0:
             self.metrics.finished_clock = now
+            if completed and self._on_completed is not None:
+                self._on_completed(self.metrics)   # before the reader can see the end
             self.stream.close()
 
     def _time_token(self, now: float) -> None:

@@ -156,6 +156,23 @@ def test_blocks_all_free_after_aborts_and_completions(engine_factory: Any, smol_
     assert_pool_empty(engine)
 
 
+def test_the_live_slo_view_counts_a_request_once_its_stream_ends(engine_factory: Any,
+                                                                 smol_prompts: list[list[int]]) -> None:
+    """Recorded before the stream closes: a reader who has the whole response sees it counted;
+    an aborted request is not counted."""
+    engine = engine_factory()
+    aborted = engine.submit(smol_prompts[1], SamplingParams(max_tokens=200, temperature=0.0, ignore_eos=True))
+    next(iter(aborted))
+    aborted.abort()
+    aborted.collect()
+    for done in range(1, 4):
+        stream = engine.submit(smol_prompts[0], GREEDY)
+        at_end: list[int] = []                             # the count when the stream closes
+        stream.subscribe(lambda: at_end.append(engine.slo.live()["requests"]) if stream.finished else None)
+        stream.collect()
+        assert at_end == [done]
+
+
 def test_seeded_sampling_same_text_alone_and_in_a_crowd(engine_factory: Any, smol_prompts: list[list[int]]) -> None:
     engine = engine_factory()
     seeded = SamplingParams(max_tokens=12, temperature=0.9, top_p=0.95, seed=1234, ignore_eos=True)
