@@ -166,14 +166,16 @@ inline std::pair<float, float> exponentiate8(float* s, int64_t n) {
 
 // scores[hq * width + l] = scale * q[hq] . K[l] (the KV head of hq) for l in [first, len). Eight
 // positions at a time, every head against them while their rows are in L1: each K row is read
-// from memory once, front to back.
+// from memory once, front to back, and an fp16/bf16 row is widened once into `scratch`
+// [8 x row], not once per query head that reads it.
 template <typename T>
 void score(const float* q, const T* cache, const int64_t* slots, int64_t first, int64_t len, int64_t heads,
-           int64_t group, int64_t row, int64_t dim, int64_t width, float scale, float* scores) {
+           int64_t group, int64_t row, int64_t dim, int64_t width, float scale, float* scores, float* scratch) {
   for (int64_t l = first; l < len; l += 8) {
     const int64_t count = std::min<int64_t>(8, len - l);
-    const T* keys[8];
-    for (int64_t j = 0; j < 8; ++j) keys[j] = cache + slots[l + std::min(j, count - 1)] * row;
+    const float* keys[8];
+    for (int64_t j = 0; j < 8; ++j)
+      keys[j] = j < count ? widen(cache + slots[l + j] * row, row, scratch + j * row) : keys[count - 1];
     for (int64_t hq = 0; hq < heads; ++hq) {
       const float* qh = q + hq * dim;
       const int64_t offset = (hq / group) * dim;
@@ -181,7 +183,7 @@ void score(const float* q, const T* cache, const int64_t* slots, int64_t first, 
       for (int64_t j = 0; j < 8; ++j) acc[j] = _mm256_setzero_ps();
       for (int64_t c = 0; c < dim; c += 8) {               // each q chunk loaded once for 8 rows
         const __m256 qc = _mm256_loadu_ps(qh + c);
-        for (int64_t j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qc, load8(keys[j] + offset + c), acc[j]);
+        for (int64_t j = 0; j < 8; ++j) acc[j] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(keys[j] + offset + c), acc[j]);
       }
       alignas(32) float sums[8];
       _mm256_store_ps(sums, _mm256_mul_ps(sum8(acc), _mm256_set1_ps(scale)));
@@ -190,37 +192,37 @@ void score(const float* q, const T* cache, const int64_t* slots, int64_t first, 
   }
 }
 
-// out[hq] = sum over l of p[hq][l] * V[l] (the KV head of hq): position by position, every head,
-// so each V row too is read once, front to back; the outputs (heads x dim) stay in L1.
+// out[hq] = sum over l of p[hq][l] * V[l] (the KV head of hq): eight positions at a time, every
+// head, so each V row too is read once, front to back, and widened once into `scratch`; the
+// outputs (heads x dim) stay in L1, loaded and stored once per eight positions.
 template <typename T>
 void weigh(const float* scores, const T* cache, const int64_t* slots, int64_t first, int64_t len, int64_t heads,
-           int64_t group, int64_t row, int64_t dim, int64_t width, float* out) {
+           int64_t group, int64_t row, int64_t dim, int64_t width, float* out, float* scratch) {
   std::fill(out, out + heads * dim, 0.0f);
   int64_t l = first;
-  for (; l + 4 <= len; l += 4) {                           // four rows per load and store of out
-    const T* values[4] = {cache + slots[l] * row, cache + slots[l + 1] * row, cache + slots[l + 2] * row,
-                          cache + slots[l + 3] * row};
+  for (; l + 8 <= len; l += 8) {
+    const float* values[8];
+    for (int64_t j = 0; j < 8; ++j) values[j] = widen(cache + slots[l + j] * row, row, scratch + j * row);
     for (int64_t hq = 0; hq < heads; ++hq) {
       const float* p = scores + hq * width + l;
-      const __m256 w0 = _mm256_set1_ps(p[0]), w1 = _mm256_set1_ps(p[1]), w2 = _mm256_set1_ps(p[2]),
-                   w3 = _mm256_set1_ps(p[3]);
+      __m256 w[8];
+      for (int64_t j = 0; j < 8; ++j) w[j] = _mm256_set1_ps(p[j]);
       const int64_t offset = (hq / group) * dim;
       float* o = out + hq * dim;
       for (int64_t c = 0; c < dim; c += 8) {
-        __m256 acc = _mm256_fmadd_ps(w0, load8(values[0] + offset + c), _mm256_loadu_ps(o + c));
-        acc = _mm256_fmadd_ps(w1, load8(values[1] + offset + c), acc);
-        acc = _mm256_fmadd_ps(w2, load8(values[2] + offset + c), acc);
-        _mm256_storeu_ps(o + c, _mm256_fmadd_ps(w3, load8(values[3] + offset + c), acc));
+        __m256 acc = _mm256_loadu_ps(o + c);
+        for (int64_t j = 0; j < 8; ++j) acc = _mm256_fmadd_ps(w[j], _mm256_loadu_ps(values[j] + offset + c), acc);
+        _mm256_storeu_ps(o + c, acc);
       }
     }
   }
   for (; l < len; ++l) {
-    const T* value = cache + slots[l] * row;
+    const float* value = widen(cache + slots[l] * row, row, scratch);
     for (int64_t hq = 0; hq < heads; ++hq) {
       const __m256 w = _mm256_set1_ps(scores[hq * width + l]);
-      const T* v = value + (hq / group) * dim;
+      const float* v = value + (hq / group) * dim;
       float* o = out + hq * dim;
-      for (int64_t c = 0; c < dim; c += 8) _mm256_storeu_ps(o + c, _mm256_fmadd_ps(w, load8(v + c), _mm256_loadu_ps(o + c)));
+      for (int64_t c = 0; c < dim; c += 8) _mm256_storeu_ps(o + c, _mm256_fmadd_ps(w, _mm256_loadu_ps(v + c), _mm256_loadu_ps(o + c)));
     }
   }
 }
@@ -402,7 +404,7 @@ void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp,
   const int64_t count = static_cast<int64_t>(parts.size());
   std::vector<float> partial(count * heads * dim), peaks(count * heads), totals(count * heads);
   at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores;
+    std::vector<float> scores, scratch(8 * row);   // scratch: eight K or V rows widened to fp32
     for (int64_t i = begin; i < end; ++i) {
       const Stretch& part = parts[i];
       const int64_t n = part.last - part.first;
@@ -418,9 +420,9 @@ void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp,
         continue;
       }
 #endif
-      score(q, kp, slots, 0, n, heads, group, row, dim, n, scale, scores.data());
+      score(q, kp, slots, 0, n, heads, group, row, dim, n, scale, scores.data(), scratch.data());
       for (int64_t hq = 0; hq < heads; ++hq) std::tie(peak[hq], total[hq]) = exponentiate8(scores.data() + hq * n, n);
-      weigh(scores.data(), vp, slots, 0, n, heads, group, row, dim, n, out);
+      weigh(scores.data(), vp, slots, 0, n, heads, group, row, dim, n, out, scratch.data());
     }
   });
   merge(parts, partial.data(), peaks.data(), totals.data(), op, heads, dim);

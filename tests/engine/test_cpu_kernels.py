@@ -9,19 +9,28 @@ import pytest
 import torch
 
 from engine.attention import build_metadata, decode_gathered
-from engine.kernels import cpu_kernels
+from engine.cpu_isa import cpu_isa
+from engine.kernels import cpu_kernels, kernels_at
 from engine.quantization import _anchor, int8_matmul_torch, quantize_rows, weight_levels
 
 pytestmark = pytest.mark.skipif(cpu_kernels() is None, reason="no C++ compiler: the torch path runs instead")
 
 
-@pytest.mark.parametrize("dim", [64, 128, 20])            # 20: not a multiple of 8, the scalar path
+def _levels() -> list[str]:
+    """This CPU's level, and avx2 below it where it has more (the AVX2 kernels an older CPU runs)."""
+    level = cpu_isa().level
+    return [level] + (["avx2"] if level in ("avx512", "amx") else [])
+
+
+@pytest.mark.parametrize("level", _levels())
+@pytest.mark.parametrize("dim", [64, 128, 32, 20])        # 64, 128: AVX-512's tiles; 32: AVX2's; 20: scalar
 @pytest.mark.parametrize("cache_dtype", [torch.float32, torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("heads,kv_heads,window", [(9, 3, None), (4, 4, None), (8, 2, 5), (4, 1, 40)])
 def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int | None,
-                                        cache_dtype: torch.dtype, dim: int) -> None:
+                                        cache_dtype: torch.dtype, dim: int, level: str) -> None:
     """fp16 and bf16 caches: the kernel widens each row as it reads it; the torch path widens the
-    gathered batch. Same stored values, so the same result up to fp32 rounding."""
+    gathered batch. Same stored values, so the same result up to fp32 rounding. At every level
+    this CPU can run, so the AVX2 build an older server loads is checked here too."""
     rng = random.Random(heads * 100 + kv_heads)
     block_size = 4
     lengths = [1, 3, 17, 40, 9, 64]                       # ragged, block edges and a lone token
@@ -40,8 +49,8 @@ def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int |
     q = torch.randn(len(lengths), heads, dim)
     scale = dim ** -0.5
     expected = decode_gathered(q, k_cache, v_cache, meta.decode, window, scale, heads // kv_heads)
-    got = cpu_kernels().decode_attention(q, k_cache, v_cache, meta.decode.gather, meta.decode.lengths,
-                                         scale, window or 0)
+    got = kernels_at(level).decode_attention(q, k_cache, v_cache, meta.decode.gather, meta.decode.lengths,
+                                             scale, window or 0)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
