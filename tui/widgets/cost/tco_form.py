@@ -44,8 +44,5 @@ class TcoForm(SubmitsOnEnter, Vertical):
             values[name] = value
         return values
 
-    def submit(self) -> None:
-        try:
-            self.post_message(self.Applied(self.inputs()))
-        except FieldError as exc:
-            self.notify(str(exc), severity="error")
+    def message(self) -> Message:
+        return self.Applied(self.inputs())

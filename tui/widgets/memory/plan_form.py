@@ -69,11 +69,8 @@ class PlanForm(SubmitsOnEnter, Vertical):
             concurrency=self.query_one("#field-concurrency", Field).value or 0,
         )
 
-    def submit(self) -> None:
-        try:
-            self.post_message(self.Submitted(self.query_value()))
-        except FieldError as exc:
-            self.notify(str(exc), severity="error")
+    def message(self) -> Message:
+        return self.Submitted(self.query_value())
 
 
 def _read_config(path: str) -> dict:

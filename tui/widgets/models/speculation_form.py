@@ -104,11 +104,8 @@ class SpeculationForm(SubmitsOnEnter, Vertical):
             values["draft_model"] = self.query_one("#field-draft-model", Field).value or ""
         return values
 
-    def submit(self) -> None:
+    def message(self) -> Message | None:
         if self.model is None:
             self.notify("no loaded model to change", severity="warning")
-            return
-        try:
-            self.post_message(self.Applied(self.model, self.settings()))
-        except FieldError as exc:
-            self.notify(str(exc), severity="error")
+            return None
+        return self.Applied(self.model, self.settings())
