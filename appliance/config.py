@@ -88,7 +88,7 @@ class ModelsSettings(Section):
     store_dir: str = ""                  # empty -> <data_dir>/models
     default_model: str = "smollm2-135m-instruct"
     default_quantization: Quantization = "auto"   # auto: fp32 on CPU, fp16 on CUDA; int8 is opt-in
-    kv_dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"   # auto: the compute precision
+    kv_dtype: Literal["auto", "fp32", "fp16", "bf16", "int8"] = "auto"   # auto: planner.default_kv_dtype
     embedding_model: str = "all-minilm-l6-v2"
     memory_budget_fraction: float = Field(0.9, gt=0, le=1)   # of device memory that models and KV may use
     kv_cache_bytes: int = Field(512 * 1024**2, ge=1)          # per loaded model

@@ -7,7 +7,7 @@ the new K/V, and for each sequence which slots to read and which of them each qu
 
 Decode steps (one new token per sequence) are batched. On CPU with fp32 activations one call
 of our kernel (engine/csrc/decode_attention.cpp) covers the whole batch, reading K/V rows in
-place from an fp32, fp16 or bf16 cache.
+place from an fp32, fp16, bf16 or int8 cache (engine/kv_format.py says what a slot holds).
 Elsewhere every sequence's K/V is gathered into a padded [B, L] block and one
 scaled_dot_product_attention call covers the batch, with a mask for the padding. Prefill
 chunks are attended one sequence at a time (they are few, and each is already a large matrix
@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from engine import kv_format
 from engine.kernels import kernels_for
 
 Window = int | None  # a sliding window in tokens, or None for full attention
-KERNEL_CACHE_DTYPES = (torch.float32, torch.float16, torch.bfloat16)  # what the CPU kernel reads
+KERNEL_CACHE_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.int8)  # what the CPU kernel reads
 SHORT_PREFILL = 32   # prefill chunks this short run through the decode kernel on CPU (see _prefill_as_decodes)
 
 
@@ -118,10 +119,8 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
                     v_cache: torch.Tensor, meta: AttentionMetadata, window: Window,
                     scale: float) -> torch.Tensor:
     """q: [T, heads, d]; k, v: [T, kv_heads, d] (new tokens). Writes k/v, returns [T, heads * d]."""
-    if k.dtype != k_cache.dtype:
-        k, v = k.to(k_cache.dtype), v.to(v_cache.dtype)
-    k_cache.index_copy_(0, meta.slot_mapping, k)
-    v_cache.index_copy_(0, meta.slot_mapping, v)
+    kv_format.store(k_cache, meta.slot_mapping, k)
+    kv_format.store(v_cache, meta.slot_mapping, v)
     tokens, heads, dim = q.shape
     group = heads // k.shape[1]
     if meta.pure_decode:
@@ -186,4 +185,4 @@ def _prefill_as_decodes(kernels, q: torch.Tensor, k_cache: torch.Tensor, v_cache
 def _gather(cache: torch.Tensor, slots: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """cache rows at `slots` (any shape), as [*slots.shape, kv_heads, d]; index_select beats fancy indexing."""
     rows = cache.index_select(0, slots.reshape(-1))
-    return rows.view(*slots.shape, *cache.shape[1:]).to(dtype)
+    return kv_format.decode(rows, dtype).view(*slots.shape, cache.shape[1], -1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from engine.speculation.config import SpeculationConfig
 
 EVICTION_POLICIES = ("lru", "lfu")
-KV_DTYPES = ("fp32", "fp16", "bf16")   # what the KV cache can hold (computation stays in the model's dtype)
+KV_DTYPES = ("fp32", "fp16", "bf16", "int8")   # what the KV cache can hold (engine/kv_format.py); compute keeps the model's dtype
 
 
 @dataclass(slots=True)

@@ -18,6 +18,7 @@ and removed (a real build takes a few minutes).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import time
@@ -29,9 +30,9 @@ import torch
 from engine.cpu_isa import LEVELS, apply_limits, at_least, cpu_isa
 
 log = logging.getLogger(__name__)
-_SOURCES = [Path(__file__).parent / "csrc" / name
-            for name in ("bindings.cpp", "decode_attention.cpp", "anchored_rows.cpp", "rms_norm.cpp",
-                          "fused_decode.cpp", "int8_matmul.cpp")]
+_CSRC = Path(__file__).parent / "csrc"
+_SOURCES = [_CSRC / name for name in ("bindings.cpp", "decode_attention.cpp", "anchored_rows.cpp", "rms_norm.cpp",
+                                      "fused_decode.cpp", "int8_matmul.cpp")]
 _AVX2 = ["-mavx2", "-mfma", "-mf16c"]
 _AVX512 = _AVX2 + ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni"]
 LEVEL_FLAGS = {   # each level's instructions and no more: its build runs on any CPU at that level
@@ -81,7 +82,14 @@ def _build(name: str, level: str) -> ModuleType:
 
     _remove_stale_lock(name)
     return load(name=name, sources=[str(s) for s in _SOURCES],
-                extra_cflags=["-O3", "-fopenmp", *LEVEL_FLAGS[level]], extra_ldflags=["-fopenmp"])
+                extra_cflags=["-O3", "-fopenmp", *LEVEL_FLAGS[level], f"-DAIRLOCK_HEADERS={_headers_digest()}"],
+                extra_ldflags=["-fopenmp"])
+
+
+def _headers_digest() -> str:
+    """The builder rebuilds when a source or a flag changes, not a header: the headers' digest
+    is a flag, so a changed header rebuilds too."""
+    return hashlib.sha256(b"".join(h.read_bytes() for h in sorted(_CSRC.glob("*.h")))).hexdigest()[:16]
 
 
 def _remove_damaged_library(name: str, error: ImportError) -> bool:

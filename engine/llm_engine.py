@@ -17,7 +17,7 @@ from engine.block_manager import BlockManager
 from engine.config import CachePolicy, EngineConfig
 from engine.errors import ContextLengthExceeded, EngineStopped, InvalidParameter, QueueFull
 from engine.heap import keep_freed_memory
-from engine.precision import TORCH_DTYPES
+from engine.kv_format import KV_TORCH_DTYPES
 from engine.model_runner import ForwardBatch, ModelRunner
 from engine.outputs import EngineStats, RequestMetrics
 from engine.planner import default_kv_dtype
@@ -44,7 +44,7 @@ class Engine:
         self.config = config or EngineConfig()
         keep_freed_memory()
         bs = self.config.block_size
-        kv_dtype = TORCH_DTYPES[self.config.kv_dtype] if self.config.kv_dtype else None
+        kv_dtype = KV_TORCH_DTYPES[self.config.kv_dtype] if self.config.kv_dtype else None
         num_blocks = self.config.kv_cache_bytes // ModelRunner.kv_bytes_per_block(model, bs, kv_dtype)
         if num_blocks < 1:
             raise InvalidParameter("kv_cache_bytes", f"kv_cache_bytes={self.config.kv_cache_bytes} "
@@ -177,7 +177,7 @@ class Engine:
         draft = load_draft(self.model, config)
         if draft is None:
             return None
-        kv_dtype = TORCH_DTYPES[default_kv_dtype(draft.precision, str(draft.device))]
+        kv_dtype = KV_TORCH_DTYPES[default_kv_dtype(draft.precision, str(draft.device))]
         return in_short_thread(lambda: ModelDrafter(draft, self.block_manager.num_blocks, self.config.block_size,
                                                     kv_dtype, self.vocab_size))
 

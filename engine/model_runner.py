@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from engine import kv_format
 from engine.attention import AttentionMetadata, build_metadata
 from engine.cuda_graphs import DecodeGraphs
 from engine.kernels import cpu_kernels
@@ -44,7 +45,8 @@ class ModelRunner:
             self.graphs = DecodeGraphs(self._run, max_batch, model.max_model_len, block_size, num_blocks,
                                        model.device)
         total_blocks = num_blocks + (self.graphs is not None)
-        shape = (len(self.module.layers), 2, total_blocks * block_size, self.module.num_kv_heads, self.module.head_dim)
+        shape = (len(self.module.layers), 2, total_blocks * block_size, self.module.num_kv_heads,
+                 kv_format.row_width(self.module.head_dim, self.kv_dtype))
         self.kv_cache = torch.zeros(shape, dtype=self.kv_dtype, device=model.device)
         self.kv_caches = [(layer[0], layer[1]) for layer in self.kv_cache]
         if model.device.type == "cpu" and model.dtype == torch.float32:
@@ -53,8 +55,8 @@ class ModelRunner:
     @staticmethod
     def kv_bytes_per_block(model: LoadedModel, block_size: int, kv_dtype: torch.dtype | None = None) -> int:
         module = model.module
-        element = (kv_dtype or model.dtype).itemsize
-        return 2 * len(module.layers) * module.num_kv_heads * module.head_dim * block_size * element
+        row = kv_format.row_bytes(module.head_dim, kv_dtype or model.dtype)
+        return 2 * len(module.layers) * module.num_kv_heads * row * block_size
 
     def forward(self, batch: ForwardBatch) -> torch.Tensor:
         """float32 logits [num_seqs, vocab] of each sequence's last token."""

@@ -17,8 +17,9 @@ from GGUF metadata). Assumptions, stated once:
   int8 also quantizes the embedding (int8 rows, one fp32 scale each) and the LM head. A tied
   head reads the embedding's table itself, which adds one int32 row sum per token (its
   kernel's offset correction); an untied head is its own packed int8 copy with row scales.
-- KV cache per token: 2 (K and V) x layers x kv_heads x head_dim x kv dtype bytes; a
-  sequence holds whole blocks of `block_size` tokens.
+- KV cache per token: 2 (K and V) x layers x kv_heads x head_dim x kv dtype bytes, plus an
+  int8 row's 4-byte scale (engine/kv_format.py); a sequence holds whole blocks of `block_size`
+  tokens. fp8 is a what-if for planning only: 1 byte, no scales.
 - Speculation with a drafting model (self: the served model at a cheaper precision; draft: a
   separate model) holds its weights too, and a K/V cache with the served model's block count:
   the drafter writes its K/V at the target's slots, so every planned token costs both. Its
@@ -38,6 +39,7 @@ PRECISIONS = ("fp32", "fp16", "bf16", "int8", "nf4")   # the one vocabulary; eng
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1, "fp8": 1}
 SUPPORTED_ARCHITECTURES = ("llama", "mistral", "qwen2", "gemma3", "gemma3_text")
 NF4_BLOCK = 64
+KV_SCALE_BYTES = 4   # an int8 KV row's fp32 scale (engine/kv_format.py; no torch import here)
 
 
 class PlanError(ValueError):
@@ -132,10 +134,12 @@ def compute_dtype(device: str) -> str:
 
 def default_kv_dtype(quantization: str, device: str) -> str:
     """What a load keeps K/V in unless told otherwise: the compute precision, except int8 on
-    CPU, which keeps fp16: perplexity is unchanged (tests/models/test_quality.py) and each decode
-    step reads half the K/V bytes, which at batch 32 is more than it reads of the weights."""
+    CPU, which keeps int8 rows with a scale each (engine/kv_format.py): next-token
+    distributions move a twenty-fifth as far as the int8 weights move them
+    (tests/models/test_quality.py), a decode step reads about half fp16's K/V bytes (at batch
+    32 and long contexts more than it reads of the weights), and the pool holds twice the tokens."""
     if quantization == "int8" and not device.startswith("cuda"):
-        return "fp16"
+        return "int8"
     return quantization if quantization in ("fp32", "fp16", "bf16") else compute_dtype(device)
 
 
@@ -165,7 +169,8 @@ def weight_bytes(shape: ModelShape, quantization: str, device: str = "cpu", back
 def kv_bytes_per_token(shape: ModelShape, kv_dtype: str) -> int:
     if kv_dtype not in DTYPE_BYTES:
         raise PlanError(f"kv dtype must be one of {', '.join(DTYPE_BYTES)}, got {kv_dtype!r}")
-    return 2 * shape.num_layers * shape.num_kv_heads * shape.head_dim * DTYPE_BYTES[kv_dtype]
+    row = shape.head_dim * DTYPE_BYTES[kv_dtype] + (KV_SCALE_BYTES if kv_dtype == "int8" else 0)
+    return 2 * shape.num_layers * shape.num_kv_heads * row
 
 
 def overhead_bytes(shape: ModelShape, device: str, concurrency: int, step_tokens: int) -> int:

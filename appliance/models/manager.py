@@ -152,8 +152,8 @@ class ModelManager:
             if current is not None:
                 if (current.quantization, current.kv_dtype) == (quantization, kv_dtype):
                     return current
-                raise ValueError(f"model {served!r} is loaded as {current.quantization} with a "
-                                 f"{current.kv_dtype} KV cache; unload it first")
+                raise ValueError(f"model {served!r} is loaded as {current.quantization} with its KV cache "
+                                 f"in {current.kv_dtype}; unload it first")
             entry = self.store.get_verified(name)
             needed = self.reservation(name, quantization)
             if needed > self.free_bytes:

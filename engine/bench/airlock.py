@@ -7,9 +7,9 @@ import time
 from engine import planner
 from engine.bench.report import RequestTiming, SystemResult
 from engine.config import CachePolicy, EngineConfig
+from engine.kv_format import KV_TORCH_DTYPES
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel
-from engine.precision import TORCH_DTYPES
 from engine.model_runner import ModelRunner
 from engine.sampling_params import SamplingParams
 
@@ -40,7 +40,7 @@ def engine_config(model: LoadedModel, prompts: list[list[int]], max_tokens: int)
     """A KV pool that holds the whole workload at once, so nothing is preempted."""
     blocks = sum(math.ceil((len(p) + max_tokens) / _BLOCK_SIZE) for p in prompts) + 2 * len(prompts) + 8
     kv_dtype = kv_dtype_for(model)
-    kv_bytes = blocks * ModelRunner.kv_bytes_per_block(model, _BLOCK_SIZE, TORCH_DTYPES[kv_dtype])
+    kv_bytes = blocks * ModelRunner.kv_bytes_per_block(model, _BLOCK_SIZE, KV_TORCH_DTYPES[kv_dtype])
     return EngineConfig(block_size=_BLOCK_SIZE, kv_cache_bytes=kv_bytes, kv_dtype=kv_dtype,
                         max_num_seqs=max(128, len(prompts)),
                         max_num_batched_tokens=max(512, len(prompts)), max_waiting=len(prompts) + 8,

@@ -20,10 +20,10 @@ from engine import planner
 from engine.attention import build_metadata
 from engine.bench.common import Machine, Report, at_least, ratio
 from engine.config import EngineConfig
+from engine.kv_format import KV_TORCH_DTYPES
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel, load_model
 from engine.model_runner import ModelRunner
-from engine.precision import TORCH_DTYPES
 from engine.sampling_params import SamplingParams
 from engine.short_thread import short_lived
 
@@ -183,7 +183,7 @@ def _measure(model: LoadedModel, precision: str, load_seconds: float, options: Q
                for i in range(options.concurrency)]
     kv_dtype = planner.default_kv_dtype(precision, options.device)      # what a load in the appliance gets
     kv_bytes = options.concurrency * (max(map(len, prompts)) + options.max_tokens + 32) \
-        * ModelRunner.kv_bytes_per_block(model, 1, TORCH_DTYPES[kv_dtype])
+        * ModelRunner.kv_bytes_per_block(model, 1, KV_TORCH_DTYPES[kv_dtype])
     engine = Engine(model, EngineConfig(kv_cache_bytes=kv_bytes, kv_dtype=kv_dtype,
                                         max_num_seqs=max(options.concurrency, 1),
                                         max_num_batched_tokens=max(512, options.concurrency)))

@@ -21,9 +21,9 @@ from engine.bench.chat_mix import chat_mix_prompts, output_lengths
 from engine.bench.common import at_least, percentile
 from engine.bench.frontier import SchedulerSetting, SweepPoint, mark_pareto
 from engine.config import EngineConfig
+from engine.kv_format import KV_TORCH_DTYPES
 from engine.llm_engine import Engine
 from engine.loader import LoadedModel
-from engine.precision import TORCH_DTYPES
 from engine.model_runner import ModelRunner
 from engine.sampling_params import SamplingParams
 
@@ -107,7 +107,7 @@ def point_config(model: LoadedModel, prompts: list[list[int]], max_tokens: int, 
     longest = max(len(p) for p in prompts) + max_tokens
     blocks = (math.ceil(longest / _BLOCK_SIZE) + 2) * concurrency + 16
     kv_dtype = kv_dtype_for(model)
-    block_bytes = ModelRunner.kv_bytes_per_block(model, _BLOCK_SIZE, TORCH_DTYPES[kv_dtype])
+    block_bytes = ModelRunner.kv_bytes_per_block(model, _BLOCK_SIZE, KV_TORCH_DTYPES[kv_dtype])
     return EngineConfig(block_size=_BLOCK_SIZE, kv_cache_bytes=blocks * block_bytes, kv_dtype=kv_dtype,
                         max_num_seqs=setting.max_num_seqs, max_num_batched_tokens=setting.max_num_batched_tokens,
                         max_prefill_chunk=setting.max_prefill_chunk, max_waiting=len(prompts) + 8)

@@ -7,12 +7,14 @@
 // The torch fallback (engine/attention.py) first gathers K/V into a padded batch and then
 // reads it again; at a batch of 32 that copy and re-read is most of the attention time.
 //
-// The cache may hold fp32, fp16 or bf16 (the engine's KV dtype); rows are widened to fp32 as
-// they are read and all arithmetic is fp32. At a batch of 32 the step reads more K/V than
-// weights, so halving the cache's bytes shortens it.
+// The cache may hold fp32, fp16, bf16 or int8 rows with their scales (the engine's KV dtype,
+// kv_rows.h); rows are widened to fp32 as they are read and all arithmetic is fp32. At a long
+// context, or a batch of 32, the step reads more K/V than weights, so halving the cache's
+// bytes shortens it.
 #include <torch/extension.h>
 
 #include "bounds.h"
+#include "kv_rows.h"
 #include <ATen/Parallel.h>
 #include <immintrin.h>
 
@@ -52,10 +54,13 @@ inline void softmax(float* s, int64_t first, int64_t len) {
   for (int64_t l = first; l < len; ++l) s[l] *= inv;
 }
 
-// A cache row as fp32: the row itself, or widened into `buffer`.
-inline const float* widen(const float* row, int64_t, float*) { return row; }
+// Slot s's rows (every KV head) as fp32 [kv_heads * dim]: the rows themselves, or widened
+// into `buffer`.
+inline const float* widen(const CacheRows<float>& cache, int64_t s, float*) { return cache.slot(s); }
 
-inline const float* widen(const at::Half* row, int64_t n, float* buffer) {
+inline const float* widen(const CacheRows<at::Half>& cache, int64_t s, float* buffer) {
+  const at::Half* row = cache.slot(s);
+  const int64_t n = cache.kv_heads * cache.dim;
   int64_t i = 0;
 #ifdef __F16C__
   for (; i + 8 <= n; i += 8)
@@ -65,18 +70,36 @@ inline const float* widen(const at::Half* row, int64_t n, float* buffer) {
   return buffer;
 }
 
-inline const float* widen(const at::BFloat16* row, int64_t n, float* buffer) {
-  const uint16_t* bits = reinterpret_cast<const uint16_t*>(row);
+inline const float* widen(const CacheRows<at::BFloat16>& cache, int64_t s, float* buffer) {
+  const uint16_t* bits = reinterpret_cast<const uint16_t*>(cache.slot(s));
   uint32_t* out = reinterpret_cast<uint32_t*>(buffer);
-  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(bits[i]) << 16;  // bf16 is fp32's top half
+  for (int64_t i = 0, n = cache.kv_heads * cache.dim; i < n; ++i)
+    out[i] = static_cast<uint32_t>(bits[i]) << 16;  // bf16 is fp32's top half
+  return buffer;
+}
+
+inline const float* widen(const CacheRows<int8_t>& cache, int64_t s, float* buffer) {
+  for (int64_t h = 0; h < cache.kv_heads; ++h) {
+    const int8_t* row = cache.head(s, h);
+    const float scale = row_scale(row, cache.dim);
+    float* out = buffer + h * cache.dim;
+    int64_t i = 0;
+#ifdef __AVX2__
+    for (; i + 8 <= cache.dim; i += 8) {
+      const __m256i wide = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + i)));
+      _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(wide), _mm256_set1_ps(scale)));
+    }
+#endif
+    for (; i < cache.dim; ++i) out[i] = static_cast<float>(row[i]) * scale;
+  }
   return buffer;
 }
 
 template <typename T>
-void attend_generic(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
-            int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
-            int64_t window) {
-  const int64_t group = heads / kv_heads, row = kv_heads * dim;
+void attend_generic(const float* qp, const CacheRows<T>& kc, const CacheRows<T>& vc, const int64_t* sp,
+                    const int64_t* lp, float* op, int64_t batch, int64_t heads, int64_t width, float scale,
+                    int64_t window) {
+  const int64_t dim = kc.dim, group = heads / kc.kv_heads, row = kc.kv_heads * dim;
   at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
     std::vector<float> scores(heads * width), buffer(row);
     for (int64_t b = begin; b < end; ++b) {
@@ -86,14 +109,14 @@ void attend_generic(const float* qp, const T* kp, const T* vp, const int64_t* sp
       float* ob = op + b * heads * dim;
       const int64_t* sb = sp + b * width;
       for (int64_t l = first; l < len; ++l) {               // a slot's K row holds every KV head
-        const float* key = widen(kp + sb[l] * row, row, buffer.data());
+        const float* key = widen(kc, sb[l], buffer.data());
         for (int64_t hq = 0; hq < heads; ++hq)
           scores[hq * width + l] = dot(qb + hq * dim, key + (hq / group) * dim, dim) * scale;
       }
       for (int64_t hq = 0; hq < heads; ++hq) softmax(scores.data() + hq * width, first, len);
       std::fill(ob, ob + heads * dim, 0.0f);
       for (int64_t l = first; l < len; ++l) {
-        const float* value = widen(vp + sb[l] * row, row, buffer.data());
+        const float* value = widen(vc, sb[l], buffer.data());
         for (int64_t hq = 0; hq < heads; ++hq)
           axpy(scores[hq * width + l], value + (hq / group) * dim, ob + hq * dim, dim);
       }
@@ -169,13 +192,14 @@ inline std::pair<float, float> exponentiate8(float* s, int64_t n) {
 // from memory once, front to back, and an fp16/bf16 row is widened once into `scratch`
 // [8 x row], not once per query head that reads it.
 template <typename T>
-void score(const float* q, const T* cache, const int64_t* slots, int64_t first, int64_t len, int64_t heads,
-           int64_t group, int64_t row, int64_t dim, int64_t width, float scale, float* scores, float* scratch) {
+void score(const float* q, const CacheRows<T>& cache, const int64_t* slots, int64_t first, int64_t len,
+           int64_t heads, int64_t width, float scale, float* scores, float* scratch) {
+  const int64_t dim = cache.dim, group = heads / cache.kv_heads, row = cache.kv_heads * dim;
   for (int64_t l = first; l < len; l += 8) {
     const int64_t count = std::min<int64_t>(8, len - l);
     const float* keys[8];
     for (int64_t j = 0; j < 8; ++j)
-      keys[j] = j < count ? widen(cache + slots[l + j] * row, row, scratch + j * row) : keys[count - 1];
+      keys[j] = j < count ? widen(cache, slots[l + j], scratch + j * row) : keys[count - 1];
     for (int64_t hq = 0; hq < heads; ++hq) {
       const float* qh = q + hq * dim;
       const int64_t offset = (hq / group) * dim;
@@ -196,13 +220,14 @@ void score(const float* q, const T* cache, const int64_t* slots, int64_t first, 
 // head, so each V row too is read once, front to back, and widened once into `scratch`; the
 // outputs (heads x dim) stay in L1, loaded and stored once per eight positions.
 template <typename T>
-void weigh(const float* scores, const T* cache, const int64_t* slots, int64_t first, int64_t len, int64_t heads,
-           int64_t group, int64_t row, int64_t dim, int64_t width, float* out, float* scratch) {
+void weigh(const float* scores, const CacheRows<T>& cache, const int64_t* slots, int64_t first, int64_t len,
+           int64_t heads, int64_t width, float* out, float* scratch) {
+  const int64_t dim = cache.dim, group = heads / cache.kv_heads, row = cache.kv_heads * dim;
   std::fill(out, out + heads * dim, 0.0f);
   int64_t l = first;
   for (; l + 8 <= len; l += 8) {
     const float* values[8];
-    for (int64_t j = 0; j < 8; ++j) values[j] = widen(cache + slots[l + j] * row, row, scratch + j * row);
+    for (int64_t j = 0; j < 8; ++j) values[j] = widen(cache, slots[l + j], scratch + j * row);
     for (int64_t hq = 0; hq < heads; ++hq) {
       const float* p = scores + hq * width + l;
       __m256 w[8];
@@ -217,7 +242,7 @@ void weigh(const float* scores, const T* cache, const int64_t* slots, int64_t fi
     }
   }
   for (; l < len; ++l) {
-    const float* value = widen(cache + slots[l] * row, row, scratch);
+    const float* value = widen(cache, slots[l], scratch);
     for (int64_t hq = 0; hq < heads; ++hq) {
       const __m256 w = _mm256_set1_ps(scores[hq * width + l]);
       const float* v = value + (hq / group) * dim;
@@ -241,6 +266,19 @@ inline __m512 load16(const at::BFloat16* p) {
   const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
 }
+inline __m512 load16(const int8_t* p) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
+
+// One KV head's row of 16 * kChunks values as fp32, an int8 row times its scale.
+template <int kChunks, typename T>
+inline void load_row16(const T* row, __m512 (&out)[kChunks]) {
+  for (int c = 0; c < kChunks; ++c) out[c] = load16(row + 16 * c);
+  if constexpr (std::is_same_v<T, int8_t>) {
+    const __m512 scale = _mm512_set1_ps(row_scale(row, 16 * kChunks));
+    for (int c = 0; c < kChunks; ++c) out[c] = _mm512_mul_ps(out[c], scale);
+  }
+}
 
 inline __m256 halves(__m512 v) {  // lanes i and i + 8 summed: 8 partial sums for sum8
   return _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
@@ -249,10 +287,11 @@ inline __m256 halves(__m512 v) {  // lanes i and i + 8 summed: 8 partial sums fo
 constexpr int64_t kAhead = 24;  // positions between a row's prefetch and its use
 
 template <typename T>
-inline void prefetch_rows(const T* cache, const int64_t* slots, int64_t from, int64_t to, int64_t row) {
+inline void prefetch_rows(const CacheRows<T>& cache, const int64_t* slots, int64_t from, int64_t to) {
+  const int64_t size = cache.slot_stride() * static_cast<int64_t>(sizeof(T));
   for (int64_t l = from; l < to; ++l) {
-    const char* bytes = reinterpret_cast<const char*>(cache + slots[l] * row);
-    for (int64_t b = 0; b < row * static_cast<int64_t>(sizeof(T)); b += 64) _mm_prefetch(bytes + b, _MM_HINT_T1);
+    const char* bytes = reinterpret_cast<const char*>(cache.slot(slots[l]));
+    for (int64_t b = 0; b < size; b += 64) _mm_prefetch(bytes + b, _MM_HINT_T1);
   }
 }
 
@@ -274,22 +313,21 @@ inline std::vector<Tile> tiles(int64_t heads, int64_t group, int64_t most) {
 
 // As `score`: scores[hq * n + l] = scale * q[hq] . K[l] for the n positions of a stretch.
 template <int kChunks, typename T>
-void score16(const float* q, const T* cache, const int64_t* slots, int64_t n, const std::vector<Tile>& plan,
-             int64_t row, float scale, float* scores) {
+void score16(const float* q, const CacheRows<T>& cache, const int64_t* slots, int64_t n,
+             const std::vector<Tile>& plan, float scale, float* scores) {
   constexpr int kTile = 16 / kChunks, kDim = 16 * kChunks;
   alignas(32) float partial[kTile][8][8];
   const __m256 scale8 = _mm256_set1_ps(scale);
   for (int64_t l = 0; l < n; l += 8) {
     const int64_t count = std::min<int64_t>(8, n - l);
-    prefetch_rows(cache, slots, std::min(l + kAhead, n), std::min(l + kAhead + 8, n), row);
+    prefetch_rows(cache, slots, std::min(l + kAhead, n), std::min(l + kAhead + 8, n));
     for (const Tile& t : plan) {
       __m512 query[kTile][kChunks];
       for (int h = 0; h < kTile && h < t.tiled; ++h)
         for (int c = 0; c < kChunks; ++c) query[h][c] = _mm512_loadu_ps(q + (t.head + h) * kDim + 16 * c);
       for (int64_t j = 0; j < 8; ++j) {
-        const T* key = cache + slots[l + std::min(j, count - 1)] * row + t.kv * kDim;
         __m512 k[kChunks];
-        for (int c = 0; c < kChunks; ++c) k[c] = load16(key + 16 * c);
+        load_row16<kChunks>(cache.head(slots[l + std::min(j, count - 1)], t.kv), k);
         for (int h = 0; h < kTile && h < t.tiled; ++h) {
           __m512 acc = _mm512_mul_ps(query[h][0], k[0]);
           for (int c = 1; c < kChunks; ++c) acc = _mm512_fmadd_ps(query[h][c], k[c], acc);
@@ -310,21 +348,20 @@ void score16(const float* q, const T* cache, const int64_t* slots, int64_t n, co
 // As `weigh`: out[hq] = sum over l of p[hq][l] * V[l]; a tile's outputs stay in registers over
 // sixteen positions.
 template <int kChunks, typename T>
-void weigh16(const float* scores, const T* cache, const int64_t* slots, int64_t n, const std::vector<Tile>& plan,
-             int64_t heads, int64_t row, float* out) {
+void weigh16(const float* scores, const CacheRows<T>& cache, const int64_t* slots, int64_t n,
+             const std::vector<Tile>& plan, int64_t heads, float* out) {
   constexpr int kTile = 16 / kChunks, kDim = 16 * kChunks;
   std::fill(out, out + heads * kDim, 0.0f);
   for (int64_t l0 = 0; l0 < n; l0 += 16) {
     const int64_t l1 = std::min(l0 + 16, n);
-    prefetch_rows(cache, slots, std::min(l0 + kAhead, n), std::min(l1 + kAhead, n), row);
+    prefetch_rows(cache, slots, std::min(l0 + kAhead, n), std::min(l1 + kAhead, n));
     for (const Tile& t : plan) {
       __m512 acc[kTile][kChunks];
       for (int h = 0; h < kTile && h < t.tiled; ++h)
         for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_loadu_ps(out + (t.head + h) * kDim + 16 * c);
       for (int64_t l = l0; l < l1; ++l) {
-        const T* value = cache + slots[l] * row + t.kv * kDim;
         __m512 v[kChunks];
-        for (int c = 0; c < kChunks; ++c) v[c] = load16(value + 16 * c);
+        load_row16<kChunks>(cache.head(slots[l], t.kv), v);
         for (int h = 0; h < kTile && h < t.tiled; ++h) {
           const __m512 w = _mm512_set1_ps(scores[(t.head + h) * n + l]);
           for (int c = 0; c < kChunks; ++c) acc[h][c] = _mm512_fmadd_ps(w, v[c], acc[h][c]);
@@ -338,13 +375,13 @@ void weigh16(const float* scores, const T* cache, const int64_t* slots, int64_t 
 
 // One stretch, every head: scores, their exponentials, the weighted values.
 template <int kChunks, typename T>
-void attend_stretch16(const float* q, const T* kp, const T* vp, const int64_t* slots, int64_t n, int64_t heads,
-                      int64_t group, int64_t row, float scale, float* scores, float* peaks, float* totals,
+void attend_stretch16(const float* q, const CacheRows<T>& kc, const CacheRows<T>& vc, const int64_t* slots,
+                      int64_t n, int64_t heads, float scale, float* scores, float* peaks, float* totals,
                       float* out) {
-  const auto plan = tiles(heads, group, 16 / kChunks);
-  score16<kChunks>(q, kp, slots, n, plan, row, scale, scores);
+  const auto plan = tiles(heads, heads / kc.kv_heads, 16 / kChunks);
+  score16<kChunks>(q, kc, slots, n, plan, scale, scores);
   for (int64_t h = 0; h < heads; ++h) std::tie(peaks[h], totals[h]) = exponentiate8(scores + h * n, n);
-  weigh16<kChunks>(scores, vp, slots, n, plan, heads, row, out);
+  weigh16<kChunks>(scores, vc, slots, n, plan, heads, out);
 }
 #endif
 
@@ -396,10 +433,10 @@ void merge(const std::vector<Stretch>& parts, const float* partial, const float*
 }
 
 template <typename T>
-void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
-                   int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
+void attend_vector(const float* qp, const CacheRows<T>& kc, const CacheRows<T>& vc, const int64_t* sp,
+                   const int64_t* lp, float* op, int64_t batch, int64_t heads, int64_t width, float scale,
                    int64_t window) {
-  const int64_t group = heads / kv_heads, row = kv_heads * dim;
+  const int64_t dim = kc.dim, row = kc.kv_heads * dim;
   const auto parts = stretches(lp, batch, width, window, at::get_num_threads());
   const int64_t count = static_cast<int64_t>(parts.size());
   std::vector<float> partial(count * heads * dim), peaks(count * heads), totals(count * heads);
@@ -415,14 +452,14 @@ void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp,
       float* out = partial.data() + i * heads * dim;
 #if defined(__AVX512F__)
       if (dim == 64 || dim == 128) {
-        (dim == 64 ? attend_stretch16<4, T> : attend_stretch16<8, T>)(q, kp, vp, slots, n, heads, group, row, scale,
+        (dim == 64 ? attend_stretch16<4, T> : attend_stretch16<8, T>)(q, kc, vc, slots, n, heads, scale,
                                                                          scores.data(), peak, total, out);
         continue;
       }
 #endif
-      score(q, kp, slots, 0, n, heads, group, row, dim, n, scale, scores.data(), scratch.data());
+      score(q, kc, slots, 0, n, heads, n, scale, scores.data(), scratch.data());
       for (int64_t hq = 0; hq < heads; ++hq) std::tie(peak[hq], total[hq]) = exponentiate8(scores.data() + hq * n, n);
-      weigh(scores.data(), vp, slots, 0, n, heads, group, row, dim, n, out, scratch.data());
+      weigh(scores.data(), vc, slots, 0, n, heads, n, out, scratch.data());
     }
   });
   merge(parts, partial.data(), peaks.data(), totals.data(), op, heads, dim);
@@ -430,19 +467,17 @@ void attend_vector(const float* qp, const T* kp, const T* vp, const int64_t* sp,
 #endif
 
 template <typename T>
-void attend(const float* qp, const T* kp, const T* vp, const int64_t* sp, const int64_t* lp, float* op,
-            int64_t batch, int64_t heads, int64_t kv_heads, int64_t dim, int64_t width, float scale,
-            int64_t window) {
+void attend(const float* qp, const CacheRows<T>& kc, const CacheRows<T>& vc, const int64_t* sp, const int64_t* lp,
+            float* op, int64_t batch, int64_t heads, int64_t width, float scale, int64_t window) {
 #if defined(__AVX2__) && defined(__FMA__)
-  if (dim % 8 == 0)
-    return attend_vector(qp, kp, vp, sp, lp, op, batch, heads, kv_heads, dim, width, scale, window);
+  if (kc.dim % 8 == 0) return attend_vector(qp, kc, vc, sp, lp, op, batch, heads, width, scale, window);
 #endif
-  attend_generic(qp, kp, vp, sp, lp, op, batch, heads, kv_heads, dim, width, scale, window);
+  attend_generic(qp, kc, vc, sp, lp, op, batch, heads, width, scale, window);
 }
 
 }  // namespace
 
-// q [B, H, D]; k_cache, v_cache [S, KVH, D]; slots [B, L] cache slot of each position;
+// q [B, H, D]; k_cache, v_cache [S, KVH, D] (D + 4 bytes for int8, kv_rows.h); slots [B, L] cache slot of each position;
 // lengths [B] positions each sequence attends (its new token included); window <= 0: none.
 torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_cache,
                                const torch::Tensor& v_cache, const torch::Tensor& slots,
@@ -458,20 +493,24 @@ torch::Tensor decode_attention(const torch::Tensor& q, const torch::Tensor& k_ca
   const auto length = lengths.contiguous();
   const int64_t batch = query.size(0), heads = query.size(1), dim = query.size(2);
   const int64_t kv_heads = k_cache.size(1), width = slot.size(1);
-  TORCH_CHECK(heads % kv_heads == 0 && k_cache.size(2) == dim, "head shapes do not match");
+  const int64_t scale_bytes = k_cache.scalar_type() == at::kChar ? kScaleBytes<int8_t> : 0;
+  TORCH_CHECK(heads % kv_heads == 0 && k_cache.size(2) == dim + scale_bytes, "head shapes do not match");
   TORCH_CHECK(v_cache.sizes() == k_cache.sizes(), "K and V caches differ in shape");
   TORCH_CHECK(slot.size(0) == batch && length.numel() == batch, "slots must be [batch, positions] and lengths [batch]");
   check_gather(slot.data_ptr<int64_t>(), length.data_ptr<int64_t>(), batch, width, k_cache.size(0));
   auto out = torch::empty_like(query);
   const auto run = [&](auto* k, auto* v) {
-    attend(query.data_ptr<float>(), k, v, slot.data_ptr<int64_t>(), length.data_ptr<int64_t>(),
-           out.data_ptr<float>(), batch, heads, kv_heads, dim, width, static_cast<float>(scale), window);
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(k)>>;
+    attend(query.data_ptr<float>(), CacheRows<T>{k, kv_heads, dim}, CacheRows<T>{v, kv_heads, dim},
+           slot.data_ptr<int64_t>(), length.data_ptr<int64_t>(), out.data_ptr<float>(), batch, heads, width,
+           static_cast<float>(scale), window);
   };
   switch (k_cache.scalar_type()) {
     case at::kFloat: run(k_cache.data_ptr<float>(), v_cache.data_ptr<float>()); break;
     case at::kHalf: run(k_cache.data_ptr<at::Half>(), v_cache.data_ptr<at::Half>()); break;
     case at::kBFloat16: run(k_cache.data_ptr<at::BFloat16>(), v_cache.data_ptr<at::BFloat16>()); break;
-    default: TORCH_CHECK(false, "decode_attention reads fp32, fp16 or bf16 caches, got ", k_cache.scalar_type());
+    case at::kChar: run(k_cache.data_ptr<int8_t>(), v_cache.data_ptr<int8_t>()); break;
+    default: TORCH_CHECK(false, "decode_attention reads fp32, fp16, bf16 or int8 caches, got ", k_cache.scalar_type());
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <torch/extension.h>
 
 #include "bounds.h"
+#include "kv_rows.h"
 #include <torch/csrc/jit/api/object.h>
 #include <ATen/native/quantized/PackedParams.h>
 #include <ATen/Parallel.h>
@@ -131,22 +132,33 @@ void rotate(float* rows, int64_t batch, int64_t row_stride, int64_t heads, int64
   }
 }
 
-// cache[slots[b]] = rows[b, first : first + width] for each row b, rounded to the cache's dtype
-// as torch rounds it (to nearest even).
+// cache[slots[b]] = rows[b, first : first + kv_heads * dim] for each row b, rounded to the
+// cache's dtype as torch rounds it (to nearest even), or quantized as kv_format.encode does.
 template <typename T>
-void write_rows(const float* rows, int64_t batch, int64_t row_stride, int64_t first, int64_t width,
+void write_rows(const float* rows, int64_t batch, int64_t row_stride, int64_t first, int64_t kv_heads, int64_t dim,
                 const int64_t* slots, T* cache) {
+  const CacheRows<T> layout{cache, kv_heads, dim};
   for (int64_t b = 0; b < batch; ++b)
-    for (int64_t j = 0; j < width; ++j) cache[slots[b] * width + j] = static_cast<T>(rows[b * row_stride + first + j]);
+    for (int64_t h = 0; h < kv_heads; ++h) {
+      const float* x = rows + b * row_stride + first + h * dim;
+      T* out = const_cast<T*>(layout.head(slots[b], h));
+      if constexpr (std::is_same_v<T, int8_t>) {
+        quantize_row(x, dim, out);
+      } else {
+        for (int64_t j = 0; j < dim; ++j) out[j] = static_cast<T>(x[j]);
+      }
+    }
 }
 
-void write_cache(const float* rows, int64_t batch, int64_t row_stride, int64_t first, int64_t width,
+void write_cache(const float* rows, int64_t batch, int64_t row_stride, int64_t first, int64_t kv_heads, int64_t dim,
                  const int64_t* slots, const torch::Tensor& cache) {
+  const auto write = [&](auto* data) { write_rows(rows, batch, row_stride, first, kv_heads, dim, slots, data); };
   switch (cache.scalar_type()) {
-    case at::kFloat: write_rows(rows, batch, row_stride, first, width, slots, cache.data_ptr<float>()); break;
-    case at::kHalf: write_rows(rows, batch, row_stride, first, width, slots, cache.data_ptr<at::Half>()); break;
-    case at::kBFloat16: write_rows(rows, batch, row_stride, first, width, slots, cache.data_ptr<at::BFloat16>()); break;
-    default: TORCH_CHECK(false, "KV caches must be fp32, fp16 or bf16, got ", cache.scalar_type());
+    case at::kFloat: write(cache.data_ptr<float>()); break;
+    case at::kHalf: write(cache.data_ptr<at::Half>()); break;
+    case at::kBFloat16: write(cache.data_ptr<at::BFloat16>()); break;
+    case at::kChar: write(cache.data_ptr<int8_t>()); break;
+    default: TORCH_CHECK(false, "KV caches must be fp32, fp16, bf16 or int8, got ", cache.scalar_type());
   }
 }
 
@@ -173,7 +185,7 @@ class FusedDecoder {
                        window});
   }
 
-  // x [B, hidden]: one new token per sequence; caches [S, kv_heads, head_dim] per layer;
+  // x [B, hidden]: one new token per sequence; caches [S, kv_heads, head_dim (+ 4 if int8)] per layer;
   // slots [B] where each new token's K/V go; gather [B, L] and lengths [B] as decode_attention
   // takes them; cos, sin [B, head_dim]. Returns the last layer's output [B, hidden].
   torch::Tensor forward(const torch::Tensor& x, const std::vector<torch::Tensor>& k_caches,
@@ -187,9 +199,11 @@ class FusedDecoder {
     TORCH_CHECK(slots.scalar_type() == at::kLong && slots.numel() == x.size(0), "slots must be [batch] int64");
     const auto slot = slots.contiguous();
     for (size_t i = 0; i < layers_.size(); ++i) {
-      TORCH_CHECK(k_caches[i].dim() == 3 && k_caches[i].size(1) == kv_heads_ && k_caches[i].size(2) == head_dim_ &&
-                      v_caches[i].sizes() == k_caches[i].sizes(),
-                  "layer ", i, "'s caches must be [slots, ", kv_heads_, ", ", head_dim_, "]");
+      const int64_t width = head_dim_ + (k_caches[i].scalar_type() == at::kChar ? kScaleBytes<int8_t> : 0);
+      TORCH_CHECK(k_caches[i].dim() == 3 && k_caches[i].size(1) == kv_heads_ && k_caches[i].size(2) == width &&
+                      v_caches[i].sizes() == k_caches[i].sizes() &&
+                      v_caches[i].scalar_type() == k_caches[i].scalar_type(),
+                  "layer ", i, "'s caches must be [slots, ", kv_heads_, ", ", width, "] of one dtype");
       check_slots(slot.data_ptr<int64_t>(), slot.numel(), k_caches[i].size(0), "slots");
     }
     const auto c = cos.contiguous(), s = sin.contiguous();
@@ -212,8 +226,8 @@ class FusedDecoder {
     TORCH_CHECK(row == q_width + 2 * kv_width, "q|k|v width does not match the head shapes");
     float* qp = qkv.data_ptr<float>();
     rotate(qp, batch, row, heads_ + kv_heads_, head_dim_, cos.data_ptr<float>(), sin.data_ptr<float>());
-    write_cache(qp, batch, row, q_width, kv_width, slots.data_ptr<int64_t>(), k_cache);
-    write_cache(qp, batch, row, q_width + kv_width, kv_width, slots.data_ptr<int64_t>(), v_cache);
+    write_cache(qp, batch, row, q_width, kv_heads_, head_dim_, slots.data_ptr<int64_t>(), k_cache);
+    write_cache(qp, batch, row, q_width + kv_width, kv_heads_, head_dim_, slots.data_ptr<int64_t>(), v_cache);
     auto q = qkv.narrow(1, 0, q_width).reshape({batch, heads_, head_dim_});
     auto attn = decode_attention(q, k_cache, v_cache, gather, lengths, scale_, layer.window);
     hidden.add_(layer.o(attn.view({batch, q_width})));

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from engine import kv_format
 from engine.attention import build_metadata, decode_gathered
 from engine.cpu_isa import cpu_isa
 from engine.kernels import cpu_kernels, kernels_at
@@ -24,13 +25,14 @@ def _levels() -> list[str]:
 
 @pytest.mark.parametrize("level", _levels())
 @pytest.mark.parametrize("dim", [64, 128, 32, 20])        # 64, 128: AVX-512's tiles; 32: AVX2's; 20: scalar
-@pytest.mark.parametrize("cache_dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("cache_dtype", [torch.float32, torch.float16, torch.bfloat16, torch.int8])
 @pytest.mark.parametrize("heads,kv_heads,window", [(9, 3, None), (4, 4, None), (8, 2, 5), (4, 1, 40)])
 def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int | None,
                                         cache_dtype: torch.dtype, dim: int, level: str) -> None:
-    """fp16 and bf16 caches: the kernel widens each row as it reads it; the torch path widens the
-    gathered batch. Same stored values, so the same result up to fp32 rounding. At every level
-    this CPU can run, so the AVX2 build an older server loads is checked here too."""
+    """fp16, bf16 and int8 caches: the kernel widens (and scales) each row as it reads it; the
+    torch path widens the gathered batch. Same stored values, so the same result up to fp32
+    rounding. At every level this CPU can run, so the AVX2 build an older server loads is
+    checked here too."""
     rng = random.Random(heads * 100 + kv_heads)
     block_size = 4
     lengths = [1, 3, 17, 40, 9, 64]                       # ragged, block edges and a lone token
@@ -44,8 +46,8 @@ def test_kernel_matches_gather_and_sdpa(heads: int, kv_heads: int, window: int |
     meta = build_metadata([1] * len(lengths), [n - 1 for n in lengths], tables, block_size, {window},
                           torch.device("cpu"))
     torch.manual_seed(len(lengths) + heads)
-    k_cache = torch.randn(64 * block_size, kv_heads, dim).to(cache_dtype)
-    v_cache = torch.randn(64 * block_size, kv_heads, dim).to(cache_dtype)
+    k_cache = kv_format.encode(torch.randn(64 * block_size, kv_heads, dim), cache_dtype)
+    v_cache = kv_format.encode(torch.randn(64 * block_size, kv_heads, dim), cache_dtype)
     q = torch.randn(len(lengths), heads, dim)
     scale = dim ** -0.5
     expected = decode_gathered(q, k_cache, v_cache, meta.decode, window, scale, heads // kv_heads)
@@ -152,17 +154,21 @@ def test_long_sequence_split_over_threads_matches_sdpa(threads: int, window: int
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("cache_dtype", [torch.float32, torch.int8])
 @pytest.mark.parametrize("window", [None, 40])
-def test_short_prefill_after_a_long_prefix_matches_sdpa(window: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_short_prefill_after_a_long_prefix_matches_sdpa(window: int | None, cache_dtype: torch.dtype,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A 22-token chunk after 300 cached positions: the decode kernel, one query row at a time,
-    against SDPA over the gathered prefix with the causal mask."""
+    against SDPA over the gathered prefix with the causal mask (an int8 cache: both write the
+    chunk's K/V quantized, and read the same values back)."""
     from engine import attention
 
     start, count, block_size = 300, 22, 16
     meta = build_metadata([count], [start], [list(range(21))[::-1]], block_size, {window}, torch.device("cpu"))
     torch.manual_seed(1)
     q, k, v = torch.randn(count, 9, 64), torch.randn(count, 3, 64), torch.randn(count, 3, 64)
-    k_cache, v_cache = torch.randn(21 * block_size, 3, 64), torch.randn(21 * block_size, 3, 64)
+    k_cache = kv_format.encode(torch.randn(21 * block_size, 3, 64), cache_dtype)
+    v_cache = kv_format.encode(torch.randn(21 * block_size, 3, 64), cache_dtype)
     got = attention.paged_attention(q, k, v, k_cache.clone(), v_cache.clone(), meta, window, 0.125)
     monkeypatch.setattr(attention, "SHORT_PREFILL", 0)
     expected = attention.paged_attention(q, k, v, k_cache.clone(), v_cache.clone(), meta, window, 0.125)

@@ -49,9 +49,9 @@ def test_llama_decodes_fused(smollm2: LoadedModel) -> None:
     assert smollm2.module.fused_decode is not None
 
 
-@pytest.mark.parametrize("kv_dtype", [None, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("kv_dtype", [None, torch.float16, torch.bfloat16, torch.int8])
 def test_fused_matches_python_layers_bit_for_bit(smollm2: LoadedModel, kv_dtype: torch.dtype | None) -> None:
-    """Also with a narrower KV cache: both paths round K/V to it the same way as they write."""
+    """Also with a narrower KV cache: both paths round (or quantize) K/V the same way as they write."""
     tokenizer = smollm2.tokenizer
     texts = ["The capital of France is", "def fib(n):", "Once upon", "1, 2, 3, 4, 5,", "Hi"]
     prompts = [tokenizer(t).input_ids for t in texts]           # ragged lengths, one batch

@@ -116,6 +116,7 @@ def test_kv_bytes_per_block(smollm2_model: LoadedModel) -> None:
     # 2 (K, V) x 30 layers x 3 kv heads x 64 dims x 16 tokens x 4 bytes
     assert ModelRunner.kv_bytes_per_block(smollm2_model, 16) == 2 * 30 * 3 * 64 * 16 * 4
     assert ModelRunner.kv_bytes_per_block(smollm2_model, 16, torch.float16) == 2 * 30 * 3 * 64 * 16 * 2
+    assert ModelRunner.kv_bytes_per_block(smollm2_model, 16, torch.int8) == 2 * 30 * 3 * (64 + 4) * 16   # + scales
 
 
 def tiny(hf_model: Any, tokenizer: Any) -> LoadedModel:

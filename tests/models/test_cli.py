@@ -70,7 +70,7 @@ def test_plan_from_a_config_json(data_dir: Path, capsys: pytest.CaptureFixture) 
 
 def test_plan_counts_the_self_drafting_copy(data_dir: Path, capsys: pytest.CaptureFixture,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """[speculation] method self: the int8 copy's weights and its fp16 K/V beside the fp32 model."""
+    """[speculation] method self: the int8 copy's weights and its int8 K/V beside the fp32 model."""
     config = {"model_type": "llama", "vocab_size": 49152, "hidden_size": 576, "num_hidden_layers": 30,
               "num_attention_heads": 9, "num_key_value_heads": 3, "intermediate_size": 1536,
               "max_position_embeddings": 8192, "tie_word_embeddings": True}
@@ -83,7 +83,8 @@ def test_plan_counts_the_self_drafting_copy(data_dir: Path, capsys: pytest.Captu
     monkeypatch.setenv("AIRLOCK_SPECULATION_METHOD", "self")
     assert main(args) == 0
     drafted = json.loads(capsys.readouterr().out)["plan"]
-    assert drafted["draft_weight_bytes"] > 100 * 2**20 and drafted["draft_kv_bytes_per_token"] == 23_040
-    assert drafted["total_bytes"] == alone["total_bytes"] + drafted["draft_weight_bytes"] + 2048 * 23_040
+    # 2 (K, V) x 30 layers x 3 KV heads x (64 int8 values + a 4-byte scale)
+    assert drafted["draft_weight_bytes"] > 100 * 2**20 and drafted["draft_kv_bytes_per_token"] == 12_240
+    assert drafted["total_bytes"] == alone["total_bytes"] + drafted["draft_weight_bytes"] + 2048 * 12_240
     assert main(args[:-1]) == 0
     assert "drafting model (speculation)" in capsys.readouterr().out

@@ -97,9 +97,9 @@ def test_bad_requests_are_named(manager: ModelManager) -> None:
     # CPU: the fastest precision within the quality bound: bf16 with AMX, else full precision
     assert manager.resolve_quantization("auto") == ("bf16" if cpu_isa().has_amx else "fp32")
     manager.config.models.default_quantization = "int8"
-    with pytest.raises(ValueError, match="loaded as int8 with a fp16 KV cache; unload it first"):
+    with pytest.raises(ValueError, match="loaded as int8 with its KV cache in int8; unload it first"):
         manager.load(DEFAULT, "fp32")
-    with pytest.raises(ValueError, match="kv_dtype must be auto or one of fp32, fp16, bf16, got 'int4'"):
+    with pytest.raises(ValueError, match="kv_dtype must be auto or one of fp32, fp16, bf16, int8, got 'int4'"):
         manager.load(DEFAULT, "int8", "int4")
     with pytest.raises(ValueError, match="fp8 is a planning what-if only"):
         manager.load(DEFAULT, "int8", "fp8")
@@ -107,8 +107,8 @@ def test_bad_requests_are_named(manager: ModelManager) -> None:
 
 def test_plan_for_a_stored_model_and_a_bare_config(manager: ModelManager) -> None:
     report = manager.plan(DEFAULT, context_length=1024, concurrency=4)
-    assert report.plan.quantization == "int8" and report.plan.kv_dtype == "fp16"   # int8 on CPU keeps fp16 K/V
-    assert report.plan.kv_bytes == 4 * 1024 * 23_040
+    assert report.plan.quantization == "int8" and report.plan.kv_dtype == "int8"   # int8 on CPU keeps int8 K/V
+    assert report.plan.kv_bytes == 4 * 1024 * 12_240     # 2 x 30 layers x 3 KV heads x (64 + a 4-byte scale)
     assert [p.quantization for p in report.what_if] == list(planner.PRECISIONS)
     assert report.budget_bytes == 768 * MiB and report.free_bytes == manager.free_bytes
     assert report.to_json()["plan"]["fits"] is True
@@ -141,17 +141,22 @@ def test_unload_then_load_another_without_restart(manager: ModelManager) -> None
     assert manager.loaded() == []
 
 
-def test_fp16_kv_cache_holds_twice_the_tokens(manager: ModelManager) -> None:
+@pytest.mark.parametrize(("asked", "kv_dtype", "torch_dtype", "bytes_per_token"), [
+    ("fp16", "fp16", torch.float16, 23_040),   # 2 (K, V) x 30 layers x 3 KV heads x 64 dims x 2 bytes
+    ("auto", "int8", torch.int8, 12_240),      # int8 on CPU: rows of 64 int8 values and a 4-byte scale
+])
+def test_narrow_kv_cache_holds_more_tokens(manager: ModelManager, asked: str, kv_dtype: str,
+                                           torch_dtype: torch.dtype, bytes_per_token: int) -> None:
     fp32 = manager.load(DEFAULT, kv_dtype="fp32")
     fp32_blocks = manager.get(DEFAULT).stats().blocks_total
     manager.unload(DEFAULT)
-    info = manager.load(DEFAULT)                                        # int8 on CPU: fp16 by default
+    info = manager.load(DEFAULT, kv_dtype=asked)
     engine = manager.get(DEFAULT)
-    assert (fp32.kv_dtype, info.kv_dtype) == ("fp32", "fp16")
-    assert engine.runner.kv_cache.dtype == torch.float16
-    # KV bytes per token: 2 (K, V) x 30 layers x 3 KV heads x 64 dims x 4 bytes (fp32) or 2 (fp16)
-    assert fp32_blocks == 32 * MiB // (16 * 46_080) == 45
-    assert engine.stats().blocks_total == 32 * MiB // (16 * 23_040) == 91
-    assert info.kv_bytes == 91 * 16 * 23_040 and fp32.kv_bytes == 45 * 16 * 46_080
+    assert (fp32.kv_dtype, info.kv_dtype) == ("fp32", kv_dtype)
+    assert engine.runner.kv_cache.dtype == torch_dtype
+    assert fp32_blocks == 32 * MiB // (16 * 46_080) == 45            # fp32: 4 bytes a value
+    blocks = 32 * MiB // (16 * bytes_per_token)
+    assert engine.stats().blocks_total == blocks > 2 * fp32_blocks - 2
+    assert info.kv_bytes == blocks * 16 * bytes_per_token and fp32.kv_bytes == 45 * 16 * 46_080
     assert len(_generate(engine, "The capital of France is", max_tokens=6)) == 6
     manager.unload(DEFAULT)

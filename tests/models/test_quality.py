@@ -76,7 +76,7 @@ def test_bf16_perplexity_within_the_auto_bound(smollm2_hf_pair, smollm2_path: Pa
     assert bf16 != fp32 and abs(bf16 - fp32) / fp32 < AUTO_PERPLEXITY_BOUND, (fp32, bf16)
 
 
-@pytest.mark.parametrize("kv_dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("kv_dtype", [torch.float16, torch.bfloat16, torch.int8])
 def test_narrow_kv_cache_perplexity_close_to_fp32(smollm2_hf_pair, smollm2_path: Path, text_ids: list[int],
                                                   kv_dtype: torch.dtype) -> None:
     """fp32 weights and arithmetic, K/V stored narrower: rounding only what the cache holds."""
@@ -84,8 +84,27 @@ def test_narrow_kv_cache_perplexity_close_to_fp32(smollm2_hf_pair, smollm2_path:
     model = wrap(hf_model, tokenizer, smollm2_path, device=torch.device("cpu"))
     fp32 = perplexity(model, text_ids)
     narrow = perplexity(model, text_ids, kv_dtype=kv_dtype)
-    # Measured: fp32 28.161, fp16 KV 28.159, bf16 KV 28.157.
-    assert narrow != fp32 and abs(narrow - fp32) / fp32 < {torch.float16: 0.002, torch.bfloat16: 0.01}[kv_dtype]
+    # Measured: fp32 28.161, fp16 KV 28.159, bf16 KV 28.157, int8 KV 28.110.
+    bound = {torch.float16: 0.002, torch.bfloat16: 0.01, torch.int8: 0.01}[kv_dtype]
+    assert narrow != fp32 and abs(narrow - fp32) / fp32 < bound, (fp32, narrow)
+
+
+def test_int8_kv_cache_costs_a_fraction_of_what_int8_weights_cost(smollm2_hf_pair, smollm2_path: Path,
+                                                                   text_ids: list[int]) -> None:
+    """int8's default K/V (int8 rows, a scale each): on fp32 weights the next-token distributions
+    move a small fraction of what int8 weights move them, and on int8 weights no further from
+    fp32's than with fp16 K/V."""
+    hf_model, tokenizer = smollm2_hf_pair
+    cpu = torch.device("cpu")
+    fp32_model = wrap(hf_model, tokenizer, smollm2_path, device=cpu)
+    fp32 = next_token_logprobs(fp32_model, text_ids)
+    fp32_int8_kv = next_token_logprobs(fp32_model, text_ids, kv_dtype=torch.int8)
+    int8 = wrap(hf_model, tokenizer, smollm2_path, device=cpu, precision="int8")
+    weights_only = divergence(fp32, next_token_logprobs(int8, text_ids, kv_dtype=torch.float16))
+    both = divergence(fp32, next_token_logprobs(int8, text_ids, kv_dtype=torch.int8))
+    # Measured: KL from fp32 0.0006 (int8 K/V alone), 0.0163 (int8 weights), 0.0162 (both).
+    assert divergence(fp32, fp32_int8_kv) < 0.1 * weights_only, (divergence(fp32, fp32_int8_kv), weights_only)
+    assert both < 1.1 * weights_only, (both, weights_only)
 
 
 @pytest.mark.cuda
