@@ -141,7 +141,7 @@ void write_rows(const float* rows, int64_t batch, int64_t row_stride, int64_t fi
   for (int64_t b = 0; b < batch; ++b)
     for (int64_t h = 0; h < kv_heads; ++h) {
       const float* x = rows + b * row_stride + first + h * dim;
-      T* out = const_cast<T*>(layout.head(slots[b], h));
+      T* out = cache + layout.offset(slots[b], h);
       if constexpr (std::is_same_v<T, int8_t>) {
         quantize_row(x, dim, out);
       } else {

@@ -24,8 +24,9 @@ struct CacheRows {
 
   int64_t head_stride() const { return dim + kScaleBytes<T>; }
   int64_t slot_stride() const { return kv_heads * head_stride(); }
+  int64_t offset(int64_t s, int64_t kv) const { return s * slot_stride() + kv * head_stride(); }
   const T* slot(int64_t s) const { return base + s * slot_stride(); }
-  const T* head(int64_t s, int64_t kv) const { return slot(s) + kv * head_stride(); }
+  const T* head(int64_t s, int64_t kv) const { return base + offset(s, kv); }
 };
 
 // The scale stored after an int8 row of `dim` values.
