@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,41 @@ def smollm2_path() -> Path:
     if not SMOLLM2_GGUF.exists():
         pytest.fail(f"{SMOLLM2_GGUF} is missing: run `make models`")
     return SMOLLM2_GGUF
+
+
+SeedModels = Callable[..., None]
+
+
+@pytest.fixture(scope="session")
+def seed_models(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> SeedModels:
+    """seed_models(data_dir, name=the default model): put SmolLM2 in data_dir's model store under
+    `name`, as the appliance leaves it after its first load: imported, converted from GGUF
+    (engine/conversion_cache.py) and the conversion listed in its manifest. Each name is
+    imported and converted once per session and copied from there (mtimes kept, so the
+    conversion's key holds; the copy is hashed again against the manifest at load). Saves a
+    GGUF conversion, about 15 s on two cores, per appliance started on a fresh data directory;
+    the first import and load themselves are tested in tests/models/test_manager.py."""
+    from appliance.config import ModelsSettings
+
+    templates: dict[str, Path] = {}
+
+    def seed(data_dir: Path, name: str = ModelsSettings().default_model) -> None:
+        if name not in templates:
+            templates[name] = _converted_store(tmp_path_factory.mktemp(f"seeded-{name}"), smollm2_path, name)
+        shutil.copytree(templates[name], Path(data_dir) / "models", dirs_exist_ok=True)
+
+    return seed
+
+
+def _converted_store(data_dir: Path, gguf: Path, name: str) -> Path:
+    from appliance.config import Config
+    from appliance.models.manager import ModelManager
+
+    manager = ModelManager(Config(data_dir=str(data_dir)))
+    manager.store.import_path(gguf, name=name)
+    manager.load(name, "fp32")           # every CPU precision loads from the same fp32 conversion
+    manager.unload(name)
+    return manager.store.path
 
 
 @pytest.fixture(scope="session")

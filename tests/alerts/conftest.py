@@ -61,8 +61,10 @@ def webhook_port() -> int:
 
 @pytest.fixture(scope="module")
 def alerting(tmp_path_factory: pytest.TempPathFactory, syslog: socket.socket, webhook_port: int,
-             smollm2_path: Path) -> Iterator[Live]:
-    config = make_config(tmp_path_factory.mktemp("airlock"), max_waiting=2)
+             seed_models) -> Iterator[Live]:
+    data_dir = tmp_path_factory.mktemp("airlock")
+    seed_models(data_dir, MODEL)
+    config = make_config(data_dir, max_waiting=2)
     config.alerts.interval_seconds = 3600
     config.alerts.rules = RULES
     config.alerts.syslog_address = syslog.getsockname()
@@ -70,7 +72,6 @@ def alerting(tmp_path_factory: pytest.TempPathFactory, syslog: socket.socket, we
     config.alerts.webhook_timeout_seconds = 1.0
     config.alerts.webhook_retries = 8
     appliance = Appliance.from_config(config, load_default=False)
-    appliance.models.store.import_path(smollm2_path, name=MODEL)
     appliance.models.load(MODEL, "fp32")
     server, thread = start_in_thread(appliance)
     yield Live(appliance, server, server.url)

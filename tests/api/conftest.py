@@ -16,8 +16,11 @@ from appliance.services import Appliance  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    appliance = Appliance.from_config(make_config(tmp_path_factory.mktemp("airlock")), load_default=False)
+def live(tmp_path_factory: pytest.TempPathFactory, seed_models) -> Iterator[Live]:
+    """The server, SmolLM2 in its store (not loaded): tests/conftest.py seed_models."""
+    data_dir = tmp_path_factory.mktemp("airlock")
+    seed_models(data_dir, MODEL)
+    appliance = Appliance.from_config(make_config(data_dir), load_default=False)
     server, thread = start_in_thread(appliance)
     yield Live(appliance, server, server.url)
     server.stop()
@@ -25,12 +28,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 
 @pytest.fixture(scope="session")
-def served(live: Live, smollm2_path: Path) -> Live:
-    """The live server with SmolLM2 imported into its store and loaded (fp32: greedy text does
-    not depend on what else is in the batch, which the concurrency test relies on)."""
+def served(live: Live) -> Live:
+    """The live server with SmolLM2 loaded (fp32: greedy text does not depend on what else is in
+    the batch, which the concurrency test relies on)."""
     models = live.appliance.models
-    if MODEL not in models.store:
-        models.store.import_path(smollm2_path, name=MODEL)
     models.load(MODEL, "fp32")
     return live
 

@@ -38,7 +38,8 @@ def _start(data_dir: Path, model_file: Path, grace: float):
 
 
 @pytest.fixture
-def serve(tmp_path: Path, smollm2_path: Path):
+def serve(tmp_path: Path, smollm2_path: Path, seed_models):
+    seed_models(tmp_path)
     process, url = _start(tmp_path, smollm2_path, grace=1)
     yield process, url, tmp_path
     if process.poll() is None:
@@ -46,7 +47,8 @@ def serve(tmp_path: Path, smollm2_path: Path):
 
 
 @pytest.fixture
-def serve_with_grace(tmp_path: Path, smollm2_path: Path):
+def serve_with_grace(tmp_path: Path, smollm2_path: Path, seed_models):
+    seed_models(tmp_path)
     process, url = _start(tmp_path, smollm2_path, grace=120)
     yield process, url, tmp_path
     if process.poll() is None:

@@ -109,16 +109,16 @@ def _wait_until(condition, timeout: float, what: str) -> None:
 
 @pytest.fixture(scope="module")
 def fleet(postgres_url: str, smollm2_path: Path, tmp_path_factory: pytest.TempPathFactory,
-          pytestconfig: pytest.Config) -> Iterator[Fleet]:
+          seed_models) -> Iterator[Fleet]:
     haproxy = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
     if haproxy is None:
         pytest.skip("haproxy is not installed (packaging/dev/install.sh installs the Debian package)")
     root = tmp_path_factory.mktemp("fleet")
     db = make_engine(postgres_url)
     upgrade(db)
-    # One model store for both nodes, kept between runs: the GGUF is converted once (half a
-    # minute), not per node and run. The first node fills it before the second starts.
-    store = pytestconfig.cache.mkdir("fleet-model-store")
+    # One model store for both nodes, the default model in it converted already (seed_models).
+    seed_models(root / "shared")
+    store = root / "shared" / "models"
     started: list[subprocess.Popen] = []
 
     def launch(name: str, port: int = 0) -> Node:
@@ -127,7 +127,7 @@ def fleet(postgres_url: str, smollm2_path: Path, tmp_path_factory: pytest.TempPa
 
     front_port, config = free_port(), root / "haproxy.cfg"
     try:
-        nodes = {name: launch(name) for name in ("n1", "n2")}   # one after the other: the store
+        nodes = {name: launch(name) for name in ("n1", "n2")}   # one after the other: one manifest
         assert main(["fleet", "haproxy-config", "--bind", f"127.0.0.1:{front_port}", "--check-interval-ms", "200",
                      "-o", str(config), *[f"--node={n.name}={n.url.removeprefix('http://')}" for n in nodes.values()]
                      ]) == 0

@@ -16,8 +16,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path) -> ServedProcess:
-    svc = service_at(tmp_path_factory.mktemp("appliance"), smollm2_path)
+def service(tmp_path_factory: pytest.TempPathFactory, smollm2_path: Path, seed_models) -> ServedProcess:
+    data_dir = tmp_path_factory.mktemp("appliance")
+    seed_models(data_dir)
+    svc = service_at(data_dir, smollm2_path)
     svc.start()
     yield svc
     svc.stop()
