@@ -189,8 +189,8 @@ inline std::pair<float, float> exponentiate8(float* s, int64_t n) {
 
 // scores[hq * width + l] = scale * q[hq] . K[l] (the KV head of hq) for l in [first, len). Eight
 // positions at a time, every head against them while their rows are in L1: each K row is read
-// from memory once, front to back, and an fp16/bf16 row is widened once into `scratch`
-// [8 x row], not once per query head that reads it.
+// from memory once, front to back, and a narrower row (fp16, bf16, int8) is widened once into
+// `scratch` [8 x row], not once per query head that reads it.
 template <typename T>
 void score(const float* q, const CacheRows<T>& cache, const int64_t* slots, int64_t first, int64_t len,
            int64_t heads, int64_t width, float scale, float* scores, float* scratch) {
