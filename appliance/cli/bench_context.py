@@ -5,9 +5,10 @@ import argparse
 
 from appliance.cli._bench import (add_model_argument, add_quick_and_json, fail, prepare_to_load, print_report,
                                   progress)
+from engine.config import KV_DTYPES
 
 PRECISIONS = ("fp32", "bf16", "int8")
-KV_DTYPES = ("auto", "fp32", "fp16", "bf16", "int8")   # auto: what the appliance gives each precision
+KV_CHOICES = ("auto", *KV_DTYPES)   # auto: what the appliance gives each precision
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,8 +26,8 @@ def run(args: argparse.Namespace) -> int:
     precisions, kv_dtypes = _listed(args.precisions), _listed(args.kv_dtypes)
     if not precisions or any(p not in PRECISIONS for p in precisions):
         return fail("bench-context", f"precisions must be among {', '.join(PRECISIONS)}")
-    if not kv_dtypes or any(k not in KV_DTYPES for k in kv_dtypes):
-        return fail("bench-context", f"kv dtypes must be among {', '.join(KV_DTYPES)}")
+    if not kv_dtypes or any(k not in KV_CHOICES for k in kv_dtypes):
+        return fail("bench-context", f"kv dtypes must be among {', '.join(KV_CHOICES)}")
     if not 1 <= args.streams <= 128:
         return fail("bench-context", f"streams must be 1 to 128, got {args.streams}")
     if not prepare_to_load("bench-context", args.model):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.cli import add_config_argument
+from engine.config import KV_DTYPES
 
 QUANTIZATION_CHOICES = ("auto", "fp32", "fp16", "bf16", "int8", "nf4")
 
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument("name", nargs="?", help="a model in the store")
     target.add_argument("--config-json", type=Path, help="a config.json of a model not in the store")
     plan.add_argument("--quantization", choices=QUANTIZATION_CHOICES, default="auto")
-    plan.add_argument("--kv-dtype", choices=("fp32", "fp16", "bf16", "int8", "fp8"), help="default: the compute precision")
+    plan.add_argument("--kv-dtype", choices=(*KV_DTYPES, "fp8"), help="default: the compute precision")
     plan.add_argument("--context", type=int, help="tokens per sequence (default: the model's window)")
     plan.add_argument("--concurrency", type=int, default=1, help="sequences at once")
     plan.add_argument("--device", help="cpu or cuda[:N] (default: models.device from the config)")
