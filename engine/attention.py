@@ -12,7 +12,10 @@ Elsewhere every sequence's K/V is gathered into a padded [B, L] block and one
 scaled_dot_product_attention call covers the batch, with a mask for the padding. Prefill
 chunks are attended one sequence at a time (they are few, and each is already a large matrix
 product), except short chunks on CPU, which the decode kernel takes one query token at a time
-(a follow-up turn after a long cached prefix costs a few decode steps). A chunk that starts the
+(a follow-up turn after a long cached prefix costs a few decode steps), and so do short prompts
+(runs_as_decodes). When every chunk of a CPU step runs so, one kernel call covers every token of
+the step (`KernelRows`), which is also what lets the fused decode step (engine/fused_decode.py)
+run it. A chunk that starts the
 sequence uses SDPA's own causal mask, whose kernel skips the blocks above the diagonal. On an
 AMX CPU a prefill over a bf16 or int8 cache computes in bf16 (see prefill_dtype). In decode,
 grouped-query attention folds the query heads that share a KV head into the query-length axis; prefill uses SDPA's own GQA. Either way K/V are never repeated.
@@ -30,7 +33,16 @@ from engine.kernels import kernels_for
 
 Window = int | None  # a sliding window in tokens, or None for full attention
 KERNEL_CACHE_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.int8)  # what the CPU kernel reads
-SHORT_PREFILL = 32   # prefill chunks this short run through the decode kernel on CPU (see _prefill_as_decodes)
+# Which prefill chunks run through the decode kernel on CPU (see _prefill_as_decodes): the short
+# ones whatever their prefix, and any whose query rows x positions are few (a short prompt from
+# position 0: the kernel and the fused step beat SDPA and the Python layers up to ~128 tokens).
+SHORT_PREFILL = 32
+SMALL_PREFILL_WORK = 96 * 96
+
+
+def runs_as_decodes(count: int, span: int) -> bool:
+    """Whether a chunk of `count` new tokens, `span` positions with them, runs as decode queries."""
+    return count <= SHORT_PREFILL or count * span <= SMALL_PREFILL_WORK
 
 
 @dataclass(slots=True)
@@ -50,12 +62,22 @@ class PrefillChunk:
 
 
 @dataclass(slots=True)
+class KernelRows:
+    """Every token of a step as a query of the CPU decode kernel: token t attends the cache
+    slots gather[t, :lengths[t]] (a decode token: its sequence so far; a prefill token: the
+    positions up to its own)."""
+    gather: torch.Tensor                   # [T, L]
+    lengths: torch.Tensor                  # [T]
+
+
+@dataclass(slots=True)
 class AttentionMetadata:
     slot_mapping: torch.Tensor             # [T] cache slot of each new token
     positions: torch.Tensor                # [T] position of each new token
     last_rows: torch.Tensor                # [num_seqs] row of each sequence's last token
     decode: DecodeGroup | None = None
     prefills: list[PrefillChunk] = field(default_factory=list)
+    kernel_rows: KernelRows | None = None  # CPU, every chunk runs_as_decodes: all rows at once
 
     @property
     def pure_decode(self) -> bool:
@@ -80,7 +102,27 @@ def build_metadata(token_counts: list[int], starts: list[int], block_tables: lis
         if n > 1:
             meta.prefills.append(_prefill_chunk(begin, n, starts[i], tables[i], block_size, windows, device))
         begin += n
+    if device.type == "cpu" and all(runs_as_decodes(c.end - c.begin, c.gather.shape[0]) for c in meta.prefills):
+        meta.kernel_rows = _kernel_rows(meta, begin)
     return meta
+
+
+def _kernel_rows(meta: AttentionMetadata, tokens: int) -> KernelRows:
+    decode = meta.decode
+    if meta.pure_decode:
+        return KernelRows(decode.gather, decode.lengths)
+    spans = [chunk.gather.shape[0] for chunk in meta.prefills] + ([decode.gather.shape[1]] if decode else [])
+    gather = torch.zeros(tokens, max(spans), dtype=torch.long)     # padding reads slot 0, past each length
+    lengths = torch.empty(tokens, dtype=torch.long)
+    if decode is not None:
+        rows = decode.rows if decode.rows is not None else torch.arange(decode.gather.shape[0])
+        gather[rows, :decode.gather.shape[1]] = decode.gather
+        lengths[rows] = decode.lengths
+    for chunk in meta.prefills:
+        span, count = chunk.gather.shape[0], chunk.end - chunk.begin
+        gather[chunk.begin:chunk.end, :span] = chunk.gather
+        lengths[chunk.begin:chunk.end] = torch.arange(span - count + 1, span + 1)
+    return KernelRows(gather, lengths)
 
 
 def _padded_tables(block_tables: list[list[int]]) -> torch.Tensor:
@@ -126,6 +168,11 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
     kv_format.store(v_cache, meta.slot_mapping, v)
     tokens, heads, dim = q.shape
     group = heads // k.shape[1]
+    kernels = _cpu_kernels(q, k_cache)
+    if meta.kernel_rows is not None and kernels is not None:   # one call, reading K/V in place
+        rows = meta.kernel_rows
+        return kernels.decode_attention(q, k_cache, v_cache, rows.gather, rows.lengths, scale,
+                                        window or 0).reshape(tokens, heads * dim)
     if meta.pure_decode:
         return _decode(q, k_cache, v_cache, meta.decode, window, scale, group).reshape(tokens, heads * dim)
     out = q.new_empty(tokens, heads, dim)
@@ -140,7 +187,7 @@ def paged_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, k_cache: 
 
 def _decode(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, group_meta: DecodeGroup,
             window: Window, scale: float, group: int) -> torch.Tensor:
-    kernels = kernels_for(q) if k_cache.device.type == "cpu" and k_cache.dtype in KERNEL_CACHE_DTYPES else None
+    kernels = _cpu_kernels(q, k_cache)
     if kernels is not None:  # reads K/V in place, no gather
         return kernels.decode_attention(q, k_cache, v_cache, group_meta.gather, group_meta.lengths, scale,
                                         window or 0)
@@ -162,8 +209,8 @@ def decode_gathered(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tenso
 def _prefill(q: torch.Tensor, k_cache: torch.Tensor, v_cache: torch.Tensor, chunk: PrefillChunk,
              window: Window, scale: float, group: int) -> torch.Tensor:
     """One sequence's chunk; 4-D inputs, which the fused CPU kernel needs (3-D falls back to math)."""
-    if q.shape[0] <= SHORT_PREFILL:
-        kernels = kernels_for(q) if k_cache.device.type == "cpu" and k_cache.dtype in KERNEL_CACHE_DTYPES else None
+    if runs_as_decodes(q.shape[0], chunk.gather.shape[0]):
+        kernels = _cpu_kernels(q, k_cache)
         if kernels is not None:
             return _prefill_as_decodes(kernels, q, k_cache, v_cache, chunk, window, scale)
     dtype = prefill_dtype(q, k_cache)
@@ -203,6 +250,11 @@ def _prefill_as_decodes(kernels, q: torch.Tensor, k_cache: torch.Tensor, v_cache
     slots = chunk.gather.expand(count, span)
     lengths = torch.arange(span - count + 1, span + 1, device=q.device)
     return kernels.decode_attention(q, k_cache, v_cache, slots, lengths, scale, window or 0)
+
+
+def _cpu_kernels(q: torch.Tensor, cache: torch.Tensor):
+    """The CPU kernels where they read this cache, else None."""
+    return kernels_for(q) if cache.device.type == "cpu" and cache.dtype in KERNEL_CACHE_DTYPES else None
 
 
 def _gather(cache: torch.Tensor, slots: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

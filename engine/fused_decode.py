@@ -1,10 +1,12 @@
 """The decode step of a Llama-family model on CPU as one C++ call.
 
-A pure decode step (one new token per sequence) runs every decoder layer in
-engine/csrc/fused_decode.cpp: the same arithmetic as LlamaLayer.forward over Int8Linear
-(int8) or PackedLinear (fp32) layers, bit for bit, without forty Python-level torch calls per
-layer. At batch 1 those calls cost more than the int8 matrix products. Prefill and mixed
-steps keep the Python layers.
+A step whose every token attends through the decode kernel (engine/attention.py's
+KernelRows: decode tokens, and the prefill chunks runs_as_decodes takes: a short prompt, a
+follow-up turn after a cached prefix, a speculative verification) runs every decoder layer in
+engine/csrc/fused_decode.cpp: the same arithmetic as LlamaLayer.forward over Int8Linear (int8)
+or PackedLinear (fp32, bf16) layers, bit for bit, without forty Python-level torch calls per
+layer. At batch 1 those calls cost more than the int8 matrix products. Steps with a longer
+prefill chunk keep the Python layers (and SDPA).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from engine.quantization import Int8Linear
 
 
 class FusedDecode:
-    """Runs the decoder layers of `module` for a pure decode batch; see supports()."""
+    """Runs the decoder layers of `module` for a step that meta.kernel_rows covers; see supports()."""
 
     def __init__(self, module: nn.Module, kernels: Any) -> None:
         first = module.layers[0]
@@ -34,10 +36,10 @@ class FusedDecode:
 
     def __call__(self, hidden: torch.Tensor, meta: AttentionMetadata, rope: tuple[torch.Tensor, torch.Tensor],
                  kv_caches: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        decode = meta.decode
+        rows = meta.kernel_rows
         cos, sin = rope
         return self._decoder.forward(hidden, [k for k, _ in kv_caches], [v for _, v in kv_caches],
-                                     meta.slot_mapping, decode.gather, decode.lengths, cos, sin)
+                                     meta.slot_mapping, rows.gather, rows.lengths, cos, sin)
 
 
 def build(module: nn.Module) -> FusedDecode | None:

@@ -24,7 +24,7 @@ class CausalLM(nn.Module):
         self.num_kv_heads = num_kv_heads
         self.head_dim = head_dim
         self.embed_scale = embed_scale
-        # The decoder layers of a pure decode step as one call (engine/fused_decode.py), set at load
+        # The decoder layers of a step the decode kernel covers as one call (engine/fused_decode.py), set at load
         self.fused_decode: Callable[..., torch.Tensor] | None = None
 
     @property
@@ -38,7 +38,7 @@ class CausalLM(nn.Module):
         hidden = self.embed_tokens(input_ids)
         if self.embed_scale is not None:
             hidden = hidden * torch.tensor(self.embed_scale, dtype=hidden.dtype)
-        if self.fused_decode is not None and meta.pure_decode:
+        if self.fused_decode is not None and meta.kernel_rows is not None:
             rope = self.layers[0].rotary.table(meta.positions, hidden.dtype)
             return self.norm(self.fused_decode(hidden, meta, rope, kv_caches)[meta.last_rows])
         rope_cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}

@@ -171,6 +171,7 @@ def test_short_prefill_after_a_long_prefix_matches_sdpa(window: int | None, cach
     v_cache = kv_format.encode(torch.randn(21 * block_size, 3, 64), cache_dtype)
     got = attention.paged_attention(q, k, v, k_cache.clone(), v_cache.clone(), meta, window, 0.125)
     monkeypatch.setattr(attention, "SHORT_PREFILL", 0)
+    monkeypatch.setattr(attention, "SMALL_PREFILL_WORK", 0)
     monkeypatch.setattr(attention, "prefill_dtype", lambda q, cache: q.dtype)   # SDPA in fp32, as the kernel
     expected = attention.paged_attention(q, k, v, k_cache.clone(), v_cache.clone(), meta, window, 0.125)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import fused_decode
+from engine import attention, fused_decode
 from engine.kernels import cpu_kernels
 from engine.loader import LoadedModel
 from engine.model_runner import ForwardBatch, ModelRunner
@@ -64,6 +64,42 @@ def test_fused_matches_python_layers_bit_for_bit(smollm2: LoadedModel, kv_dtype:
 def test_fused_single_sequence(smollm2: LoadedModel) -> None:
     prompt = [smollm2.tokenizer("Water boils at").input_ids]
     assert torch.equal(greedy_steps(smollm2, True, prompt, 6)[0], greedy_steps(smollm2, False, prompt, 6)[0])
+
+
+def test_mixed_steps_with_short_prefills_run_fused_bit_for_bit(smollm2: LoadedModel, monkeypatch) -> None:
+    """Decodes, a new prompt and a follow-up turn after a cached prefix in one step: every token
+    attends through the decode kernel, so the fused step runs it, as the Python layers would; a
+    chunk the kernel does not take sends the step back to the Python layers."""
+    tokenizer = smollm2.tokenizer
+    first = [tokenizer(t).input_ids for t in ("The capital of France is", "def fib(n):")]
+    joining = tokenizer("Once upon a time").input_ids
+    follow_up = tokenizer(" and then the rain came down on the old town").input_ids
+    tables = [list(range(60 - 8 * i, 60 - 8 * i - 8, -1)) for i in range(3)]
+    calls: list[int] = []
+
+    def run(fused: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        module = smollm2.module
+        saved = module.fused_decode
+        module.fused_decode = (lambda *a: calls.append(len(a[0])) or saved(*a)) if fused else None
+        try:
+            runner = ModelRunner(smollm2, num_blocks=64, block_size=4)
+            logits = runner.forward(ForwardBatch(first, [0, 0], tables[:2]))
+            tokens = [[int(t)] for t in logits.argmax(-1)]
+            mixed = ForwardBatch([tokens[0], joining, tokens[1] + follow_up],
+                                 [len(first[0]), 0, len(first[1])], [tables[0], tables[2], tables[1]])
+            return runner.forward(mixed), runner.kv_cache
+        finally:
+            module.fused_decode = saved
+
+    fused_logits, fused_cache = run(True)
+    assert calls == [sum(map(len, first)), 1 + len(joining) + 1 + len(follow_up)]   # both steps fused
+    python_logits, python_cache = run(False)
+    assert torch.equal(fused_logits, python_logits) and torch.equal(fused_cache, python_cache)
+    monkeypatch.setattr(attention, "SHORT_PREFILL", len(follow_up))                 # the follow-up is now long
+    monkeypatch.setattr(attention, "SMALL_PREFILL_WORK", 0)
+    calls.clear()
+    run(True)
+    assert calls == [sum(map(len, first))]
 
 
 def test_other_layers_keep_the_python_path(gemma3_model: LoadedModel) -> None:
