@@ -15,10 +15,10 @@ product), except short chunks on CPU, which the decode kernel takes one query to
 (a follow-up turn after a long cached prefix costs a few decode steps), and so do short prompts
 (runs_as_decodes). When every chunk of a CPU step runs so, one kernel call covers every token of
 the step (`KernelRows`), which is also what lets the fused decode step (engine/fused_decode.py)
-run it. A chunk that starts the
-sequence uses SDPA's own causal mask, whose kernel skips the blocks above the diagonal. On an
-AMX CPU a prefill over a bf16 or int8 cache computes in bf16 (see prefill_dtype). In decode,
-grouped-query attention folds the query heads that share a KV head into the query-length axis; prefill uses SDPA's own GQA. Either way K/V are never repeated.
+run it. A chunk that starts the sequence uses SDPA's own causal mask, whose kernel skips the
+blocks above the diagonal. On an AMX CPU a prefill over a bf16 or int8 cache computes in bf16
+(see prefill_dtype). In decode, grouped-query attention folds the query heads that share a KV
+head into the query-length axis; prefill uses SDPA's own GQA. Either way K/V are never repeated.
 """
 from __future__ import annotations
 
